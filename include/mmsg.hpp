@@ -1,0 +1,19 @@
+//! Umbrella header: everything in mmsg except the asynchronous layer (<mmsg/asio.hpp>).
+#ifndef MMSG_HPP
+#define MMSG_HPP
+
+#include <mmsg/backend/linux_mmsg.hpp>
+#include <mmsg/backend/mock.hpp>
+#include <mmsg/backend/portable.hpp>
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/basic_packet.hpp>
+#include <mmsg/batch_receiver.hpp>
+#include <mmsg/batch_sender.hpp>
+#include <mmsg/config.hpp>
+#include <mmsg/default_backend.hpp>
+#include <mmsg/endpoint.hpp>
+#include <mmsg/meta.hpp>
+#include <mmsg/packet_flags.hpp>
+#include <mmsg/send_result.hpp>
+
+#endif // MMSG_HPP

@@ -1,0 +1,259 @@
+//! Defines mmsg::MockNetwork (an in-memory UDP network with scripted faults) and
+//! mmsg::MockBackend (a backend whose "system calls" go to a MockNetwork).
+#ifndef MMSG_BACKEND_MOCK_HPP
+#define MMSG_BACKEND_MOCK_HPP
+
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/errors.hpp>
+#include <mmsg/endpoint.hpp>
+#include <mmsg/packet_flags.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <span>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace mmsg {
+
+/*! An in-memory UDP network. Mock sockets are opened on it with a local endpoint; a
+    datagram sent to an endpoint a mock socket is bound to is queued there with the
+    sender's endpoint as source; to any other endpoint it is accepted and dropped, as UDP
+    does. Faults are scripted deterministically. Thread-safe: every member locks.
+
+    Counting rules: calls() counts every backend call, send or receive. fail_nth counts
+    datagrams the network attempted (a call that would block or is interrupted attempts
+    none). would_block_after counts accepted datagrams. At most max_send_batch datagrams
+    move per call, as with sendmmsg.
+*/
+class MockNetwork {
+public:
+    static constexpr std::size_t no_limit = std::numeric_limits<std::size_t>::max();
+
+    MockNetwork() = default;
+    MockNetwork(const MockNetwork&) = delete;
+    MockNetwork& operator=(const MockNetwork&) = delete;
+
+    //! Opens a mock socket bound to `local` and returns its handle. Port 0 picks a free
+    //! port. Throws std::system_error(address_in_use) if `local` is taken.
+    int open(const Endpoint& local) {
+        std::lock_guard lock(mu_);
+        Endpoint ep = local;
+        if (ep.port() == 0) {
+            do ep.port(next_port_++);
+            while (bound(ep) != nullptr);
+        } else if (bound(ep) != nullptr) {
+            throw std::system_error(std::make_error_code(std::errc::address_in_use),
+                                    "mmsg::MockNetwork::open");
+        }
+        const int h = next_handle_++;
+        sockets_.emplace(h, Socket{ep, {}});
+        return h;
+    }
+
+    //! Closes a mock socket: later calls on the handle fail with EBADF; queued data is lost.
+    void close(int handle) {
+        std::lock_guard lock(mu_);
+        sockets_.erase(handle);
+    }
+
+    //! The endpoint a mock socket is bound to. Throws std::system_error(EBADF) if unknown.
+    Endpoint local_endpoint(int handle) const {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        if (it == sockets_.end())
+            throw std::system_error(detail::errno_code(EBADF), "mmsg::MockNetwork::local_endpoint");
+        return it->second.local;
+    }
+
+    //! Every datagram sent to `dest` from now on fails with `ec`.
+    void unreachable(const Endpoint& dest,
+                     std::error_code ec = std::make_error_code(std::errc::network_unreachable)) {
+        std::lock_guard lock(mu_);
+        unreachable_[dest] = ec;
+    }
+
+    //! The n-th datagram attempted on this network (0-based, counting every attempt since
+    //! the network was made) fails with `ec`. May be called for several n.
+    void fail_nth(std::size_t n, std::error_code ec) {
+        std::lock_guard lock(mu_);
+        fail_nth_[n] = ec;
+    }
+
+    //! Each backend call moves at most `k` datagrams (k >= 1); no_limit lifts it.
+    void limit_per_call(std::size_t k) {
+        if (k == 0) throw std::invalid_argument("mmsg::MockNetwork::limit_per_call: k must be >= 1");
+        std::lock_guard lock(mu_);
+        limit_ = k;
+    }
+
+    //! After `k` more accepted datagrams, sends would block until clear_would_block().
+    void would_block_after(std::size_t k) {
+        std::lock_guard lock(mu_);
+        send_budget_ = k;
+    }
+    void clear_would_block() {
+        std::lock_guard lock(mu_);
+        send_budget_ = no_limit;
+    }
+
+    //! The next `calls` backend calls (send or receive) fail with EINTR.
+    void interrupt_next(std::size_t calls) {
+        std::lock_guard lock(mu_);
+        interrupts_ = calls;
+    }
+
+    //! Backend calls so far: the simulated system calls.
+    std::size_t calls() const {
+        std::lock_guard lock(mu_);
+        return calls_;
+    }
+    //! Datagrams the network attempted so far (what fail_nth counts).
+    std::size_t attempts() const {
+        std::lock_guard lock(mu_);
+        return attempts_;
+    }
+    //! Datagrams waiting on a mock socket (0 for an unknown handle).
+    std::size_t queued(int handle) const {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        return it == sockets_.end() ? 0 : it->second.queue.size();
+    }
+
+    //! Queues a datagram on a mock socket as if `from` had sent it (no fault applies).
+    void inject(int handle, const Endpoint& from, std::span<const std::byte> payload) {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        if (it == sockets_.end())
+            throw std::system_error(detail::errno_code(EBADF), "mmsg::MockNetwork::inject");
+        it->second.queue.push_back({{payload.begin(), payload.end()}, from});
+    }
+
+    //! The simulated sendmmsg: see SendOutcome. Used by MockBackend.
+    SendOutcome send(int handle, std::span<const SendItem> items,
+                     std::span<std::error_code> errors) {
+        std::lock_guard lock(mu_);
+        ++calls_;
+        auto self = sockets_.find(handle);
+        if (self == sockets_.end()) return {0, detail::errno_code(EBADF)};
+        if (interrupts_ > 0) {
+            --interrupts_;
+            return {0, detail::errno_code(EINTR)};
+        }
+        const std::size_t n = std::min({items.size(), limit_, max_send_batch});
+        for (std::size_t i = 0; i < n; ++i) {
+            if (send_budget_ == 0) return {i, detail::errno_code(EAGAIN)};
+            const SendItem& it = items[i];
+            const std::size_t attempt = attempts_++;
+            if (auto f = fail_nth_.find(attempt); f != fail_nth_.end()) return {i, f->second};
+            if (auto u = unreachable_.find(*it.dest); u != unreachable_.end())
+                return {i, u->second};
+            if (send_budget_ != no_limit) --send_budget_;
+            if (Socket* to = bound(*it.dest))
+                to->queue.push_back({{it.data, it.data + it.size}, self->second.local});
+            errors[i].clear();
+        }
+        return {n, {}};
+    }
+
+    //! The simulated recvmmsg: see RecvBackend. Used by MockBackend. Never waits.
+    std::size_t recv(int handle, std::span<const RecvSlot> slots, std::error_code& ec) {
+        std::lock_guard lock(mu_);
+        ++calls_;
+        auto self = sockets_.find(handle);
+        if (self == sockets_.end()) {
+            ec = detail::errno_code(EBADF);
+            return 0;
+        }
+        if (interrupts_ > 0) {
+            --interrupts_;
+            ec = detail::errno_code(EINTR);
+            return 0;
+        }
+        auto& q = self->second.queue;
+        if (q.empty()) {
+            ec = detail::would_block_code();
+            return 0;
+        }
+        const std::size_t n = std::min({slots.size(), limit_, q.size()});
+        for (std::size_t i = 0; i < n; ++i) {
+            const Datagram& d = q.front();
+            const RecvSlot& s = slots[i];
+            const std::size_t take = std::min(d.bytes.size(), s.capacity);
+            std::copy_n(d.bytes.begin(), take, s.data);
+            s.meta->size = take;
+            s.meta->addr = d.source;
+            s.meta->flags = d.bytes.size() > s.capacity ? PacketFlags::truncated : PacketFlags::none;
+            q.pop_front();
+        }
+        ec.clear();
+        return n;
+    }
+
+private:
+    struct Datagram {
+        std::vector<std::byte> bytes;
+        Endpoint source;
+    };
+    struct Socket {
+        Endpoint local;
+        std::deque<Datagram> queue;
+    };
+
+    // The socket a datagram to `dest` reaches: bound exactly, or to the wildcard address
+    // of dest's family on dest's port.
+    Socket* bound(const Endpoint& dest) {
+        for (auto& [h, s] : sockets_)
+            if (s.local == dest) return &s;
+        for (auto& [h, s] : sockets_)
+            if (s.local.port() == dest.port() && s.local.address().is_unspecified() &&
+                s.local.protocol() == dest.protocol())
+                return &s;
+        return nullptr;
+    }
+
+    mutable std::mutex mu_;
+    std::map<int, Socket> sockets_;
+    std::map<Endpoint, std::error_code> unreachable_;
+    std::map<std::size_t, std::error_code> fail_nth_;
+    std::size_t limit_ = no_limit;
+    std::size_t send_budget_ = no_limit;
+    std::size_t interrupts_ = 0;
+    std::size_t calls_ = 0;
+    std::size_t attempts_ = 0;
+    int next_handle_ = 1 << 20; // far from real descriptors, so a mix-up fails loudly
+    std::uint16_t next_port_ = 40000;
+};
+
+//! A backend whose system calls go to a MockNetwork. A cheap handle: copies share the network.
+class MockBackend {
+public:
+    explicit MockBackend(MockNetwork& net) noexcept : net_(&net) {}
+
+    MockNetwork& network() const noexcept { return *net_; }
+
+    SendOutcome send(int handle, std::span<const SendItem> items,
+                     std::span<std::error_code> errors, WaitMode) {
+        return net_->send(handle, items, errors);
+    }
+    std::size_t recv(int handle, std::span<const RecvSlot> slots, WaitMode, std::error_code& ec) {
+        return net_->recv(handle, slots, ec);
+    }
+
+private:
+    MockNetwork* net_;
+};
+
+static_assert(SendBackend<MockBackend> && RecvBackend<MockBackend>,
+              "MockBackend must model mmsg::SendBackend and mmsg::RecvBackend");
+
+} // namespace mmsg
+
+#endif // MMSG_BACKEND_MOCK_HPP

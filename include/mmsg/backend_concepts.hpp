@@ -1,0 +1,89 @@
+//! Defines the backend contract: SendItem, RecvSlot, SendOutcome, WaitMode and the
+//! SendBackend / RecvBackend concepts that BatchSender and BatchReceiver require.
+#ifndef MMSG_BACKEND_CONCEPTS_HPP
+#define MMSG_BACKEND_CONCEPTS_HPP
+
+#include <mmsg/endpoint.hpp>
+#include <mmsg/meta.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+namespace mmsg {
+
+//! One datagram to send, as BatchSender hands it to a backend.
+//! Pointers stay valid for the duration of the backend call only.
+struct SendItem {
+    const std::byte* data = nullptr;
+    std::size_t size = 0;
+    const Endpoint* dest = nullptr;
+};
+
+//! One packet to receive into, as BatchReceiver hands it to a backend.
+struct RecvSlot {
+    std::byte* data = nullptr;
+    std::size_t capacity = 0;
+    Meta* meta = nullptr; //!< the backend assigns *meta completely for each datagram it fills
+};
+
+//! Whether a backend call may wait. `socket_default` follows the socket's own mode (and
+//! SO_RCVTIMEO / SO_SNDTIMEO); `never` adds MSG_DONTWAIT, for event loops and try_ forms.
+//! Backends never change a socket's blocking mode.
+enum class WaitMode : std::uint8_t { socket_default, never };
+
+//! What one backend send call did.
+//!
+//! `done` datagrams from the front have a final outcome, written to errors[0, done): an empty
+//! error_code for each one the kernel accepted, its own error for each one it rejected.
+//! If done < items.size(), `error` says why the call stopped at items[done]:
+//!  - EINTR or would-block (EAGAIN/EWOULDBLOCK/ENOBUFS): items[done] was not attempted;
+//!  - any other error: items[done] was attempted and rejected with it (the sender
+//!    classifies socket-level errors such as EBADF as fatal);
+//!  - empty: the call stopped short without a reason (as sendmmsg does after a partial
+//!    send); the sender calls again from items[done].
+struct SendOutcome {
+    std::size_t done = 0;
+    std::error_code error{};
+};
+
+/*! A send backend: moves "some" datagrams from the front of `items` with (ideally) one
+    system call and reports how far it got. All retry, skip, chunking and accounting
+    policy lives in BatchSender, never in a backend.
+
+    Requirements, for `B& b`, `int s`, `std::span<const SendItem> items` (never empty),
+    `std::span<std::error_code> errors` (errors.size() >= items.size()) and `WaitMode w`:
+      b.send(s, items, errors, w)  -> SendOutcome   (see SendOutcome for the contract)
+*/
+template <class B>
+concept SendBackend = std::move_constructible<B> &&
+    requires(B& b, int s, std::span<const SendItem> items, std::span<std::error_code> errors,
+             WaitMode w) {
+        { b.send(s, items, errors, w) } -> std::same_as<SendOutcome>;
+    };
+
+/*! A receive backend: fills "some" slots from the front with one system call.
+
+    Requirements, for `B& b`, `int s`, `std::span<const RecvSlot> slots` (never empty, at most
+    num_rcvmmsgs), `WaitMode w` and `std::error_code& ec`:
+      b.recv(s, slots, w, ec)  -> std::size_t
+    returns how many slots it filled (assigning each filled slot's *meta completely: size,
+    source address, flags) and sets `ec` when it stopped on an error (would-block, EINTR,
+    a socket error), or clears it. A non-zero count with `ec` set means the error came
+    after those datagrams; BatchReceiver reports it on the next call.
+*/
+template <class B>
+concept RecvBackend = std::move_constructible<B> &&
+    requires(B& b, int s, std::span<const RecvSlot> slots, WaitMode w, std::error_code& ec) {
+        { b.recv(s, slots, w, ec) } -> std::same_as<std::size_t>;
+    };
+
+//! A backend that can both send and receive.
+template <class B>
+concept Backend = SendBackend<B> && RecvBackend<B>;
+
+} // namespace mmsg
+
+#endif // MMSG_BACKEND_CONCEPTS_HPP
