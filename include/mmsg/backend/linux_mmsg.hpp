@@ -4,6 +4,7 @@
 
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/config.hpp>
+#include <mmsg/detail/recv_decode.hpp>
 #include <mmsg/detail/scratch.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
@@ -12,7 +13,9 @@
 #if MMSG_HAS_MMSG
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <system_error>
 
@@ -29,6 +32,11 @@ namespace mmsg {
     Receive: one recvmmsg with MSG_WAITFORONE (block, as the socket says, for the first
     datagram only, then take what is queued); the kernel's timeout argument is not used.
     The mmsghdr/iovec arrays are built once per backend object and reused.
+
+    Drop accounting (opt-in, see enable_drop_count): the kernel's count of datagrams it
+    dropped on the socket for lack of receive-buffer room arrives with each datagram
+    (SO_RXQ_OVFL) and is exposed as dropped(). When it is not enabled, receives pass no
+    control buffer and cost nothing extra.
 */
 class LinuxMmsgBackend {
 public:
@@ -64,18 +72,48 @@ public:
             // The kernel writes the address and its length; only the length is reset.
             a.hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         }
+        if (count_drops_)
+            for (std::size_t i = 0; i < n; ++i) {
+                // The kernel shrinks msg_controllen to what it wrote: reset it every call.
+                a.hdr[i].msg_hdr.msg_control = a.ctrl[i].bytes;
+                a.hdr[i].msg_hdr.msg_controllen = sizeof a.ctrl[i].bytes;
+            }
         const int flags = MSG_WAITFORONE | detail::flags_for(mode == WaitMode::never);
         const int r = detail::recv_mmsg(fd, a.hdr, static_cast<unsigned>(n), flags, ec);
         if (r < 0) return 0;
         for (int i = 0; i < r; ++i) {
+            const std::size_t k = static_cast<std::size_t>(i);
             const msghdr& h = a.hdr[i].msg_hdr;
-            Meta& m = *slots[static_cast<std::size_t>(i)].meta;
-            m.size = a.hdr[i].msg_len;
-            m.addr = detail::endpoint_from(a.addr[i], h.msg_namelen);
-            m.flags = (h.msg_flags & MSG_TRUNC) ? PacketFlags::truncated : PacketFlags::none;
+            detail::decode_datagram(h, a.hdr[i].msg_len, slots[k].capacity, *slots[k].meta);
+            if (count_drops_) {
+                const detail::RecvControl c = detail::parse_control(h);
+                if (c.has_drops) note_drops(c.drops);
+            }
         }
         return static_cast<std::size_t>(r);
     }
+
+    /*! Opts in to drop accounting on socket `fd`: sets SO_RXQ_OVFL on it, and from now on
+        this backend's receives ask the kernel for the socket's drop counter. Use one backend
+        (one BatchReceiver) per counted socket. Returns the setsockopt error, if any (then
+        nothing is enabled).
+    */
+    std::error_code enable_drop_count(int fd) noexcept {
+        const int on = 1;
+        if (::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) != 0)
+            return detail::errno_code(errno);
+        count_drops_ = true;
+        return {};
+    }
+    //! Whether enable_drop_count succeeded on this backend.
+    bool counts_drops() const noexcept { return count_drops_; }
+
+    /*! Datagrams the kernel dropped on the counted socket since it was opened, for lack of
+        receive-buffer room: the counter as it stood when the last received datagram was
+        queued (the kernel reports it only with a datagram, so drops after the last queued
+        one show with the next). 0 until enable_drop_count and a first datagram.
+    */
+    std::uint64_t dropped() const noexcept { return dropped_; }
 
 private:
     struct SendArrays {
@@ -86,7 +124,16 @@ private:
         mmsghdr hdr[max_recv];
         iovec iov[max_recv];
         sockaddr_storage addr[max_recv];
+        struct alignas(cmsghdr) Control {
+            unsigned char bytes[CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(int))];
+        } ctrl[max_recv]; // used only when counting drops
     };
+
+    // The kernel's counter is 32 bits and wraps; ours does not.
+    void note_drops(std::uint32_t raw) noexcept {
+        dropped_ += static_cast<std::uint32_t>(raw - last_raw_drops_);
+        last_raw_drops_ = raw;
+    }
 
     SendArrays& send_arrays() {
         const bool fresh = !send_.allocated();
@@ -112,6 +159,9 @@ private:
 
     detail::Scratch<SendArrays> send_;
     detail::Scratch<RecvArrays> recv_;
+    bool count_drops_ = false;
+    std::uint32_t last_raw_drops_ = 0;
+    std::uint64_t dropped_ = 0;
 };
 
 static_assert(SendBackend<LinuxMmsgBackend> && RecvBackend<LinuxMmsgBackend>,
