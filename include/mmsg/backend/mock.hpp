@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -62,6 +63,7 @@ public:
     void close(int handle) {
         std::lock_guard lock(mu_);
         sockets_.erase(handle);
+        notify_locked();
     }
 
     //! The endpoint a mock socket is bound to. Throws std::system_error(EBADF) if unknown.
@@ -98,10 +100,12 @@ public:
     void would_block_after(std::size_t k) {
         std::lock_guard lock(mu_);
         send_budget_ = k;
+        if (k > 0) notify_locked();
     }
     void clear_would_block() {
         std::lock_guard lock(mu_);
         send_budget_ = no_limit;
+        notify_locked();
     }
 
     //! The next `calls` backend calls (send or receive) fail with EINTR.
@@ -134,6 +138,37 @@ public:
         if (it == sockets_.end())
             throw std::system_error(detail::errno_code(EBADF), "mmsg::MockNetwork::inject");
         it->second.queue.push_back({{payload.begin(), payload.end()}, from});
+        if (it->second.queue.size() == 1) notify_locked();
+    }
+
+    //! Readiness hook for asynchronous layers (mmsg::MockSocket in <mmsg/asio/mock_socket.hpp>).
+    //! `on_change` is called, with the network locked, whenever a mock socket may have become
+    //! readable (a datagram was queued on an empty socket, a socket was closed) or writable
+    //! (would_block_after with k > 0, clear_would_block). It must not call into the network:
+    //! it should post work that does (and then asks readable() / writable()). Returns an id
+    //! for unwatch().
+    std::size_t watch(std::function<void()> on_change) {
+        std::lock_guard lock(mu_);
+        watchers_.emplace(next_watch_, std::move(on_change));
+        return next_watch_++;
+    }
+    //! Removes a readiness hook; it is not called after unwatch returns.
+    void unwatch(std::size_t id) {
+        std::lock_guard lock(mu_);
+        watchers_.erase(id);
+    }
+    //! Whether a send on `handle` would not block now (true for an unknown handle: the send
+    //! fails at once with EBADF).
+    bool writable(int handle) const {
+        std::lock_guard lock(mu_);
+        return send_budget_ != 0 || sockets_.find(handle) == sockets_.end();
+    }
+    //! Whether a receive on `handle` would not block now: a datagram is queued, or the handle
+    //! is unknown (the receive fails at once with EBADF).
+    bool readable(int handle) const {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        return it == sockets_.end() || !it->second.queue.empty();
     }
 
     //! The simulated sendmmsg: see SendOutcome. Used by MockBackend.
@@ -156,8 +191,10 @@ public:
             if (auto u = unreachable_.find(*it.dest); u != unreachable_.end())
                 return {i, u->second};
             if (send_budget_ != no_limit) --send_budget_;
-            if (Socket* to = bound(*it.dest))
+            if (Socket* to = bound(*it.dest)) {
                 to->queue.push_back({{it.data, it.data + it.size}, self->second.local});
+                if (to->queue.size() == 1) notify_locked();
+            }
             errors[i].clear();
         }
         return {n, {}};
@@ -219,8 +256,14 @@ private:
         return nullptr;
     }
 
+    void notify_locked() const {
+        for (const auto& [id, f] : watchers_) f();
+    }
+
     mutable std::mutex mu_;
     std::map<int, Socket> sockets_;
+    std::map<std::size_t, std::function<void()>> watchers_;
+    std::size_t next_watch_ = 0;
     std::map<Endpoint, std::error_code> unreachable_;
     std::map<std::size_t, std::error_code> fail_nth_;
     std::size_t limit_ = no_limit;
