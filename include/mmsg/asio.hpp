@@ -1,0 +1,235 @@
+//! The asynchronous layer on Boost.Asio: async_batch_send, async_multi_target_send,
+//! async_recv_mmsg and async_recv_mmsg_exact, for every completion token.
+#ifndef MMSG_ASIO_HPP
+#define MMSG_ASIO_HPP
+
+#include <mmsg/asio/mock_socket.hpp>
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/basic_packet.hpp>
+#include <mmsg/batch_receiver.hpp>
+#include <mmsg/batch_sender.hpp>
+#include <mmsg/default_backend.hpp>
+#include <mmsg/detail/async_ops.hpp>
+#include <mmsg/send_result.hpp>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/basic_datagram_socket.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <ranges>
+#include <span>
+#include <system_error>
+#include <type_traits>
+
+namespace mmsg {
+
+/*! A socket the asynchronous operations can use: it has an executor, a native handle the
+    backend sends on, and `async_wait(boost::asio::socket_base::wait_type, handler)` with
+    completion signature void(boost::system::error_code) that completes when the socket is
+    ready (and with operation_aborted on cancel()/close() or a per-operation cancellation).
+    boost::asio::ip::udp::socket is one (any executor); mmsg::MockSocket is one for
+    MockBackend.
+*/
+template <class S>
+concept AsyncSocket = requires(S& s) {
+    typename S::executor_type;
+    { s.get_executor() } -> std::convertible_to<typename S::executor_type>;
+    { s.native_handle() } -> std::convertible_to<int>;
+};
+
+//! Completion signature of the asynchronous sends.
+using async_send_signature = void(boost::system::error_code, SendResult);
+//! Completion signature of the asynchronous receives.
+using async_recv_signature = void(boost::system::error_code, std::size_t);
+
+namespace detail {
+
+template <class Packets>
+inline constexpr bool outlives_call =
+    std::is_lvalue_reference_v<Packets> || std::ranges::borrowed_range<Packets>;
+
+template <class Socket, class Round, class Token>
+auto start_send(Socket& s, Round round, Token&& token) {
+    return boost::asio::async_compose<Token, async_send_signature>(
+        AsyncSendOp<Socket, Round>(s, std::move(round)), token, s);
+}
+
+template <class Socket, class Receive, std::size_t N, class Token>
+auto start_recv(Socket& s, std::span<BasicPacket<N>> packets, bool exact, Receive receive,
+                Token&& token) {
+    return boost::asio::async_compose<Token, async_recv_signature>(
+        AsyncRecvOp<Socket, Receive, N>(s, packets, exact, std::move(receive)), token, s);
+}
+
+template <class Sender, class Packets>
+auto batch_round(Sender& sender, const Packets& packets) {
+    return [&sender, &packets](int fd, std::size_t from) {
+        return sender.send_batch(fd, tail(packets, from), {}, WaitMode::never);
+    };
+}
+
+template <class Sender, class Payload, class Dests>
+auto multi_round(Sender& sender, const Payload& payload, const Dests& dests) {
+    return [&sender, &payload, &dests](int fd, std::size_t from) {
+        return sender.send_multi(fd, payload, tail(dests, from), {}, WaitMode::never);
+    };
+}
+
+template <class Receiver>
+auto receive_round(Receiver& receiver) {
+    return [&receiver](int fd, auto packets, std::error_code& ec) {
+        return receiver.receive(fd, packets, WaitMode::never, ec);
+    };
+}
+
+// The default-backend forms use the calling thread's sender/receiver for each round: a
+// round is one synchronous call, so nothing of theirs is held across a wait.
+struct ThreadSender {
+    template <class Packets>
+    SendResult send_batch(int fd, const Packets& p, std::span<std::error_code> st, WaitMode m) {
+        return thread_sender().send_batch(fd, p, st, m);
+    }
+    template <class Payload, class Dests>
+    SendResult send_multi(int fd, const Payload& b, const Dests& d, std::span<std::error_code> st,
+                          WaitMode m) {
+        return thread_sender().send_multi(fd, b, d, st, m);
+    }
+};
+struct ThreadReceiver {
+    template <std::size_t N>
+    std::size_t receive(int fd, std::span<BasicPacket<N>> p, WaitMode m, std::error_code& ec) {
+        return thread_receiver().receive(fd, p, m, ec);
+    }
+};
+inline ThreadSender thread_sender_ref{};
+inline ThreadReceiver thread_receiver_ref{};
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------------------
+// Any backend: a BatchSender / BatchReceiver first, then an AsyncSocket on its network.
+// The sender or receiver must outlive the operation and must not be used by anything else
+// until it completes.
+
+/*! Sends packets[i].first to packets[i].second for every i, asynchronously, with
+    `sender`'s backend: one backend call per round; when the socket would block, waits
+    until it is writable and resumes from SendResult::resume_index(). Back-pressure is
+    never a failure.
+
+    Completion: void(boost::system::error_code ec, SendResult r). `ec` is about the
+    operation: empty; operation_aborted (socket.cancel(), close(), or a terminal/partial
+    cancellation through the token's slot); a socket-level error (r.fatal, see
+    BatchSender). Per-datagram failures are in `r`, as with BatchSender::batch_send. After
+    a cancellation, r.unsent datagrams from r.resume_index() were not attempted and no
+    datagram counted unsent was sent. `packets` (and its payloads and endpoints) must
+    stay alive and unchanged until the completion handler runs.
+*/
+template <class B, class Buf, AsyncSocket Socket, SendBatch Packets,
+          class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
+auto async_batch_send(BatchSender<B, Buf>& sender, Socket& s, const Packets& packets,
+                      Token&& token = {}) {
+    return detail::start_send(s, detail::batch_round(sender, packets),
+                              std::forward<Token>(token));
+}
+
+//! Sends `payload` to every destination, in order, asynchronously with `sender`'s backend.
+//! Same completion and rules as async_batch_send; `payload` and `dests` must stay alive
+//! until the handler runs.
+template <class B, class Buf, AsyncSocket Socket, ByteBuffer Payload, DestinationList Dests,
+          class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
+auto async_multi_target_send(BatchSender<B, Buf>& sender, Socket& s, const Payload& payload,
+                             const Dests& dests, Token&& token = {}) {
+    return detail::start_send(s, detail::multi_round(sender, payload, dests),
+                              std::forward<Token>(token));
+}
+
+/*! Waits until `s` is readable, then takes every queued datagram, up to
+    min(packets.size(), num_rcvmmsgs), with one backend call of `receiver`. Each filled
+    packet's meta is assigned anew (as BatchReceiver::recv_mmsg does).
+
+    Completion: void(boost::system::error_code ec, std::size_t n): n packets filled from
+    the front. ec: empty; operation_aborted (cancel(), close(), any cancellation type
+    through the token's slot: nothing is consumed before the wait ends); or the socket's
+    error (n == 0). An empty range completes with 0 at once (through the executor).
+    `packets` must stay alive until the handler runs.
+*/
+template <class B, AsyncSocket Socket, PacketRange Packets,
+          class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
+auto async_recv_mmsg(BatchReceiver<B>& receiver, Socket& s, Packets&& packets,
+                     Token&& token = {}) {
+    static_assert(detail::outlives_call<Packets>,
+                  "mmsg::async_recv_mmsg: packets must outlive the operation; pass an lvalue");
+    return detail::start_recv(s, detail::packet_span(packets), false,
+                              detail::receive_round(receiver), std::forward<Token>(token));
+}
+
+/*! Fills every packet, waiting for readability as often as needed. Completion as
+    async_recv_mmsg; on cancellation (terminal or partial) or a socket error, n is the
+    count filled so far.
+*/
+template <class B, AsyncSocket Socket, PacketRange Packets,
+          class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
+auto async_recv_mmsg_exact(BatchReceiver<B>& receiver, Socket& s, Packets&& packets,
+                           Token&& token = {}) {
+    static_assert(detail::outlives_call<Packets>,
+                  "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
+    return detail::start_recv(s, detail::packet_span(packets), true,
+                              detail::receive_round(receiver), std::forward<Token>(token));
+}
+
+// ---------------------------------------------------------------------------------------
+// DefaultBackend on a boost::asio UDP socket (any executor). Same semantics as above; each
+// round uses the calling thread's sender/receiver, so these never allocate after first use.
+
+//! async_batch_send on DefaultBackend. See the BatchSender overload.
+template <class Executor, SendBatch Packets,
+          class Token = boost::asio::default_completion_token_t<Executor>>
+auto async_batch_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+                      const Packets& packets, Token&& token = {}) {
+    return detail::start_send(s, detail::batch_round(detail::thread_sender_ref, packets),
+                              std::forward<Token>(token));
+}
+
+//! async_multi_target_send on DefaultBackend, payload type deduced. See the BatchSender
+//! overload.
+template <class Executor, ByteBuffer Payload, DestinationList Dests,
+          class Token = boost::asio::default_completion_token_t<Executor>>
+auto async_multi_target_send(
+    boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+    const Payload& payload, const Dests& dests, Token&& token = {}) {
+    return detail::start_send(s, detail::multi_round(detail::thread_sender_ref, payload, dests),
+                              std::forward<Token>(token));
+}
+
+//! async_recv_mmsg on DefaultBackend. See the BatchReceiver overload.
+template <class Executor, PacketRange Packets,
+          class Token = boost::asio::default_completion_token_t<Executor>>
+auto async_recv_mmsg(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+                     Packets&& packets, Token&& token = {}) {
+    static_assert(detail::outlives_call<Packets>,
+                  "mmsg::async_recv_mmsg: packets must outlive the operation; pass an lvalue");
+    return detail::start_recv(s, detail::packet_span(packets), false,
+                              detail::receive_round(detail::thread_receiver_ref),
+                              std::forward<Token>(token));
+}
+
+//! async_recv_mmsg_exact on DefaultBackend. See the BatchReceiver overload.
+template <class Executor, PacketRange Packets,
+          class Token = boost::asio::default_completion_token_t<Executor>>
+auto async_recv_mmsg_exact(
+    boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s, Packets&& packets,
+    Token&& token = {}) {
+    static_assert(detail::outlives_call<Packets>,
+                  "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
+    return detail::start_recv(s, detail::packet_span(packets), true,
+                              detail::receive_round(detail::thread_receiver_ref),
+                              std::forward<Token>(token));
+}
+
+} // namespace mmsg
+
+#endif // MMSG_ASIO_HPP
