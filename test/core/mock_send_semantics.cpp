@@ -2,32 +2,111 @@
 #include <mmsg/batch_sender.hpp>
 
 #include <mmsg/backend/mock.hpp>
+#include <mmsg/batch_receiver.hpp>
 
+#include "../support/datagrams.hpp"
 #include "../support/loopback.hpp"
 
 #define BOOST_TEST_MODULE core_mock_send_semantics
 #include <boost/test/unit_test.hpp>
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 using namespace mmsg;
+using mmsg::test::numbered;
+using mmsg::test::same_bytes;
 using mmsg::test::v4_loopback;
+using Bytes = std::vector<std::byte>;
+using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
 
 namespace {
+
+std::error_code err(int e) { return {e, std::system_category()}; }
+
 struct Fixture {
     MockNetwork net;
     BatchSender<MockBackend> sender{MockBackend(net)};
     int tx = net.open(v4_loopback());
     int rx = net.open(v4_loopback());
+    Endpoint tx_ep = net.local_endpoint(tx);
     Endpoint rx_ep = net.local_endpoint(rx);
-    std::vector<std::byte> data = mmsg::test::payload(100, 1, 0);
+    Endpoint dead{boost::asio::ip::address_v4::loopback(), 9}; // unreachable when scripted so
+    std::vector<Bytes> data;
+    std::vector<std::error_code> status;
 
-    std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch(std::size_t n) {
-        return std::vector<std::pair<std::span<const std::byte>, Endpoint>>(n, {data, rx_ep});
+    //! n datagrams numbered 0..n-1 to rx, except those in `to_dead`, which go to `dead`.
+    Batch batch(std::size_t n, const std::set<std::size_t>& to_dead = {}) {
+        data.clear();
+        for (std::size_t i = 0; i < n; ++i) data.push_back(numbered(12, static_cast<std::uint32_t>(i)));
+        Batch b;
+        for (std::size_t i = 0; i < n; ++i) b.emplace_back(data[i], to_dead.count(i) ? dead : rx_ep);
+        return b;
+    }
+
+    //! A status span as long as the last batch, pre-filled with an error every send overwrites.
+    std::span<std::error_code> fresh_status() {
+        status.assign(2500, std::make_error_code(std::errc::io_error));
+        return status;
+    }
+
+    //! Takes everything queued on rx and checks it holds exactly datagrams `want`, in order.
+    void expect_delivered(const std::vector<std::size_t>& want) {
+        BOOST_TEST_REQUIRE(net.queued(rx) == want.size());
+        std::vector<BasicPacket<64>> p(want.size());
+        BatchReceiver<MockBackend> r{MockBackend(net)};
+        BOOST_TEST_REQUIRE(r.recv_mmsg_exact(rx, p) == want.size());
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            BOOST_TEST(same_bytes(p[i].data(), data[want[i]]), "delivered " << i << " is not " << want[i]);
+            BOOST_TEST(p[i].meta.addr == tx_ep);
+        }
     }
 };
+
+std::vector<std::size_t> all_but(std::size_t n, const std::set<std::size_t>& skip) {
+    std::vector<std::size_t> v;
+    for (std::size_t i = 0; i < n; ++i)
+        if (!skip.count(i)) v.push_back(i);
+    return v;
+}
+
+//! A backend scripted call by call: each call returns the next SendOutcome and writes the
+//! listed in-band errors into errors[0, done). Records every call's batch size.
+struct ScriptedBackend {
+    struct Step {
+        SendOutcome out;
+        std::vector<std::pair<std::size_t, std::error_code>> in_band{};
+    };
+    std::vector<Step> steps;
+    std::vector<std::size_t> call_sizes{};
+
+    SendOutcome send(int, std::span<const SendItem> items, std::span<std::error_code> errors, WaitMode) {
+        call_sizes.push_back(items.size());
+        if (call_sizes.size() > steps.size()) return {items.size(), {}}; // script done: all go
+        const Step& s = steps[call_sizes.size() - 1];
+        for (std::size_t i = 0; i < s.out.done; ++i) errors[i].clear();
+        for (const auto& [i, e] : s.in_band) errors[i] = e;
+        return s.out;
+    }
+};
+
+//! A backend that never moves anything and never says why.
+struct StallingBackend {
+    std::size_t calls = 0;
+    SendOutcome send(int, std::span<const SendItem>, std::span<std::error_code>, WaitMode) {
+        ++calls;
+        return {};
+    }
+};
+
 } // namespace
 
 BOOST_FIXTURE_TEST_CASE(a_batch_is_one_backend_call, Fixture) {
@@ -35,7 +114,12 @@ BOOST_FIXTURE_TEST_CASE(a_batch_is_one_backend_call, Fixture) {
     BOOST_TEST(r.ok());
     BOOST_TEST(r.sent == 32u);
     BOOST_TEST(net.calls() == 1u);
-    BOOST_TEST(net.queued(rx) == 32u);
+    expect_delivered(all_but(32, {}));
+
+    const std::size_t before = net.calls();
+    const auto full = sender.batch_send(tx, batch(max_send_batch));
+    BOOST_TEST(full.sent == max_send_batch);
+    BOOST_TEST(net.calls() - before == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(empty_batch_makes_no_call, Fixture) {
@@ -43,4 +127,264 @@ BOOST_FIXTURE_TEST_CASE(empty_batch_makes_no_call, Fixture) {
     BOOST_TEST(r.ok());
     BOOST_TEST(r.total() == 0u);
     BOOST_TEST(net.calls() == 0u);
+    const std::vector<Endpoint> none;
+    BOOST_TEST(sender.multi_target_send(tx, std::span<const std::byte>{}, none).ok());
+    BOOST_TEST(sender.batch_send(tx, batch(0), fresh_status()).ok());
+    BOOST_TEST(net.calls() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(unreachable_destinations_fail_alone_and_the_batch_goes_on, Fixture) {
+    net.unreachable(dead);
+    const std::set<std::size_t> bad{0, 3, 4, 9};
+    const auto r = sender.batch_send(tx, batch(10, bad), fresh_status());
+    BOOST_TEST(r.sent == 6u);
+    BOOST_TEST(r.failed == 4u);
+    BOOST_TEST(r.unsent == 0u);
+    BOOST_TEST(!r.fatal);
+    MMSG_CHECK_ERRC(r.first_error, std::errc::network_unreachable);
+    for (std::size_t i = 0; i < 10; ++i) {
+        if (bad.count(i)) MMSG_CHECK_ERRC(status[i], std::errc::network_unreachable);
+        else BOOST_TEST(!status[i]);
+    }
+    expect_delivered(all_but(10, bad));
+
+    // Another error code for another destination.
+    const Endpoint far{boost::asio::ip::address_v4::loopback(), 10};
+    net.unreachable(far, err(EHOSTUNREACH));
+    const std::vector<Endpoint> dests{rx_ep, far, dead, rx_ep};
+    std::vector<std::error_code> st(4);
+    const auto m = sender.multi_target_send(tx, std::span<const std::byte>(data[0]), dests, st);
+    BOOST_TEST(m.sent == 2u);
+    BOOST_TEST(m.failed == 2u);
+    MMSG_CHECK_ERRC(m.first_error, std::errc::host_unreachable);
+    MMSG_CHECK_ERRC(st[1], std::errc::host_unreachable);
+    MMSG_CHECK_ERRC(st[2], std::errc::network_unreachable);
+    BOOST_TEST(net.queued(rx) == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(nth_datagram_failure_carries_its_errno_in_the_status, Fixture) {
+    net.fail_nth(3, err(EMSGSIZE));
+    net.fail_nth(7, err(ECONNREFUSED));
+    const auto r = sender.batch_send(tx, batch(10), fresh_status());
+    BOOST_TEST(r.sent == 8u);
+    BOOST_TEST(r.failed == 2u);
+    BOOST_TEST(!r.fatal);
+    MMSG_CHECK_ERRC(r.first_error, std::errc::message_size);
+    MMSG_CHECK_ERRC(status[3], std::errc::message_size);
+    MMSG_CHECK_ERRC(status[7], std::errc::connection_refused);
+    for (std::size_t i : all_but(10, {3, 7})) BOOST_TEST(!status[i]);
+    expect_delivered(all_but(10, {3, 7}));
+    // Every datagram was attempted once: failures are not retried.
+    BOOST_TEST(net.attempts() == 10u);
+}
+
+BOOST_FIXTURE_TEST_CASE(partial_calls_still_report_every_datagram_once, Fixture) {
+    net.limit_per_call(3);
+    net.fail_nth(4, err(EMSGSIZE));
+    const auto r = sender.batch_send(tx, batch(10), fresh_status());
+    BOOST_TEST(r.sent == 9u);
+    BOOST_TEST(r.failed == 1u);
+    BOOST_TEST(r.total() == 10u);
+    MMSG_CHECK_ERRC(status[4], std::errc::message_size);
+    // [0,3) [3] then 4 fails, [5,8) [8,10)
+    BOOST_TEST(net.calls() == 4u);
+    BOOST_TEST(net.attempts() == 10u);
+    expect_delivered(all_but(10, {4}));
+
+    net.limit_per_call(1);
+    const std::size_t before = net.calls();
+    const std::vector<Endpoint> dests(5, rx_ep);
+    BOOST_TEST(sender.multi_target_send(tx, std::span<const std::byte>(data[1]), dests).sent == 5u);
+    BOOST_TEST(net.calls() - before == 5u);
+}
+
+BOOST_FIXTURE_TEST_CASE(would_block_leaves_an_unsent_suffix_that_resumes_exactly, Fixture) {
+    net.fail_nth(1, err(EMSGSIZE));
+    net.would_block_after(5);
+    const Batch b = batch(12);
+    const auto r = sender.batch_send(tx, b, fresh_status());
+    BOOST_TEST(r.sent == 5u);
+    BOOST_TEST(r.failed == 1u);
+    BOOST_TEST(r.unsent == 6u);
+    BOOST_TEST(!r.fatal);
+    BOOST_TEST(!r.ok());
+    BOOST_TEST(r.resume_index() == 6u);
+    MMSG_CHECK_ERRC(r.first_error, std::errc::message_size); // back-pressure is not a failure
+    for (std::size_t i = 6; i < 12; ++i) MMSG_CHECK_ERRC(status[i], std::errc::operation_would_block);
+    BOOST_TEST(net.queued(rx) == 5u);
+
+    // Still blocked: nothing is attempted, everything stays unsent.
+    const auto again = sender.batch_send(tx, std::span(b).subspan(r.resume_index()));
+    BOOST_TEST(again.unsent == 6u);
+    BOOST_TEST(again.sent + again.failed == 0u);
+    BOOST_TEST(!again.first_error);
+
+    net.clear_would_block();
+    std::vector<std::error_code> rest(6);
+    const auto resumed = sender.batch_send(tx, std::span(b).subspan(r.resume_index()), rest);
+    BOOST_TEST(resumed.ok());
+    BOOST_TEST(resumed.sent == 6u);
+    for (const auto& e : rest) BOOST_TEST(!e);
+    expect_delivered(all_but(12, {1})); // each exactly once, in order
+}
+
+BOOST_FIXTURE_TEST_CASE(would_block_on_multi_target_send_leaves_an_unsent_suffix, Fixture) {
+    net.would_block_after(0);
+    const std::vector<Endpoint> dests(4, rx_ep);
+    std::vector<std::error_code> st(4);
+    const auto r = sender.multi_target_send(tx, std::span<const std::byte>(numbered(5, 1)), dests, st);
+    BOOST_TEST(r.unsent == 4u);
+    BOOST_TEST(r.resume_index() == 0u);
+    for (const auto& e : st) MMSG_CHECK_ERRC(e, std::errc::operation_would_block);
+    BOOST_TEST(net.queued(rx) == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(eintr_is_retried_and_never_a_failure, Fixture) {
+    net.interrupt_next(3);
+    const auto r = sender.batch_send(tx, batch(10), fresh_status());
+    BOOST_TEST(r.ok());
+    BOOST_TEST(r.sent == 10u);
+    BOOST_TEST(!r.first_error);
+    for (const auto& e : std::span(status).first(10)) BOOST_TEST(!e);
+    BOOST_TEST(net.calls() == 4u);
+    expect_delivered(all_but(10, {}));
+
+    // Between partial calls too.
+    net.limit_per_call(4);
+    const Batch b = batch(10);
+    const auto first = sender.batch_send(tx, std::span(b).first(4));
+    net.interrupt_next(2);
+    const auto second = sender.batch_send(tx, std::span(b).subspan(4));
+    BOOST_TEST(first.ok());
+    BOOST_TEST(second.ok());
+    BOOST_TEST(second.sent == 6u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_fatal_error_stops_the_batch_and_keeps_the_earlier_first_error, Fixture) {
+    net.fail_nth(2, err(EACCES));
+    net.fail_nth(5, err(EBADF));
+    const auto r = sender.batch_send(tx, batch(10), fresh_status());
+    BOOST_TEST(r.fatal);
+    BOOST_TEST(r.sent == 4u);
+    BOOST_TEST(r.failed == 6u);
+    BOOST_TEST(r.unsent == 0u);
+    MMSG_CHECK_ERRC(r.first_error, std::errc::permission_denied);
+    MMSG_CHECK_ERRC(status[2], std::errc::permission_denied);
+    for (std::size_t i = 5; i < 10; ++i) MMSG_CHECK_ERRC(status[i], std::errc::bad_file_descriptor);
+    for (std::size_t i : {0u, 1u, 3u, 4u}) BOOST_TEST(!status[i]);
+    BOOST_TEST(net.attempts() == 6u); // nothing after the fatal one was tried
+    expect_delivered({0, 1, 3, 4});
+}
+
+BOOST_FIXTURE_TEST_CASE(a_fatal_error_first_is_the_first_error, Fixture) {
+    net.fail_nth(0, err(ENOTSOCK));
+    const auto r = sender.batch_send(tx, batch(2000), fresh_status());
+    BOOST_TEST(r.fatal);
+    BOOST_TEST(r.failed == 2000u);
+    MMSG_CHECK_ERRC(r.first_error, std::errc::not_a_socket);
+    MMSG_CHECK_ERRC(status[1999], std::errc::not_a_socket);
+    BOOST_TEST(net.calls() == 1u); // the later chunk is not tried either
+
+    // A closed mock socket is EBADF: fatal.
+    net.close(tx);
+    const auto closed = sender.batch_send(tx, batch(3));
+    BOOST_TEST(closed.fatal);
+    BOOST_TEST(closed.failed == 3u);
+    MMSG_CHECK_ERRC(closed.first_error, std::errc::bad_file_descriptor);
+}
+
+BOOST_FIXTURE_TEST_CASE(more_than_1024_datagrams_are_chunked_and_a_failure_stops_no_chunk, Fixture) {
+    const auto clean = sender.batch_send(tx, batch(2500));
+    BOOST_TEST(clean.ok());
+    BOOST_TEST(clean.sent == 2500u);
+    BOOST_TEST(net.calls() == 3u);
+    expect_delivered(all_but(2500, {}));
+
+    // Failures in chunks 1, 2 and 3: each costs one extra call; later chunks still go.
+    const std::size_t base = net.attempts();
+    const std::set<std::size_t> bad{100, 1023, 1500, 2499};
+    for (std::size_t i : bad) net.fail_nth(base + i, err(EMSGSIZE));
+    const std::size_t calls_before = net.calls();
+    const auto r = sender.batch_send(tx, batch(2500), fresh_status());
+    BOOST_TEST(r.sent == 2496u);
+    BOOST_TEST(r.failed == 4u);
+    BOOST_TEST(!r.fatal);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < 2500; ++i)
+        if (bad.count(i) ? status[i] != std::errc::message_size : bool(status[i])) ++wrong;
+    BOOST_TEST(wrong == 0u);
+    // chunk 1: [0,100) [101,1023); chunk 2: [1024,1500) [1501,2048); chunk 3: [2048,2499)
+    BOOST_TEST(net.calls() - calls_before == 5u);
+    expect_delivered(all_but(2500, bad));
+
+    // multi_target_send chunks the same way.
+    const std::vector<Endpoint> dests(2049, rx_ep);
+    const std::size_t c = net.calls();
+    BOOST_TEST(sender.multi_target_send(tx, std::span<const std::byte>(data[0]), dests).sent == 2049u);
+    BOOST_TEST(net.calls() - c == 3u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_status_span_shorter_than_the_batch_throws_and_sends_nothing, Fixture) {
+    std::vector<std::error_code> short_status(4);
+    BOOST_CHECK_THROW(sender.batch_send(tx, batch(5), short_status), std::invalid_argument);
+    const std::vector<Endpoint> dests(5, rx_ep);
+    BOOST_CHECK_THROW(sender.multi_target_send(tx, std::span<const std::byte>(data[0]), dests, short_status),
+                      std::invalid_argument);
+    BOOST_TEST(net.calls() == 0u);
+    BOOST_TEST(net.queued(rx) == 0u);
+    // A longer one is fine; the extra entries are left alone.
+    std::vector<std::error_code> long_status(6, err(EIO));
+    BOOST_TEST(sender.batch_send(tx, batch(5), long_status).ok());
+    MMSG_CHECK_ERRC(long_status[5], std::errc::io_error);
+}
+
+BOOST_AUTO_TEST_CASE(in_band_rejections_are_failures_and_an_in_band_fatal_error_stops) {
+    const std::vector<Bytes> data(8, numbered(4, 1));
+    const Endpoint to{boost::asio::ip::address_v4::loopback(), 5};
+    Batch b;
+    for (const auto& d : data) b.emplace_back(d, to);
+    std::vector<std::error_code> st(8);
+
+    // Call 1 reports 4 done, #1 rejected in band; call 2 reports 3 done, #5 (its #1) fatal in band.
+    BatchSender<ScriptedBackend> s(ScriptedBackend{{
+        {{4, {}}, {{1, err(EMSGSIZE)}}},
+        {{3, {}}, {{1, err(EPIPE)}}},
+    }});
+    const auto r = s.batch_send(0, b, st);
+    BOOST_TEST(r.fatal);
+    BOOST_TEST(r.sent == 5u);   // #0 #2 #3 #4, and #6: its outcome was final in call 2
+    BOOST_TEST(r.failed == 3u); // #1, #5, and #7, not tried after the fatal one
+    BOOST_TEST(r.total() == 8u);
+    MMSG_CHECK_ERRC(r.first_error, std::errc::message_size);
+    MMSG_CHECK_ERRC(st[1], std::errc::message_size);
+    MMSG_CHECK_ERRC(st[5], std::errc::broken_pipe);
+    BOOST_TEST(!st[6]);
+    MMSG_CHECK_ERRC(st[7], std::errc::broken_pipe);
+    BOOST_TEST(s.backend().call_sizes == (std::vector<std::size_t>{8, 4}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_short_call_without_a_reason_is_called_again_from_where_it_stopped) {
+    const std::vector<Bytes> data(6, numbered(4, 1));
+    const Endpoint to{boost::asio::ip::address_v4::loopback(), 5};
+    Batch b;
+    for (const auto& d : data) b.emplace_back(d, to);
+    BatchSender<ScriptedBackend> s(ScriptedBackend{{{{2, {}}}, {{0, {}}}, {{1, {}}}}});
+    const auto r = s.batch_send(0, b);
+    BOOST_TEST(r.ok());
+    BOOST_TEST(r.sent == 6u);
+    BOOST_TEST(s.backend().call_sizes == (std::vector<std::size_t>{6, 4, 4, 3}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_backend_that_makes_no_progress_and_says_nothing_does_not_spin) {
+    const Bytes d = numbered(4, 1);
+    const Endpoint to{boost::asio::ip::address_v4::loopback(), 5};
+    const Batch b(5, {d, to});
+    std::vector<std::error_code> st(5);
+    BatchSender<StallingBackend> s;
+    const auto r = s.batch_send(0, b, st);
+    BOOST_TEST(r.unsent == 5u);
+    BOOST_TEST(r.sent + r.failed == 0u);
+    for (const auto& e : st) MMSG_CHECK_ERRC(e, std::errc::operation_would_block);
+    BOOST_TEST(s.backend().calls >= 1u);
+    BOOST_TEST(s.backend().calls <= 10u);
 }
