@@ -1,0 +1,17 @@
+# Version file of the mmsg CMake package. Before 1.0 every minor version may break the
+# API, so a request is satisfied only by the same major.minor and a patch at least as new.
+
+set(PACKAGE_VERSION "0.1.0")
+
+if(PACKAGE_FIND_VERSION_MAJOR STREQUAL "")
+    set(PACKAGE_VERSION_COMPATIBLE TRUE)
+elseif(PACKAGE_FIND_VERSION VERSION_GREATER PACKAGE_VERSION)
+    set(PACKAGE_VERSION_COMPATIBLE FALSE)
+elseif(NOT PACKAGE_FIND_VERSION_MAJOR EQUAL 0 OR NOT PACKAGE_FIND_VERSION_MINOR EQUAL 1)
+    set(PACKAGE_VERSION_COMPATIBLE FALSE)
+else()
+    set(PACKAGE_VERSION_COMPATIBLE TRUE)
+    if(PACKAGE_FIND_VERSION STREQUAL PACKAGE_VERSION)
+        set(PACKAGE_VERSION_EXACT TRUE)
+    endif()
+endif()

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs mmsg with `b2 install --prefix=...` into a temporary prefix and builds and runs
+# a consumer program against it, with CMake (find_package(mmsg CONFIG)) and with
+# pkg-config. Prints one line `install: N passed, N failed`; exits non-zero on a failure.
+# Usage: test/install/check.sh   (from anywhere; needs b2, cmake, make, pkg-config, g++)
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+here=$root/test/install
+work=$(mktemp -d /tmp/mmsg-install.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+log=$work/log
+passed=0 failed=0
+
+check() { # check NAME COMMAND...: runs the command, counts it, shows the log on failure
+    local name=$1; shift
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1)); echo "  pass: $name"
+    else
+        failed=$((failed + 1)); echo "  FAIL: $name"; sed 's/^/    | /' "$log" | tail -40
+    fi
+}
+
+b2_install() {
+    cd "$root" && b2 -d0 --build-dir="$work/b2" install --prefix="$1"
+}
+headers_installed() { # every public header of the source tree is in the prefix
+    cd "$root/include" && local h missing=0
+    for h in $(find . -name '*.hpp'); do
+        [[ -f $1/include/$h ]] || { echo "missing: $h"; missing=1; }
+    done
+    return $missing
+}
+cmake_consumer() { # cmake_consumer PREFIX BUILD
+    cmake -S "$here" -B "$2" -DCMAKE_PREFIX_PATH="$1" -DCMAKE_BUILD_TYPE=Release &&
+        cmake --build "$2" && "$2/consumer"
+}
+cmake_rejects_newer_version() { # find_package(mmsg 0.2) must not accept 0.1.x
+    mkdir -p "$work/v" && cat >"$work/v/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(v LANGUAGES CXX)
+find_package(mmsg 0.2 CONFIG REQUIRED)
+CMAKE
+    ! cmake -S "$work/v" -B "$work/v/build" -DCMAKE_PREFIX_PATH="$prefix" >"$work/v/out" 2>&1 &&
+        cat "$work/v/out" && grep -q '0\.1\.0' "$work/v/out" # refused for its version
+}
+pkgconfig_consumer() { # pkgconfig_consumer PREFIX
+    local flags
+    flags=$(PKG_CONFIG_PATH=$1/share/pkgconfig pkg-config --cflags --libs mmsg) || return 1
+    echo "pkg-config mmsg: $flags"
+    # shellcheck disable=SC2086
+    g++ -Wall -Wextra -Werror -o "$work/consumer-pc" "$here/consumer.cpp" $flags &&
+        "$work/consumer-pc"
+}
+versions_agree() {
+    local pc cm
+    pc=$(PKG_CONFIG_PATH=$prefix/share/pkgconfig pkg-config --modversion mmsg) &&
+        cm=$(sed -n 's/^set(PACKAGE_VERSION "\(.*\)")/\1/p' "$prefix/share/cmake/mmsg/mmsgConfigVersion.cmake") &&
+        echo "pkg-config $pc, cmake $cm" && [[ -n $pc && $pc == "$cm" ]]
+}
+
+echo "install: prefix $prefix"
+check "b2 install --prefix" b2_install "$prefix"
+check "every public header is installed" headers_installed "$prefix"
+check "CMake consumer builds and runs" cmake_consumer "$prefix" "$work/cmake"
+check "CMake rejects a newer version request" cmake_rejects_newer_version
+check "pkg-config consumer builds and runs" pkgconfig_consumer "$prefix"
+check "pkg-config and CMake versions agree" versions_agree
+# The installed tree is relocatable: both consumers work after the prefix moves.
+mv "$prefix" "$work/moved"
+check "CMake consumer works after the prefix moves" cmake_consumer "$work/moved" "$work/cmake-moved"
+check "pkg-config consumer works after the prefix moves" pkgconfig_consumer "$work/moved"
+
+echo "install: $passed passed, $failed failed"
+((failed == 0))
