@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 # CI step: `b2 install` into a temporary prefix, then CMake and pkg-config consumer builds.
-# Prints `install: N passed, N failed` (see test/install/check.sh).
+# Last line: `N passed, N failed` (see test/install/check.sh).
 exec "$(dirname "${BASH_SOURCE[0]}")/../../test/install/check.sh"

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Installs mmsg with `b2 install --prefix=...` into a temporary prefix and builds and runs
 # a consumer program against it, with CMake (find_package(mmsg CONFIG)) and with
-# pkg-config. Prints one line `install: N passed, N failed`; exits non-zero on a failure.
+# pkg-config. Its last line is `N passed, N failed`; exits non-zero on a failure.
 # Usage: test/install/check.sh   (from anywhere; needs b2, cmake, make, pkg-config, g++)
+# Works in $MMSG_BUILD_DIR/install when MMSG_BUILD_DIR is set (CI keeps it for the logs),
+# else in a temporary directory that is removed at exit.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$root/test/install
-work=$(mktemp -d /tmp/mmsg-install.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+if [[ -n ${MMSG_BUILD_DIR:-} ]]; then
+    work=$MMSG_BUILD_DIR/install
+    rm -rf "$work" && mkdir -p "$work"
+else
+    work=$(mktemp -d /tmp/mmsg-install.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+fi
 prefix=$work/prefix
 log=$work/log
 passed=0 failed=0
@@ -72,5 +79,5 @@ mv "$prefix" "$work/moved"
 check "CMake consumer works after the prefix moves" cmake_consumer "$work/moved" "$work/cmake-moved"
 check "pkg-config consumer works after the prefix moves" pkgconfig_consumer "$work/moved"
 
-echo "install: $passed passed, $failed failed"
+echo "$passed passed, $failed failed"
 ((failed == 0))
