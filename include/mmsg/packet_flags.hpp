@@ -11,6 +11,9 @@ namespace mmsg {
 enum class PacketFlags : std::uint8_t {
     none = 0,
     truncated = 1, //!< the datagram was longer than the buffer; the tail is lost
+    //! the kernel cut the datagram's control data (MSG_CTRUNC): metadata a backend reads
+    //! from it (e.g. LinuxGsoBackend's UDP_GRO segment size) may be missing
+    control_truncated = 2,
 };
 
 constexpr PacketFlags operator|(PacketFlags a, PacketFlags b) noexcept {
