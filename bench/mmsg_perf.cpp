@@ -9,6 +9,7 @@
 
 // Row groups: one line each, in table order.
 #include "rows_mmsg.hpp"
+#include "rows_async.hpp"
 #include "rows_scaling.hpp"
 
 #include <algorithm>
