@@ -1,7 +1,7 @@
 // A main() for the fuzz targets without libFuzzer: runs every file named on the command
 // line (the seed corpus, or a crash file) once, then a fixed number of pseudo-random inputs.
 // This is how `b2 test` keeps the targets compiling and their seeds passing with any
-// compiler; the real fuzzing is test/fuzz/build.sh + build/ci.d/fuzz.sh (clang, libFuzzer).
+// compiler; the real fuzzing is test/fuzz/build.sh + build/ci.d/20-fuzz.sh (clang, libFuzzer).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # CI step: builds the libFuzzer targets (test/fuzz/build.sh) and runs each for a bounded
 # time, starting from its seed corpus (test/fuzz/corpus/<target>/, never written to).
-# Env: FUZZ_SECONDS (default 30) per target; MMSG_FUZZ_OUT (default /tmp/mmsg-fuzz).
+# Env: FUZZ_SECONDS (default 30) per target; builds into $MMSG_BUILD_DIR/20-fuzz (the hook
+# convention of build/ci.d/README.md), or $MMSG_FUZZ_OUT, or /tmp/mmsg-fuzz.
 # Prints each target's executions and, last, "N passed, N failed". Exit status 1 on failure.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${FUZZ_SECONDS:-30}"
-out="${MMSG_FUZZ_OUT:-/tmp/mmsg-fuzz}"
+if [ -n "${MMSG_BUILD_DIR:-}" ]; then out="$MMSG_BUILD_DIR/20-fuzz"; else out="${MMSG_FUZZ_OUT:-/tmp/mmsg-fuzz}"; fi
+mkdir -p "$out"
 passed=0
 failed=0
 
