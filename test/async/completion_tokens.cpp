@@ -167,6 +167,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // Written only from DESIGN §6: the signatures and the behaviour it states.
 BOOST_AUTO_TEST_CASE(a_program_written_from_design_section_6_behaves_as_written) {
+    // tag::design[]
     asio::io_context io;
     udp::socket s(io, udp::endpoint(asio::ip::address_v4::loopback(), 0));
     udp::socket r(io, udp::endpoint(asio::ip::address_v4::loopback(), 0));
@@ -216,6 +217,7 @@ BOOST_AUTO_TEST_CASE(a_program_written_from_design_section_6_behaves_as_written)
     BOOST_TEST(!fr.ok());
     BOOST_TEST((fr.first_error == std::errc::address_family_not_supported));
     BOOST_TEST(one.get() == 1u);
+    // end::design[]
 }
 
 // Several threads run the context; the sender and the receiver each live on a strand.

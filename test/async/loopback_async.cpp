@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 using namespace mmsg;
@@ -94,6 +95,34 @@ struct Loopback {
         return b;
     }
 };
+
+// tag::poll_loop[]
+// The non-blocking API driven by another event loop (here plain poll(2)): each try_ call
+// makes progress without waiting; when the socket is full the rest is `unsent`, and the
+// next call starts at resume_index() once the socket is writable again.
+template <class Packets>
+mmsg::SendResult send_all_with_poll(int fd, const Packets& packets) {
+    mmsg::BatchSender<> sender;
+    mmsg::SendResult total;
+    std::span<const typename Packets::value_type> rest(packets);
+    for (;;) {
+        const mmsg::SendResult r = sender.try_batch_send(fd, rest);
+        total.sent += r.sent;
+        total.failed += r.failed;
+        if (!total.first_error) total.first_error = r.first_error;
+        if (r.fatal || r.unsent == 0) {
+            total.fatal = r.fatal;
+            return total;
+        }
+        rest = rest.subspan(r.resume_index()); // [sent + failed, size) were not attempted
+        pollfd p{fd, POLLOUT, 0}; // wait until writable (your event loop does this part)
+        if (::poll(&p, 1, 10'000) != 1) {
+            total.unsent = rest.size(); // still full after 10 s: give up, report the rest
+            return total;
+        }
+    }
+}
+// end::poll_loop[]
 
 } // namespace
 
@@ -358,6 +387,23 @@ BOOST_FIXTURE_TEST_CASE(try_forms_never_block_a_blocking_socket, Loopback) {
     BOOST_TEST(!blocking.non_blocking());
     BOOST_TEST((::fcntl(tx.native_handle(), F_GETFL) & O_NONBLOCK) == 0);
     BOOST_TEST(receiver.try_recv_mmsg(blocking, p, ec) == std::min<std::size_t>(r.sent, 8));
+}
+
+BOOST_FIXTURE_TEST_CASE(try_batch_send_driven_by_poll_sends_everything_once, Loopback) {
+    mmsg::test::set_rcvbuf(rx, 8 << 20);
+    const std::size_t n = 3000; // more than one sendmmsg chunk
+    std::vector<Endpoint> dests(n, rx_ep);
+    dests[5] = mmsg::test::broadcast(); // one rejected datagram does not stop the rest
+    const Batch b = batch_to(dests, 12, 32);
+    const SendResult r = send_all_with_poll(tx.native_handle(), b);
+    BOOST_TEST(r.sent == n - 1);
+    BOOST_TEST(r.failed == 1u);
+    BOOST_TEST((r.first_error == std::errc::permission_denied));
+    std::vector<Packet> p(n - 1);
+    const auto g = recv_now(io, rx, p, true);
+    BOOST_REQUIRE(g.has_value());
+    BOOST_TEST(g->n == n - 1);
+    for (std::uint32_t i = 0; i < n - 1; ++i) BOOST_TEST(has_payload(p[i], 12, i < 5 ? i : i + 1, 32));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -35,12 +35,14 @@ struct RecvOutcomeSeen {
 };
 
 struct Fixture {
+    // tag::mock_setup[]
     asio::io_context io;
     MockNetwork net;
-    BatchSender<MockBackend> sender{MockBackend(net)};
+    BatchSender<MockBackend> sender{MockBackend(net)};     // the algorithm, on the mock
     BatchReceiver<MockBackend> receiver{MockBackend(net)};
-    MockSocket tx{io.get_executor(), net, v4_loopback()};
+    MockSocket tx{io.get_executor(), net, v4_loopback()};  // handle + executor + readiness
     MockSocket rx{io.get_executor(), net, v4_loopback()};
+    // end::mock_setup[]
     Endpoint rx_ep = rx.local_endpoint();
     std::vector<std::vector<std::byte>> payloads;
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch;
@@ -73,6 +75,7 @@ BOOST_AUTO_TEST_SUITE(back_pressure)
 
 BOOST_FIXTURE_TEST_CASE(would_block_mid_batch_waits_for_writability_then_resumes_exactly, Fixture) {
     make_batch(100);
+    // tag::mock_back_pressure[]
     net.would_block_after(30);
     async_batch_send(sender, tx, batch, on_sent());
     io.poll();
@@ -83,8 +86,9 @@ BOOST_FIXTURE_TEST_CASE(would_block_mid_batch_waits_for_writability_then_resumes
     io.poll();
     BOOST_TEST(net.calls() == 1u);
 
-    net.clear_would_block();
+    net.clear_would_block(); // the socket "becomes writable": the operation resumes
     io.run();
+    // end::mock_back_pressure[]
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST(!sent->ec);
     BOOST_TEST(sent->r.ok());
@@ -230,6 +234,7 @@ BOOST_FIXTURE_TEST_CASE(socket_cancel_stops_a_back_pressured_send_and_reports_th
 BOOST_FIXTURE_TEST_CASE(a_partial_cancellation_slot_stops_a_back_pressured_send, Fixture) {
     make_batch(10);
     net.would_block_after(4);
+    // tag::cancel_slot[]
     asio::cancellation_signal signal;
     async_batch_send(sender, tx, batch, asio::bind_cancellation_slot(signal.slot(), on_sent()));
     io.poll();
@@ -238,8 +243,9 @@ BOOST_FIXTURE_TEST_CASE(a_partial_cancellation_slot_stops_a_back_pressured_send,
     io.run();
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST((sent->ec == asio::error::operation_aborted));
-    BOOST_TEST(sent->r.sent == 4u);
-    BOOST_TEST(sent->r.unsent == 6u);
+    BOOST_TEST(sent->r.sent == 4u);   // these went
+    BOOST_TEST(sent->r.unsent == 6u); // these were never attempted: resume from index 4
+    // end::cancel_slot[]
     BOOST_TEST(net.queued(rx.native_handle()) == 4u);
 }
 
