@@ -52,14 +52,16 @@ CMAKE
     ! cmake -S "$work/v" -B "$work/v/build" -DCMAKE_PREFIX_PATH="$prefix" >"$work/v/out" 2>&1 &&
         cat "$work/v/out" && grep -q '0\.1\.0' "$work/v/out" # refused for its version
 }
-pkgconfig_consumer() { # pkgconfig_consumer PREFIX
-    local flags
-    flags=$(PKG_CONFIG_PATH=$1/share/pkgconfig pkg-config --cflags --libs mmsg) || return 1
-    echo "pkg-config mmsg: $flags"
-    # shellcheck disable=SC2086
-    g++ -Wall -Wextra -Werror -o "$work/consumer-pc" "$here/consumer.cpp" $flags &&
-        "$work/consumer-pc"
-}
+pkgconfig_consumer() ( # pkgconfig_consumer PREFIX (a subshell: the export stays here)
+    export PKG_CONFIG_PATH=$1/share/pkgconfig
+    rm -f "$work/consumer-pc" # never run a binary of an earlier step
+    echo "pkg-config --cflags --libs mmsg: $(pkg-config --cflags --libs mmsg)"
+    # tag::pkgconfig[]
+    g++ -Wall -Wextra -Werror -o "$work/consumer-pc" "$here/consumer.cpp" \
+        $(pkg-config --cflags --libs mmsg)
+    # end::pkgconfig[]
+    (($? == 0)) && "$work/consumer-pc"
+)
 versions_agree() {
     local pc cm
     pc=$(PKG_CONFIG_PATH=$prefix/share/pkgconfig pkg-config --modversion mmsg) &&
