@@ -3,6 +3,7 @@
 #ifndef MMSG_TEST_SUPPORT_BACKENDS_HPP
 #define MMSG_TEST_SUPPORT_BACKENDS_HPP
 
+#include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
 #include <mmsg/backend/portable.hpp>
 
@@ -12,7 +13,8 @@ namespace mmsg::test {
 
 // Every real backend. A new backend joins the shared suite by being appended here (and its
 // header included above); BOOST_AUTO_TEST_CASE_TEMPLATE takes the std::tuple as a type list.
-using RealBackends = std::tuple<mmsg::LinuxMmsgBackend, mmsg::PortableBackend>;
+using RealBackends =
+    std::tuple<mmsg::LinuxMmsgBackend, mmsg::PortableBackend, mmsg::LinuxGsoBackend>;
 
 } // namespace mmsg::test
 
