@@ -3,6 +3,7 @@
 //   sent + failed + unsent == n; the status span agrees with the counts; unsent is a
 //   suffix; a fatal error stops the batch; each sent datagram to a bound socket is
 //   delivered exactly once and in order, and nothing else is delivered.
+// fuzz-flags: -fno-sanitize-coverage=trace-cmp
 #include <mmsg/batch_sender.hpp>
 
 #include <mmsg/backend/mock.hpp>
