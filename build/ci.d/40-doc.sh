@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# CI hook: the documentation. Builds the HTML with `b2 doc` (doc/html/mmsg.html), checks
+# that no code block in doc/*.adoc is typed inline (every listing/literal block holds only
+# include:: lines of compiled files), that the result has no unresolved include, that the
+# chart script renders the committed data, and that the README shows the chart.
+# Last line: `N passed, N failed`. Needs asciidoctor, perl, gnuplot (build/packages.txt).
+set -uo pipefail
+
+root=${MMSG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+cd "$root"
+if [[ -n ${MMSG_BUILD_DIR:-} ]]; then
+    work=$MMSG_BUILD_DIR/40-doc
+    rm -rf "$work" && mkdir -p "$work"
+else
+    work=$(mktemp -d /tmp/mmsg-doc.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+fi
+log=$work/log
+passed=0 failed=0
+check() { # check NAME COMMAND...
+    local name=$1; shift
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1)); echo "  pass: $name"
+    else
+        failed=$((failed + 1)); echo "  FAIL: $name"; sed 's/^/    | /' "$log" | tail -40
+    fi
+}
+
+build_html() {
+    rm -f doc/html/mmsg.html
+    b2 -j"${MMSG_JOBS:-2}" --build-dir="$work/b2" doc && [[ -s doc/html/mmsg.html ]]
+}
+# Every ----/.... block of every doc/*.adoc contains include:: lines only, and every
+# [source] (or [listing]/[literal]) style line opens a delimited block, not a paragraph.
+no_inline_code() {
+    awk '
+        FNR == 1 { inblock = ""; pending = 0 }
+        /^(----|\.\.\.\.)[[:space:]]*$/ {
+            if (inblock == "") { inblock = $0; start = FNR; pending = 0; next }
+            if ($0 == inblock) { inblock = ""; next }
+        }
+        inblock != "" {
+            if ($0 !~ /^include::/ && $0 !~ /^[[:space:]]*$/) {
+                printf "%s:%d: code typed inline (block opened at line %d): %s\n", FILENAME, FNR, start, $0
+                bad = 1
+            }
+            next
+        }
+        pending {
+            if ($0 !~ /^(----|\.\.\.\.)/) {
+                printf "%s:%d: [%s] applies to a paragraph typed inline, not to an included block\n", FILENAME, FNR - 1, style
+                bad = 1
+            }
+            pending = 0
+        }
+        /^\[(source|listing|literal)[],]/ { pending = 1; style = $0; sub(/^\[/, "", style); sub(/[],].*/, "", style) }
+        END { exit bad }
+    ' doc/*.adoc
+}
+includes_exist() { # the non-optional include:: targets of doc/*.adoc exist
+    local f line target bad=0
+    for f in doc/*.adoc; do
+        while IFS= read -r line; do
+            target=${line#include::}
+            target=${target%%\[*}
+            [[ $target == *'{'* ]] && continue        # generated at build time
+            [[ $line == *opts=optional* ]] && continue
+            [[ -f doc/$target ]] || { echo "$f: missing $target"; bad=1; }
+        done < <(grep -E '^include::' "$f")
+    done
+    return $bad
+}
+html_complete() {
+    ! grep -n 'Unresolved directive' doc/html/mmsg.html &&
+        grep -q 'id="ref_mmsg_batch_sender_hpp"' doc/html/mmsg.html
+}
+chart_renders() {
+    build/chart.sh --out "$work/chart" doc/benchmark.csv && [[ -s $work/chart/benchmark.svg ]] &&
+        grep -q '<svg' "$work/chart/benchmark.svg"
+}
+readme_shows_chart() {
+    grep -Eq 'doc/benchmark\.(svg|png)' README.md && grep -q 'doc/' README.md
+}
+
+check "b2 doc builds doc/html/mmsg.html (no asciidoctor warning)" build_html
+check "no code block typed inline in doc/*.adoc" no_inline_code
+check "every include:: of the docs exists" includes_exist
+check "the HTML has every include resolved and the header reference" html_complete
+check "build/chart.sh renders doc/benchmark.csv" chart_renders
+check "README.md shows the chart" readme_shows_chart
+echo "$passed passed, $failed failed"
+((failed == 0))
