@@ -83,6 +83,29 @@ sub esc {
     $s =~ s/`([^`]+)`/`+$1+`/g;          # inline code stays literal
     return $s;
 }
+# The name a declaration declares: class, concept, alias, enum, variable or function.
+sub entity_name {
+    my $s = shift;
+    # Drop a leading template parameter list (balanced angle brackets).
+    if ($s =~ /^template\s*</) {
+        my ($depth, $k) = (0, index($s, '<'));
+        for (; $k < length $s; $k++) {
+            my $c = substr($s, $k, 1);
+            $depth++ if $c eq '<';
+            $depth-- if $c eq '>';
+            last if $depth == 0;
+        }
+        $s = substr($s, $k + 1);
+        $s =~ s/^\s*requires\s+[^(]*?(?=\s\w+\s*\()//; # a leading requires-clause
+    }
+    return $1 if $s =~ /^\s*concept\s+(\w+)/;
+    return $1 if $s =~ /^\s*using\s+(\w+)/;
+    return $1 if $s =~ /^\s*enum\s+(?:class\s+|struct\s+)?(\w+)/;
+    return $1 if $s =~ /(operator\s*\S+?|~?\w+)\s*\(/;
+    return $1 if $s =~ /(\w+)\s*(?:=|\{|;|$)/;
+    return $s;
+}
+
 sub sig {
     my $d = shift;
     $d =~ s/\[\[[^\]]*\]\]\s*//g;        # attributes are noise here
@@ -111,6 +134,8 @@ for my $f (@files) {
     my @classes;             # [depth inside the class body, name]
     my @doc;                 # pending doc comment lines
     my $entries = 0;
+    my $last_heading = '';
+    my %seen;
     my $in_block = 0;
     my @block;
     my $skip_macro = 0;
@@ -180,13 +205,20 @@ for my $f (@files) {
             my $name = '';
             if ($is_class) { while ($s =~ /(?:class|struct)\s+(\w+)/g) { $name = $1; } }
             if ($s !~ /^static_assert/ && $s ne '') {
-                if ($is_class && @classes == 0) {
-                    print "[#ref_${anchor}_$name]\n==== `$name`\n\n";
+                if (@classes == 0) {
+                    # A namespace-level entity: its own heading (overloads share one).
+                    my $n = $is_class ? $name : entity_name($s);
+                    if ($n ne $last_heading) {
+                        my $id = $n =~ s/\W/_/gr;
+                        $id .= '_' . ++$seen{"$anchor$id"} if $seen{"$anchor$id"};
+                        $seen{"$anchor$id"} //= 1;
+                        print "[#ref_${anchor}_$id]\n==== `$n`\n\n";
+                        $last_heading = $n;
+                    }
                     print "`+$s+`\n\n";
                     print render_text($text, 0), "\n";
                 } else {
-                    my $mark = @classes ? ':::' : '::';
-                    print "`+$s+`$mark\n", render_text($text, 1), "\n";
+                    print "`+$s+`::\n", render_text($text, 1), "\n";
                 }
                 $entries++;
             }
