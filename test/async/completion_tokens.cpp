@@ -9,6 +9,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
@@ -161,6 +163,49 @@ BOOST_FIXTURE_TEST_CASE(as_tuple_delivers_the_error_and_the_result_together, Pai
     BOOST_TEST(done);
     BOOST_REQUIRE(t.has_value());
     BOOST_TEST(std::get<1>(*t).sent == 10u);
+}
+
+namespace {
+template <class T>
+struct CountingAllocator {
+    using value_type = T;
+    std::size_t* count;
+    explicit CountingAllocator(std::size_t* c) noexcept : count(c) {}
+    template <class U>
+    CountingAllocator(const CountingAllocator<U>& o) noexcept : count(o.count) {}
+    T* allocate(std::size_t n) {
+        ++*count;
+        return std::allocator<T>().allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+    template <class U>
+    bool operator==(const CountingAllocator<U>& o) const noexcept { return count == o.count; }
+};
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(the_handlers_associated_allocator_and_executor_are_used, Pair) {
+    std::size_t allocations = 0;
+    auto strand = asio::make_strand(io);
+    bool on_strand = false;
+    std::optional<std::size_t> n;
+    // The receive has to wait (nothing is queued yet): Asio allocates its wait with our
+    // allocator, and the handler runs on our strand.
+    mmsg::async_recv_mmsg(
+        rx, packets,
+        asio::bind_executor(strand, asio::bind_allocator(CountingAllocator<void>(&allocations),
+                                                         [&](error_code ec, std::size_t got) {
+                                                             BOOST_TEST(!ec);
+                                                             on_strand = strand.running_in_this_thread();
+                                                             n = got;
+                                                         })));
+    io.poll();
+    BOOST_TEST(!n.has_value());
+    BOOST_TEST(allocations > 0u);
+    mmsg::BatchSender<>().batch_send(tx, batch);
+    io.run_for(hang_guard);
+    BOOST_REQUIRE(n.has_value());
+    BOOST_TEST(*n == 10u);
+    BOOST_TEST(on_strand);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,9 +11,16 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 
+#include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -24,6 +31,9 @@ using mmsg::test::v6_loopback;
 using error_code = boost::system::error_code;
 
 namespace {
+
+// A wait that never completes must fail the test, not hang it.
+constexpr auto hang_guard = std::chrono::seconds(30);
 
 struct SendOutcomeSeen {
     error_code ec;
@@ -87,7 +97,7 @@ BOOST_FIXTURE_TEST_CASE(would_block_mid_batch_waits_for_writability_then_resumes
     BOOST_TEST(net.calls() == 1u);
 
     net.clear_would_block(); // the socket "becomes writable": the operation resumes
-    io.run();
+    io.run_for(hang_guard);
     // end::mock_back_pressure[]
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST(!sent->ec);
@@ -116,7 +126,7 @@ BOOST_FIXTURE_TEST_CASE(failures_before_and_after_back_pressure_are_merged_exact
     io.poll();
     BOOST_TEST(!sent.has_value());
     net.clear_would_block();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST(!sent->ec);
     BOOST_TEST(sent->r.sent == 48u);
@@ -136,7 +146,7 @@ BOOST_FIXTURE_TEST_CASE(multi_target_send_resumes_after_back_pressure, Fixture) 
     BOOST_TEST(!sent.has_value());
     BOOST_TEST(net.queued(rx.native_handle()) == 4u);
     net.clear_would_block();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST(sent->r.sent == 10u);
     BOOST_TEST(sent->r.ok());
@@ -147,7 +157,7 @@ BOOST_FIXTURE_TEST_CASE(an_interrupted_round_is_retried_and_never_counted, Fixtu
     make_batch(8);
     net.interrupt_next(2);
     async_batch_send(sender, tx, batch, on_sent());
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST(sent->r.ok());
     BOOST_TEST(sent->r.sent == 8u);
@@ -158,7 +168,7 @@ BOOST_FIXTURE_TEST_CASE(a_closed_socket_completes_with_the_fatal_error_and_all_f
     const int h = tx.native_handle();
     net.close(h); // behind the MockSocket's back: the handle is now unknown -> EBADF
     async_batch_send(sender, tx, batch, on_sent());
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST((sent->ec == asio::error::bad_descriptor));
     BOOST_TEST(sent->r.fatal);
@@ -197,7 +207,7 @@ BOOST_FIXTURE_TEST_CASE(every_unreachable_pattern_counts_exactly_the_unreachable
         io.poll();
         net.clear_would_block();
         io.restart();
-        io.run();
+        io.run_for(hang_guard);
         BOOST_REQUIRE(sent.has_value());
         BOOST_TEST(!sent->ec);
         BOOST_TEST(sent->r.sent == good);
@@ -219,7 +229,7 @@ BOOST_FIXTURE_TEST_CASE(socket_cancel_stops_a_back_pressured_send_and_reports_th
     io.poll();
     BOOST_TEST(!sent.has_value());
     tx.cancel();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST((sent->ec == asio::error::operation_aborted));
     BOOST_TEST(sent->r.sent == 30u);
@@ -240,7 +250,7 @@ BOOST_FIXTURE_TEST_CASE(a_partial_cancellation_slot_stops_a_back_pressured_send,
     io.poll();
     BOOST_TEST(!sent.has_value());
     signal.emit(asio::cancellation_type::partial);
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST((sent->ec == asio::error::operation_aborted));
     BOOST_TEST(sent->r.sent == 4u);   // these went
@@ -260,7 +270,7 @@ BOOST_FIXTURE_TEST_CASE(total_cancellation_is_not_honoured_by_a_send_that_has_se
     io.poll();
     BOOST_TEST(!sent.has_value());
     net.clear_would_block();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST(!sent->ec);
     BOOST_TEST(sent->r.sent == 10u);
@@ -272,7 +282,7 @@ BOOST_FIXTURE_TEST_CASE(close_stops_a_back_pressured_send, Fixture) {
     async_batch_send(sender, tx, batch, on_sent());
     io.poll();
     tx.close();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_TEST((sent->ec == asio::error::operation_aborted));
     BOOST_TEST(sent->r.sent == 4u);
@@ -285,7 +295,7 @@ BOOST_FIXTURE_TEST_CASE(cancelling_a_pending_receive_consumes_nothing, Fixture) 
     io.poll();
     BOOST_TEST(!got.has_value());
     rx.cancel();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST((got->ec == asio::error::operation_aborted));
     BOOST_TEST(got->n == 0u);
@@ -297,7 +307,7 @@ BOOST_FIXTURE_TEST_CASE(cancelling_a_pending_receive_consumes_nothing, Fixture) 
     io.restart();
     io.poll();
     signal.emit(asio::cancellation_type::total);
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST((got->ec == asio::error::operation_aborted));
     const auto data = mmsg::test::payload(40, 7, 0);
@@ -306,7 +316,7 @@ BOOST_FIXTURE_TEST_CASE(cancelling_a_pending_receive_consumes_nothing, Fixture) 
     got.reset();
     async_recv_mmsg(receiver, rx, packets, on_got());
     io.restart();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST(!got->ec);
     BOOST_TEST(got->n == 1u);
@@ -321,7 +331,7 @@ BOOST_FIXTURE_TEST_CASE(cancelling_an_exact_receive_reports_what_was_filled, Fix
     io.poll();
     BOOST_TEST(!got.has_value());
     signal.emit(asio::cancellation_type::terminal);
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST((got->ec == asio::error::operation_aborted));
     BOOST_TEST(got->n == 3u);
@@ -343,7 +353,7 @@ BOOST_FIXTURE_TEST_CASE(a_receive_waits_until_data_arrives_then_takes_all_queued
 
     make_batch(5);
     BOOST_TEST(sender.batch_send(tx.native_handle(), batch).ok());
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST(!got->ec);
     BOOST_TEST(got->n == 5u);
@@ -363,7 +373,7 @@ BOOST_FIXTURE_TEST_CASE(an_exact_receive_fills_over_several_arrivals, Fixture) {
         BOOST_TEST(!got.has_value());
         BOOST_TEST(sender.batch_send(tx.native_handle(), all.subspan(from, 50)).ok());
     }
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST(!got->ec);
     BOOST_TEST(got->n == 150u);
@@ -380,7 +390,7 @@ BOOST_FIXTURE_TEST_CASE(a_send_and_a_receive_wait_for_each_other_on_one_context,
     io.poll();
     BOOST_TEST(!sent.has_value());
     net.clear_would_block();
-    io.run();
+    io.run_for(hang_guard);
     BOOST_REQUIRE(sent.has_value());
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST(sent->r.sent == 300u);
@@ -416,6 +426,94 @@ BOOST_FIXTURE_TEST_CASE(try_batch_send_resumed_from_resume_index_sends_each_data
     std::vector<Packet> packets(40);
     BOOST_TEST(receiver.recv_mmsg_exact(rx.native_handle(), packets) == 40u);
     for (std::size_t i = 0; i < 40; ++i) BOOST_TEST(matches(packets[i], i));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(associations)
+
+namespace {
+template <class T>
+struct CountingAllocator {
+    using value_type = T;
+    std::size_t* count;
+    explicit CountingAllocator(std::size_t* c) noexcept : count(c) {}
+    template <class U>
+    CountingAllocator(const CountingAllocator<U>& o) noexcept : count(o.count) {}
+    T* allocate(std::size_t n) {
+        ++*count;
+        return std::allocator<T>().allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+    template <class U>
+    bool operator==(const CountingAllocator<U>& o) const noexcept { return count == o.count; }
+};
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(the_handlers_associated_allocator_is_used, Fixture) {
+    make_batch(10);
+    net.would_block_after(4); // a wait and a resume, and then the completion
+    std::size_t allocations = 0;
+    async_batch_send(sender, tx, batch,
+                     asio::bind_allocator(CountingAllocator<void>(&allocations), on_sent()));
+    io.poll();
+    net.clear_would_block();
+    io.run_for(hang_guard);
+    BOOST_REQUIRE(sent.has_value());
+    BOOST_TEST(sent->r.sent == 10u);
+    BOOST_TEST(allocations > 0u);
+}
+
+// Sender and receiver on strands of a context run by two threads, while a third thread
+// keeps toggling back-pressure: readiness notifications cross threads (run under TSan).
+BOOST_AUTO_TEST_CASE(mock_operations_on_a_multithreaded_context_are_race_free) {
+    constexpr std::size_t total = 5000;
+    asio::io_context io;
+    MockNetwork net;
+    auto tx_strand = asio::make_strand(io);
+    auto rx_strand = asio::make_strand(io);
+    MockSocket tx{tx_strand, net, v4_loopback()};
+    MockSocket rx{rx_strand, net, v4_loopback()};
+    BatchSender<MockBackend> sender{MockBackend(net)};
+    BatchReceiver<MockBackend> receiver{MockBackend(net)};
+    net.limit_per_call(7);
+    std::vector<std::array<std::byte, 8>> payloads(total);
+    std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch;
+    for (std::uint64_t i = 0; i < total; ++i) {
+        std::memcpy(payloads[i].data(), &i, sizeof i);
+        batch.emplace_back(payloads[i], rx.local_endpoint());
+    }
+    std::vector<Packet> packets(total);
+    std::optional<SendOutcomeSeen> sent;
+    std::optional<RecvOutcomeSeen> got;
+    net.would_block_after(100);
+    asio::post(tx_strand, [&] {
+        async_batch_send(sender, tx, batch, [&](error_code ec, SendResult r) { sent = SendOutcomeSeen{ec, r}; });
+    });
+    asio::post(rx_strand, [&] {
+        async_recv_mmsg_exact(receiver, rx, packets, [&](error_code ec, std::size_t n) { got = RecvOutcomeSeen{ec, n}; });
+    });
+    std::thread toggler([&] {
+        for (int i = 0; i < 2000; ++i) net.would_block_after(25);
+        net.clear_would_block();
+    });
+    std::thread second([&] { io.run_for(hang_guard); });
+    io.run_for(hang_guard);
+    second.join();
+    toggler.join();
+    BOOST_REQUIRE(sent.has_value());
+    BOOST_REQUIRE(got.has_value());
+    BOOST_TEST(!sent->ec);
+    BOOST_TEST(sent->r.sent == total);
+    BOOST_TEST(sent->r.unsent == 0u);
+    BOOST_TEST(got->n == total);
+    bool in_order = true;
+    for (std::uint64_t i = 0; i < total; ++i) {
+        std::uint64_t index = 0;
+        std::memcpy(&index, packets[i].buffer.data(), sizeof index);
+        in_order = in_order && index == i && packets[i].meta.size == sizeof index;
+    }
+    BOOST_TEST(in_order);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/cancellation_type.hpp>
@@ -21,6 +22,7 @@
 #include <cstddef>
 #include <list>
 #include <memory>
+#include <new>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -29,13 +31,16 @@ namespace mmsg {
 
 namespace detail {
 
-// A pending MockSocket::async_wait, its handler type erased.
+// A pending MockSocket::async_wait, its handler type erased. Allocated with the handler's
+// associated allocator; complete() frees it.
 struct MockWaitOp {
     boost::asio::socket_base::wait_type what;
     explicit MockWaitOp(boost::asio::socket_base::wait_type w) noexcept : what(w) {}
-    virtual ~MockWaitOp() = default;
-    // Posts the handler with `ec`; the op must already be out of the wait list.
+    // Frees the op, then posts the handler with `ec`; the op must be out of the wait list.
     virtual void complete(boost::system::error_code ec) = 0;
+
+protected:
+    ~MockWaitOp() = default;
 };
 
 // State shared by a MockSocket, its network hook and its cancellation-slot handlers.
@@ -45,7 +50,7 @@ struct MockSocketState : std::enable_shared_from_this<MockSocketState> {
     int handle;
     std::size_t watch_id = 0;
     std::mutex mu;
-    std::list<std::unique_ptr<MockWaitOp>> waits;
+    std::list<MockWaitOp*> waits;
 
     MockSocketState(boost::asio::any_io_executor e, MockNetwork& n, int h)
         : ex(std::move(e)), net(&n), handle(h) {}
@@ -60,13 +65,13 @@ struct MockSocketState : std::enable_shared_from_this<MockSocketState> {
 
     // Runs on the executor after the network changed: completes the waits now satisfied.
     void check() {
-        std::vector<std::unique_ptr<MockWaitOp>> done;
+        std::vector<MockWaitOp*> done;
         {
             std::lock_guard lock(mu);
             if (handle < 0) return;
             for (auto it = waits.begin(); it != waits.end();) {
                 if (ready((*it)->what)) {
-                    done.push_back(std::move(*it));
+                    done.push_back(*it);
                     it = waits.erase(it);
                 } else {
                     ++it;
@@ -78,12 +83,12 @@ struct MockSocketState : std::enable_shared_from_this<MockSocketState> {
 
     // Completes one wait (if still pending) or all of them with operation_aborted.
     void abort(const MockWaitOp* which) {
-        std::vector<std::unique_ptr<MockWaitOp>> done;
+        std::vector<MockWaitOp*> done;
         {
             std::lock_guard lock(mu);
             for (auto it = waits.begin(); it != waits.end();) {
-                if (which == nullptr || it->get() == which) {
-                    done.push_back(std::move(*it));
+                if (which == nullptr || *it == which) {
+                    done.push_back(*it);
                     it = waits.erase(it);
                 } else {
                     ++it;
@@ -113,13 +118,37 @@ public:
         });
     }
 
+    //! Makes an op in memory from the handler's associated allocator.
+    static MockWaitOpImpl* make(boost::asio::socket_base::wait_type w, Handler h,
+                                const boost::asio::any_io_executor& ex) {
+        Alloc alloc(boost::asio::get_associated_allocator(h));
+        MockWaitOpImpl* p = std::allocator_traits<Alloc>::allocate(alloc, 1);
+        try {
+            return ::new (static_cast<void*>(p)) MockWaitOpImpl(w, std::move(h), ex);
+        } catch (...) {
+            std::allocator_traits<Alloc>::deallocate(alloc, p, 1);
+            throw;
+        }
+    }
+
     void complete(boost::system::error_code ec) override {
         auto slot = boost::asio::get_associated_cancellation_slot(handler_);
         if (slot.is_connected()) slot.clear();
-        boost::asio::post(work_, boost::asio::append(std::move(handler_), ec));
+        // Free the op before the handler runs (Asio's rule), so its memory can be reused.
+        Handler h(std::move(handler_));
+        boost::asio::any_io_executor work(std::move(work_));
+        Alloc alloc(boost::asio::get_associated_allocator(h));
+        this->~MockWaitOpImpl();
+        std::allocator_traits<Alloc>::deallocate(alloc, this, 1);
+        boost::asio::post(work, boost::asio::append(std::move(h), ec));
     }
 
 private:
+    using Alloc = typename std::allocator_traits<
+        boost::asio::associated_allocator_t<Handler>>::template rebind_alloc<MockWaitOpImpl>;
+
+    ~MockWaitOpImpl() = default;
+
     Handler handler_;
     boost::asio::any_io_executor work_; // keeps the context busy while the wait is pending
 };
@@ -183,8 +212,7 @@ public:
         return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
             [state = state_](auto handler, wait_type what) {
                 using H = std::decay_t<decltype(handler)>;
-                auto op = std::make_unique<detail::MockWaitOpImpl<H>>(what, std::move(handler),
-                                                                      state->ex);
+                auto* op = detail::MockWaitOpImpl<H>::make(what, std::move(handler), state->ex);
                 std::unique_lock lock(state->mu);
                 if (state->handle < 0) {
                     lock.unlock();
@@ -197,7 +225,7 @@ public:
                     return;
                 }
                 op->arm_cancellation(state);
-                state->waits.push_back(std::move(op));
+                state->waits.push_back(op);
             },
             token, w);
     }
