@@ -62,6 +62,18 @@ pkgconfig_consumer() ( # pkgconfig_consumer PREFIX (a subshell: the export stays
     # end::pkgconfig[]
     (($? == 0)) && "$work/consumer-pc"
 )
+have_liburing() { [[ -f /usr/include/liburing.h ]] && pkg-config --exists liburing; }
+cmake_io_uring_consumer() {
+    cmake -S "$here" -B "$work/cmake-uring" -DCMAKE_PREFIX_PATH="$prefix" -DMMSG_CONSUMER_IO_URING=ON &&
+        cmake --build "$work/cmake-uring" && "$work/cmake-uring/consumer_io_uring"
+}
+pkgconfig_io_uring_consumer() (
+    export PKG_CONFIG_PATH=$prefix/share/pkgconfig
+    rm -f "$work/consumer-uring-pc"
+    echo "pkg-config --cflags --libs mmsg-io-uring: $(pkg-config --cflags --libs mmsg-io-uring)"
+    g++ -Wall -Wextra -Werror -o "$work/consumer-uring-pc" "$here/consumer_io_uring.cpp" \
+        $(pkg-config --cflags --libs mmsg-io-uring) && "$work/consumer-uring-pc"
+)
 versions_agree() {
     local pc cm
     pc=$(PKG_CONFIG_PATH=$prefix/share/pkgconfig pkg-config --modversion mmsg) &&
@@ -76,6 +88,12 @@ check "CMake consumer builds and runs" cmake_consumer "$prefix" "$work/cmake"
 check "CMake rejects a newer version request" cmake_rejects_newer_version
 check "pkg-config consumer builds and runs" pkgconfig_consumer "$prefix"
 check "pkg-config and CMake versions agree" versions_agree
+if have_liburing; then
+    check "CMake io_uring component consumer builds and runs" cmake_io_uring_consumer
+    check "pkg-config mmsg-io-uring consumer builds and runs" pkgconfig_io_uring_consumer
+else
+    echo "  skip: io_uring consumers (liburing-dev is not installed)"
+fi
 # The installed tree is relocatable: both consumers work after the prefix moves.
 mv "$prefix" "$work/moved"
 check "CMake consumer works after the prefix moves" cmake_consumer "$work/moved" "$work/cmake-moved"
