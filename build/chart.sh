@@ -7,8 +7,10 @@
 #        options: --out DIR        where to write benchmark.svg/.png/.csv (default doc/)
 #                 --sizes LIST     sizes for the run (default 64,512,1232)
 #                 --rounds N       rounds for the run (default 5)
+#                 --rows LIST      only these rows (mmsg-perf --rows; default: all)
 # Writes DIR/benchmark.svg, DIR/benchmark.png (when gnuplot has the pngcairo or png
-# terminal) and, after a run, DIR/benchmark.csv (the data the chart shows).
+# terminal) and, after a run, DIR/benchmark.csv (the data the chart shows) and
+# DIR/benchmark_conditions.adoc (when, where and under what load it ran).
 # Needs gnuplot (Debian: gnuplot-nox); a run also needs b2. Loopback only.
 set -euo pipefail
 
@@ -16,13 +18,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$root/doc
 sizes=64,512,1232
 rounds=5
+rows=()
 csv=
 while (($#)); do
     case $1 in
         --out) out=$2; shift 2 ;;
         --sizes) sizes=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
-        -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --rows) rows=(--rows "$2"); shift 2 ;;
+        -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "chart.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) csv=$1; shift ;;
     esac
@@ -38,8 +42,16 @@ if [[ -z $csv ]]; then
     perf=$(find "$build" -type f -name mmsg-perf -perm -u+x | head -n 1)
     [[ -x $perf ]] || { echo "chart.sh: mmsg-perf was not built" >&2; exit 1; }
     echo "chart.sh: $perf --size $sizes --rounds $rounds --csv $out/benchmark.csv" >&2
-    "$perf" --size "$sizes" --rounds "$rounds" --csv "$out/benchmark.csv" >&2
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    "$perf" --size "$sizes" --rounds "$rounds" "${rows[@]}" --csv "$out/benchmark.csv" >&2
     csv=$out/benchmark.csv
+    # The conditions of the run, for the documentation (doc/benchmarks.adoc includes it).
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    cat >"$out/benchmark_conditions.adoc" <<ADOC
+The committed chart and data were produced on $(date -u '+%Y-%m-%d %H:%M UTC') by
+\`build/chart.sh\` (\`mmsg-perf --size $sizes --rounds $rounds${rows[1]:+ --rows ${rows[1]}}\`), on Linux $(uname -r),
+$(nproc) CPUs (${cpu:-unknown model}), with a load average of $load when it started.
+ADOC
 fi
 [[ -r $csv ]] || { echo "chart.sh: cannot read $csv" >&2; exit 1; }
 
