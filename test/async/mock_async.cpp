@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <list>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -151,6 +152,21 @@ BOOST_FIXTURE_TEST_CASE(multi_target_send_resumes_after_back_pressure, Fixture) 
     BOOST_TEST(sent->r.sent == 10u);
     BOOST_TEST(sent->r.ok());
     BOOST_TEST(net.queued(rx.native_handle()) == 10u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_batch_in_a_non_contiguous_container_resumes_at_the_right_element, Fixture) {
+    make_batch(12);
+    const std::list<std::pair<std::span<const std::byte>, Endpoint>> listed(batch.begin(), batch.end());
+    net.would_block_after(5);
+    async_batch_send(sender, tx, listed, on_sent());
+    io.poll();
+    net.clear_would_block();
+    io.run_for(hang_guard);
+    BOOST_REQUIRE(sent.has_value());
+    BOOST_TEST(sent->r.sent == 12u);
+    std::vector<Packet> packets(12);
+    BOOST_TEST(receiver.recv_mmsg_exact(rx.native_handle(), packets) == 12u);
+    for (std::size_t i = 0; i < packets.size(); ++i) BOOST_TEST(matches(packets[i], i));
 }
 
 BOOST_FIXTURE_TEST_CASE(an_interrupted_round_is_retried_and_never_counted, Fixture) {

@@ -54,13 +54,26 @@ inline boost::system::error_code fatal_error(const SendResult& round) noexcept {
     return {EIO, boost::system::system_category()};
 }
 
+//! A sized view of [first, last) with the iterator and references of the range it came
+//! from. (Not std::ranges::subrange: Clang 14 cannot use libstdc++ 12's.)
+template <class It, class Sentinel>
+struct TailView {
+    It first;
+    Sentinel last;
+    std::size_t count;
+    It begin() const { return first; }
+    Sentinel end() const { return last; }
+    std::size_t size() const noexcept { return count; }
+};
+
 //! The elements [from, size) of a sized range, as a sized range of the same references.
 template <class R>
 auto tail(const R& r, std::size_t from) {
     auto first = std::ranges::begin(r);
     const std::size_t n = std::ranges::size(r);
     std::ranges::advance(first, static_cast<std::ranges::range_difference_t<const R>>(from));
-    return std::ranges::subrange(first, std::ranges::end(r), n - from);
+    return TailView<decltype(first), decltype(std::ranges::end(r))>{first, std::ranges::end(r),
+                                                                      n - from};
 }
 
 /*! async_batch_send / async_multi_target_send. `round(fd, from)` makes one non-blocking
