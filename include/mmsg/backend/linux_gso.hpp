@@ -59,19 +59,21 @@ namespace mmsg {
 
     Receive. UDP_GRO is turned on for each socket on its first receive. A coalesced datagram
     (several segments with one UDP_GRO segment size) is split into one packet per segment,
-    each with the sender's address. When the last receive on a socket brought a coalesced
-    datagram, the next one lays a single message over *all* the caller's packets (then a
-    64 KiB spill buffer), so segments of exactly the packet capacity land in place with no
-    copy; otherwise each packet gets its own message (followed by its own spill area), so
-    plain datagrams land in place too and any number of them is taken in one call. Segments
-    of another size are repacked (moved) into their packets. Segments beyond the caller's
-    packets are kept, per socket, and returned first by the next call on that socket: nothing
+    each with the sender's address. A receive first lays a single message over *all* the
+    caller's packets (then a 64 KiB spill area), so the segments of a coalesced datagram of
+    exactly the packet capacity land in place with no copy; segments of another size are
+    repacked (moved) into their packets. If that message brought one plain datagram, a
+    second, non-waiting recvmmsg takes whatever else is queued, one message per remaining
+    packet (each followed by its own spill area), so plain traffic also arrives many per
+    call and in place. Segments beyond the caller's packets are kept, per socket, and
+    returned first by the next call on that socket: nothing
     is dropped. Each packet's meta is assigned completely:
     - PacketFlags::truncated: the segment (or datagram) was longer than the packet, or the
       kernel cut the message (MSG_TRUNC; then the last segment carries the flag);
     - PacketFlags::control_truncated: the kernel cut the control data (MSG_CTRUNC: other
       options enabled on the socket filled the control buffer). The payload is intact as
-      long as the UDP_GRO message fitted, which the kernel writes first; if it did not, a
+      long as the UDP_GRO message fitted (the kernel writes it after socket-level messages
+      such as timestamps, before IP-level ones); if it did not, a
       coalesced datagram is delivered as one packet (it cannot be split) with this flag.
 
     Per-socket state (GRO on, trains off after a fallback, kept segments) is keyed by the
@@ -277,7 +279,6 @@ private:
         int fd = -1;
         std::uint64_t id = 0;
         bool gro = false;         // UDP_GRO is on
-        bool coalesced = false;   // the last receive brought a coalesced datagram
         std::vector<std::byte> kept_bytes;
         std::vector<Kept> carry;  // segments the caller had no packet for, in order
         std::size_t carry_next = 0;
@@ -325,7 +326,6 @@ private:
     // Starts over on the socket s.fd now names: GRO on, nothing kept.
     void reset(SocketState& s, std::uint64_t id) {
         s.id = id;
-        s.coalesced = false;
         s.kept_bytes.clear();
         s.carry.clear();
         s.carry_next = 0;
@@ -397,45 +397,35 @@ private:
         }
     }
 
-    std::size_t receive(int fd, SocketState& s, std::span<const RecvSlot> slots, WaitMode mode,
-                        std::error_code& ec) {
+    // Message 0 over every packet (then spill area 0): a coalesced datagram whose segments
+    // have the packets' capacity lands in place.
+    void lay_train(RecvArrays& a, std::span<const RecvSlot> slots) noexcept {
         const std::size_t n = slots.size();
-        RecvArrays& a = recv_arrays();
-        const std::size_t cap = slots[0].capacity;
-        bool uniform = cap > 0;
-        for (std::size_t i = 1; i < n && uniform; ++i) uniform = slots[i].capacity == cap;
-        const bool train_layout = s.coalesced && uniform;
-
-        std::size_t m = 0;
-        if (train_layout) {
-            for (std::size_t i = 0; i < n; ++i) a.train[i] = iovec{slots[i].data, cap};
-            a.train[n] = iovec{spill_.p.get(), coalesced_room};
-            msghdr& h = a.hdr[0].msg_hdr;
-            h.msg_iov = a.train;
-            h.msg_iovlen = n + 1;
+        for (std::size_t i = 0; i < n; ++i) a.train[i] = iovec{slots[i].data, slots[i].capacity};
+        a.train[n] = iovec{spill_.p.get(), coalesced_room};
+        msghdr& h = a.hdr[0].msg_hdr;
+        h.msg_iov = a.train;
+        h.msg_iovlen = n + 1;
+        h.msg_namelen = sizeof(sockaddr_storage);
+        h.msg_controllen = control_room;
+    }
+    // One message per packet (then its own spill area): plain datagrams land in place.
+    void lay_pairs(RecvArrays& a, std::span<const RecvSlot> slots) noexcept {
+        for (std::size_t j = 0; j < slots.size(); ++j) {
+            a.pair[j][0] = iovec{slots[j].data, slots[j].capacity};
+            msghdr& h = a.hdr[j].msg_hdr;
+            h.msg_iov = a.pair[j];
+            h.msg_iovlen = 2;
+            // The kernel writes the address and control data and shrinks their lengths.
             h.msg_namelen = sizeof(sockaddr_storage);
             h.msg_controllen = control_room;
-            m = 1;
-        } else {
-            for (std::size_t j = 0; j < n; ++j) {
-                a.pair[j][0] = iovec{slots[j].data, slots[j].capacity};
-                msghdr& h = a.hdr[j].msg_hdr;
-                h.msg_iov = a.pair[j];
-                h.msg_iovlen = 2;
-                // The kernel writes the address and control data and shrinks their lengths.
-                h.msg_namelen = sizeof(sockaddr_storage);
-                h.msg_controllen = control_room;
-            }
-            m = n;
         }
-        const int flags = MSG_WAITFORONE | detail::flags_for(mode == WaitMode::never);
-        const int r = ops_.recv_mmsg(fd, a.hdr, static_cast<unsigned>(m), flags, ec);
-        if (r <= 0) return 0;
-        const auto got = static_cast<std::size_t>(r);
+    }
 
-        // Decode: how many segments each message holds and where they go.
+    // Decodes how many segments each of the `got` messages holds and where they go;
+    // returns the total number of segments.
+    static std::size_t decode(RecvArrays& a, std::size_t got) noexcept {
         std::size_t total = 0;
-        bool any_coalesced = false;
         for (std::size_t j = 0; j < got; ++j) {
             const msghdr& h = a.hdr[j].msg_hdr;
             MessageInfo& mi = a.info[j];
@@ -444,7 +434,6 @@ private:
             if (c.gro_segment > 0 && mi.len > c.gro_segment) {
                 mi.seg = c.gro_segment;
                 mi.count = (mi.len + mi.seg - 1) / mi.seg;
-                any_coalesced = true;
             } else {
                 mi.seg = mi.len;
                 mi.count = 1;
@@ -455,31 +444,43 @@ private:
             mi.flags = c.control_truncated ? PacketFlags::control_truncated : PacketFlags::none;
             mi.cut = (h.msg_flags & MSG_TRUNC) != 0;
         }
-        s.coalesced = any_coalesced;
+        return total;
+    }
 
-        auto segment_flags = [](const MessageInfo& mi, std::size_t t, std::size_t len,
-                                std::size_t room) {
-            const bool cut = len > room || (mi.cut && t + 1 == mi.count);
-            return mi.flags | (cut ? PacketFlags::truncated : PacketFlags::none);
-        };
+    static PacketFlags segment_flags(const MessageInfo& mi, std::size_t t, bool too_long) noexcept {
+        const bool cut = too_long || (mi.cut && t + 1 == mi.count);
+        return mi.flags | (cut ? PacketFlags::truncated : PacketFlags::none);
+    }
 
+    // Puts the segments of `got` decoded messages (`total` segments) into the packets and
+    // keeps those beyond them; returns how many packets were filled.
+    std::size_t deliver(SocketState& s, RecvArrays& a, std::size_t got, std::size_t total,
+                        bool train_layout, std::span<const RecvSlot> slots) {
+        const std::size_t n = slots.size();
         // Pass 1: segments beyond the caller's packets are kept, in order, before pass 2
         // moves anything.
         if (total > n) {
+            std::size_t bytes = 0;
+            for (std::size_t j = 0; j < got; ++j) {
+                const MessageInfo& mi = a.info[j];
+                for (std::size_t t = 0; t < mi.count; ++t)
+                    if (mi.first_out + t >= n) bytes += std::min(mi.seg, mi.len - t * mi.seg);
+            }
             s.carry.clear();
-            s.kept_bytes.clear();
+            s.carry.reserve(total - n);
             s.carry_next = 0;
+            if (s.kept_bytes.size() < bytes) s.kept_bytes.resize(bytes);
+            std::size_t at = 0;
             for (std::size_t j = 0; j < got; ++j) {
                 const MessageInfo& mi = a.info[j];
                 for (std::size_t t = 0; t < mi.count; ++t) {
                     if (mi.first_out + t < n) continue;
                     const std::size_t off = t * mi.seg;
                     const std::size_t len = std::min(mi.seg, mi.len - off);
-                    const std::size_t at = s.kept_bytes.size();
-                    s.kept_bytes.resize(at + len);
                     copy_out(j, off, len, s.kept_bytes.data() + at, false, train_layout, slots);
                     // Truncation to the packet is decided when it is handed out.
-                    s.carry.push_back(Kept{at, len, mi.addr, segment_flags(mi, t, len, len)});
+                    s.carry.push_back(Kept{at, len, mi.addr, segment_flags(mi, t, false)});
+                    at += len;
                 }
             }
         }
@@ -501,15 +502,65 @@ private:
             Meta& meta = *slots[p].meta;
             meta.size = c;
             meta.addr = mi.addr;
-            meta.flags = segment_flags(mi, t, len, slots[p].capacity);
+            meta.flags = segment_flags(mi, t, len > c);
         };
-        if (train_layout && a.info[0].seg > cap) {
+        if (train_layout && a.info[0].seg > slots[0].capacity) {
             for (std::size_t t = 0; t < a.info[0].count; ++t) place(0, t, false);
+        } else if (train_layout && a.info[0].seg == slots[0].capacity) {
+            // The common case: every segment is already in its packet; only metadata.
+            const MessageInfo& mi = a.info[0];
+            const std::size_t k = std::min(mi.count, n);
+            for (std::size_t t = 0; t < k; ++t) {
+                Meta& meta = *slots[t].meta;
+                meta.size = std::min(mi.seg, mi.len - t * mi.seg);
+                meta.addr = mi.addr;
+                meta.flags = segment_flags(mi, t, false);
+            }
         } else {
             for (std::size_t j = got; j-- > 0;)
                 for (std::size_t t = a.info[j].count; t-- > 0;) place(j, t, true);
         }
         return std::min(total, n);
+    }
+
+    // One receive: first a single message over every packet (zero-copy for a coalesced
+    // datagram of packet-sized segments). If that brought one plain datagram, a second,
+    // non-waiting call takes what else is queued, one message per remaining packet.
+    std::size_t receive(int fd, SocketState& s, std::span<const RecvSlot> slots, WaitMode mode,
+                        std::error_code& ec) {
+        const std::size_t n = slots.size();
+        RecvArrays& a = recv_arrays();
+        const std::size_t cap = slots[0].capacity;
+        bool uniform = cap > 0;
+        for (std::size_t i = 1; i < n && uniform; ++i) uniform = slots[i].capacity == cap;
+        const int wait = detail::flags_for(mode == WaitMode::never);
+
+        if (!uniform) {
+            lay_pairs(a, slots);
+            const int r = ops_.recv_mmsg(fd, a.hdr, static_cast<unsigned>(n), MSG_WAITFORONE | wait, ec);
+            if (r <= 0) return 0;
+            const auto got = static_cast<std::size_t>(r);
+            return deliver(s, a, got, decode(a, got), false, slots);
+        }
+
+        lay_train(a, slots);
+        const int r = ops_.recv_mmsg(fd, a.hdr, 1, wait, ec);
+        if (r <= 0) return 0;
+        const std::size_t total = decode(a, 1);
+        const std::size_t first = deliver(s, a, 1, total, true, slots);
+        if (total > 1 || n == 1) return first;
+
+        const auto rest = slots.subspan(1);
+        lay_pairs(a, rest);
+        std::error_code ec2;
+        const int r2 = ops_.recv_mmsg(fd, a.hdr, static_cast<unsigned>(rest.size()),
+                                      MSG_WAITFORONE | MSG_DONTWAIT, ec2);
+        if (r2 <= 0) {
+            if (!detail::is_would_block(ec2) && !detail::is_interrupted(ec2)) ec = ec2;
+            return 1;
+        }
+        const auto got = static_cast<std::size_t>(r2);
+        return 1 + deliver(s, a, got, decode(a, got), false, rest);
     }
 
     Ops ops_{};
