@@ -11,6 +11,7 @@
 #include "rows_mmsg.hpp"
 #include "rows_async.hpp"
 #include "rows_scaling.hpp"
+#include "rows_gso.hpp"
 
 #include <algorithm>
 #include <chrono>

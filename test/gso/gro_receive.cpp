@@ -327,9 +327,12 @@ BOOST_AUTO_TEST_CASE(a_gso_sender_and_a_gro_receiver_move_many_datagrams_intact)
     auto tx = mmsg::test::bound_socket(io, v4_loopback());
     auto rx = mmsg::test::bound_socket(io, v4_loopback());
     mmsg::test::set_rcvbuf(rx, 4 << 20);
-    BatchSender<LinuxGsoBackend> sender;
-    BatchReceiver<LinuxGsoBackend> receiver;
+    // tag::round_trip_setup[]
+    BatchSender<LinuxGsoBackend> sender;      // builds UDP_SEGMENT trains
+    BatchReceiver<LinuxGsoBackend> receiver;  // splits UDP_GRO datagrams into packets
+    // Turn GRO on before traffic arrives, so that it is coalesced from the first datagram.
     BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx));
+    // end::round_trip_setup[]
     constexpr std::size_t total = 3000, slice = 500;
     std::vector<Bytes> d;
     for (std::uint32_t i = 0; i < total; ++i)
@@ -339,8 +342,10 @@ BOOST_AUTO_TEST_CASE(a_gso_sender_and_a_gro_receiver_move_many_datagrams_intact)
     for (std::size_t base = 0; base < total; base += slice) { // in slices: loopback has no flow control
         std::vector<std::pair<std::span<const std::byte>, Endpoint>> b;
         for (std::size_t i = base; i < base + slice; ++i) b.emplace_back(d[i], rx.local_endpoint());
+        // tag::round_trip[]
         BOOST_TEST(sender.batch_send(tx, b).ok());
         got += receiver.recv_mmsg_exact(rx, std::span(p).subspan(got, slice));
+        // end::round_trip[]
     }
     BOOST_TEST(got == total);
     expect(p, 0, d, tx.local_endpoint());

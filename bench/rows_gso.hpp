@@ -1,0 +1,218 @@
+//! mmsg-perf rows of LinuxGsoBackend (UDP segmentation offload).
+//!  - "gso send": a per-datagram sendto loop (the reference), a hand-written UDP_SEGMENT
+//!    loop (one sendmsg per train, trains as long as the backend builds them), and
+//!    BatchSender<LinuxGsoBackend>. Targets: >= 3.5x the reference, >= 0.95x the raw loop.
+//!  - "gso receive": a per-datagram recvmsg loop (the reference), a hand-written UDP_GRO
+//!    loop (one recvmsg per coalesced datagram, not split), and BatchReceiver<LinuxGsoBackend>
+//!    (split into packets). Target: >= 3.5x the reference. All fed by UDP_SEGMENT trains.
+//!  - "alternating": every datagram to another destination than the one before (no train
+//!    possible): BatchSender<LinuxMmsgBackend> (the reference) against LinuxGsoBackend.
+//!    Target: >= 0.95x.
+//! Run with --size 64,1232 for the small-datagram rows.
+#ifndef MMSG_BENCH_ROWS_GSO_HPP
+#define MMSG_BENCH_ROWS_GSO_HPP
+
+#include "bench_support.hpp"
+#include "perf_rows.hpp"
+#include "rows_mmsg.hpp"
+
+#include <mmsg/backend/linux_gso.hpp>
+#include <mmsg/backend/linux_mmsg.hpp>
+#include <mmsg/basic_packet.hpp>
+#include <mmsg/batch_receiver.hpp>
+#include <mmsg/batch_sender.hpp>
+#include <mmsg/config.hpp>
+#include <mmsg/gso_capability.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+namespace mmsg::bench::rows_gso {
+
+#if MMSG_HAS_UDP_GSO
+
+// Why a GSO row cannot run here, or empty.
+inline std::string gso_unavailable(bool need_gro = false) {
+    const GsoCapability& c = gso_capability(boost::asio::ip::udp::v4());
+    if (!c.gso()) return "UDP GSO does not work here (" + c.error.message() + ")";
+    if (need_gro && !c.gro()) return "UDP GRO does not work here (" + c.error.message() + ")";
+    return {};
+}
+
+// Datagrams per train for `size`-byte datagrams, as LinuxGsoBackend builds them.
+inline std::size_t train_length(std::size_t size) {
+    const GsoLimits l = probed_gso_limits();
+    return std::min(l.max_segments, size == 0 ? 1 : l.max_bytes / size);
+}
+
+// ---- send ----------------------------------------------------------------------------
+
+//! Hand-written: one sendmsg(2) per UDP_SEGMENT train of train_length(size) datagrams.
+inline Measurement udp_segment_loop(const RowContext& ctx) {
+    if (auto why = gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
+    const std::size_t segs = train_length(ctx.size);
+    if (segs < 2) return Measurement{0, 0, 0, "datagrams too large for trains", {}};
+    LoopbackSocket tx;
+    std::vector<std::byte> bytes(ctx.size * segs, std::byte{7});
+    alignas(cmsghdr) unsigned char ctl[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+    iovec iov{bytes.data(), bytes.size()};
+    msghdr h{};
+    h.msg_name = const_cast<void*>(static_cast<const void*>(ctx.sink.data()));
+    h.msg_namelen = static_cast<socklen_t>(ctx.sink.size());
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = ctl;
+    h.msg_controllen = sizeof ctl;
+    cmsghdr* c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const auto seg = static_cast<std::uint16_t>(ctx.size);
+    std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+    return timed_send(ctx, [&](std::size_t k) {
+        Moved m;
+        while (m.datagrams < k) {
+            const std::size_t n = std::min(segs, k - m.datagrams);
+            iov.iov_len = n * ctx.size;
+            h.msg_controllen = n > 1 ? sizeof ctl : 0;
+            ++m.syscalls;
+            if (::sendmsg(tx.fd(), &h, 0) < 0) {
+                if (errno == EINTR) continue;
+                m.error = errno_text("sendmsg UDP_SEGMENT");
+                break;
+            }
+            m.datagrams += n;
+        }
+        return m;
+    });
+}
+
+inline Measurement gso_sender(const RowContext& ctx) {
+    if (auto why = gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
+    return rows_mmsg::batch_sender<LinuxGsoBackend, CallCost::one_syscall>(ctx);
+}
+
+// ---- alternating destinations ----------------------------------------------------------
+
+//! BatchSender<B>::batch_send with every datagram to another destination than the one
+//! before (the sink and a second loopback socket, never read).
+template <class B>
+Measurement alternating(const RowContext& ctx) {
+    LoopbackSocket tx;
+    LoopbackSocket other;
+    other.set_rcvbuf(1 << 20);
+    PayloadBatch batch(ctx.size, 1, ctx.sink);
+    const Endpoint dests[2] = {ctx.sink, other.local()};
+    std::vector<std::pair<std::span<const std::byte>, const Endpoint*>> items(ctx.batch);
+    for (std::size_t i = 0; i < ctx.batch; ++i)
+        items[i] = {std::span<const std::byte>(batch.data(), ctx.size), &dests[i % 2]};
+    BatchSender<Counted<B>> sender;
+    return timed_send(ctx, [&](std::size_t k) {
+        const std::size_t before = sender.backend().syscalls;
+        const SendResult r = sender.batch_send(tx.fd(), std::span(items).first(k));
+        Moved m{r.sent, sender.backend().syscalls - before, {}};
+        if (!r.ok()) m.error = "batch_send: " + r.first_error.message();
+        return m;
+    });
+}
+
+// ---- receive -------------------------------------------------------------------------
+
+//! Hand-written: one recvmsg(2) per coalesced datagram into a 64 KiB buffer, counting its
+//! segments (the UDP_GRO size says how many); nothing is split or copied.
+inline Measurement udp_gro_loop(const RowContext& ctx) {
+    if (auto why = gso_unavailable(true); !why.empty()) return Measurement{0, 0, 0, why, {}};
+    LoopbackSocket rx = receiver_socket();
+    const int one = 1;
+    if (::setsockopt(rx.fd(), SOL_UDP, UDP_GRO, &one, sizeof one) != 0)
+        return Measurement{0, 0, 0, errno_text("UDP_GRO"), {}};
+    std::vector<std::byte> buf(65536);
+    alignas(cmsghdr) unsigned char ctl[64];
+    sockaddr_storage from;
+    return timed_receive(ctx, rx, [&](std::size_t) {
+        Moved m;
+        iovec iov{buf.data(), buf.size()};
+        msghdr h{};
+        h.msg_name = &from;
+        h.msg_namelen = sizeof from;
+        h.msg_iov = &iov;
+        h.msg_iovlen = 1;
+        h.msg_control = ctl;
+        h.msg_controllen = sizeof ctl;
+        ++m.syscalls;
+        const ssize_t r = ::recvmsg(rx.fd(), &h, 0);
+        if (r < 0) {
+            if (errno != EINTR) m.error = errno_text("recvmsg");
+            return m;
+        }
+        std::size_t seg = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+                int g = 0;
+                std::memcpy(&g, CMSG_DATA(c), sizeof g);
+                seg = static_cast<std::size_t>(g);
+            }
+        const auto len = static_cast<std::size_t>(r);
+        m.datagrams = seg > 0 && len > seg ? (len + seg - 1) / seg : 1;
+        return m;
+    });
+}
+
+template <std::size_t N>
+struct GsoReceiver {
+    Measurement operator()(const RowContext& ctx) const {
+        if (auto why = gso_unavailable(true); !why.empty()) return Measurement{0, 0, 0, why, {}};
+        LoopbackSocket rx = receiver_socket();
+        rows_mmsg::PacketBuffers<N> buf;
+        BatchReceiver<Counted<LinuxGsoBackend>> receiver;
+        receiver.backend().inner.enable_gro(rx.fd()); // before the feeder starts
+        return timed_receive(ctx, rx, [&](std::size_t k) {
+            const std::size_t before = receiver.backend().syscalls;
+            std::error_code ec;
+            const std::size_t n =
+                receiver.recv_mmsg(rx.fd(), buf.first(std::min(k, num_rcvmmsgs)), ec);
+            Moved m{n, receiver.backend().syscalls - before, {}};
+            if (ec) m.error = "recv_mmsg: " + ec.message();
+            return m;
+        });
+    }
+};
+
+inline const Registration registration{
+    Row{"sendto loop", "gso send", rows_mmsg::sendto_loop, true,
+        "hand-written loop: one sendto(2) per datagram (the reference)"},
+    Row{"UDP_SEGMENT loop", "gso send", udp_segment_loop, false,
+        "hand-written loop: one sendmsg(2) per UDP_SEGMENT train, trains as long as the backend's"},
+    Row{"LinuxGsoBackend", "gso send", gso_sender, false,
+        "BatchSender<LinuxGsoBackend>::batch_send (sendmmsg of UDP_SEGMENT trains)"},
+    Row{"recvmsg loop", "gso receive", rows_mmsg::by_capacity<rows_mmsg::RecvmsgLoop>, true,
+        "hand-written loop: one recvmsg(2) per datagram, no GRO (the reference)"},
+    Row{"UDP_GRO loop", "gso receive", udp_gro_loop, false,
+        "hand-written loop: one recvmsg(2) per coalesced datagram, segments counted, not split"},
+    Row{"LinuxGsoBackend", "gso receive", rows_mmsg::by_capacity<GsoReceiver>, false,
+        "BatchReceiver<LinuxGsoBackend>::recv_mmsg (UDP_GRO, split into packets)"},
+    Row{"LinuxMmsgBackend", "alternating", alternating<LinuxMmsgBackend>, true,
+        "BatchSender<LinuxMmsgBackend>, destinations alternating every datagram (the reference)"},
+    Row{"LinuxGsoBackend", "alternating", alternating<LinuxGsoBackend>, false,
+        "BatchSender<LinuxGsoBackend>, destinations alternating every datagram (no trains)"},
+};
+
+#endif // MMSG_HAS_UDP_GSO
+
+} // namespace mmsg::bench::rows_gso
+
+#endif // MMSG_BENCH_ROWS_GSO_HPP
