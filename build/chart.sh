@@ -109,12 +109,12 @@ plot() { # plot TERMINAL-LINE FILE
         echo "set style histogram cluster gap 1"
         echo "set style fill solid 0.85 border -1"
         echo "set boxwidth 0.9"
-        echo "set key top right font ',9' samplen 1"
+        echo "set key below font ',9' samplen 1 maxrows 3"
         echo "set grid ytics"
         echo "set yrange [0:*]"
         echo "set ylabel 'million datagrams/s'"
-        echo "set xlabel 'payload bytes'"
-        echo "set multiplot layout 1,${#groups[@]} title \"mmsg-perf: datagrams/s by method and payload size (higher is better)\\n$settings\" font ',11'"
+        echo "unset xlabel"
+        echo "set multiplot layout $nrows,$ncols title \"mmsg-perf: datagrams/s by method (bars) and payload size in bytes (x axis); higher is better\\n$settings\" font ',11'"
         local k=1 g ncol
         for g in "${groups[@]}"; do
             ncol=$(head -n 1 "$work/$k.dat" | awk -F'"' '{ print (NF - 1) / 2 }')
@@ -125,14 +125,19 @@ plot() { # plot TERMINAL-LINE FILE
         echo "unset multiplot"
     } | gnuplot
 }
-width=$((420 * ${#groups[@]})); ((width >= 640)) || width=640
-plot "set terminal svg size $width,480 dynamic enhanced font 'sans,10' background '#ffffff'" "$out/benchmark.svg"
+# A grid of panels, at most three across.
+ngroups=${#groups[@]}
+ncols=$((ngroups < 3 ? ngroups : 3))
+nrows=$(((ngroups + ncols - 1) / ncols))
+width=$((440 * ncols)); ((width >= 640)) || width=640
+height=$((70 + 420 * nrows))
+plot "set terminal svg size $width,$height dynamic noenhanced font 'sans,10' background '#ffffff'" "$out/benchmark.svg"
 echo "chart.sh: wrote $out/benchmark.svg" >&2
 terms=$(gnuplot -e 'set terminal' 2>&1 || true)
 if grep -qw pngcairo <<<"$terms"; then
-    plot "set terminal pngcairo size $width,480 enhanced font 'sans,10' background '#ffffff'" "$out/benchmark.png"
+    plot "set terminal pngcairo size $width,$height noenhanced font 'sans,10' background '#ffffff'" "$out/benchmark.png"
     echo "chart.sh: wrote $out/benchmark.png" >&2
 elif grep -qw png <<<"$terms"; then
-    plot "set terminal png size $width,480 background '#ffffff'" "$out/benchmark.png"
+    plot "set terminal png size $width,$height background '#ffffff'" "$out/benchmark.png"
     echo "chart.sh: wrote $out/benchmark.png" >&2
 fi
