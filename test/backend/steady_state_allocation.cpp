@@ -1,0 +1,179 @@
+// No heap allocation per call in steady state (DESIGN 3): a counting global operator new
+// watches BatchSender / BatchReceiver calls and the free functions on real loopback sockets,
+// after one warm-up call has allocated the reusable arrays.
+#include <mmsg/batch_sender.hpp>
+
+#include <mmsg/backend/linux_mmsg.hpp>
+#include <mmsg/backend/portable.hpp>
+#include <mmsg/batch_receiver.hpp>
+
+#include "../support/datagrams.hpp"
+#include "../support/loopback.hpp"
+
+#define BOOST_TEST_MODULE backend_steady_state_allocation
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <span>
+#include <system_error>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+// ---- the counting allocator: every global operator new of the program comes here ----------
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+
+void* counted_alloc(std::size_t n, std::size_t align = 0) noexcept {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (n == 0) n = 1;
+    if (align > alignof(std::max_align_t)) {
+        void* p = nullptr;
+        return ::posix_memalign(&p, align, (n + align - 1) / align * align) == 0 ? p : nullptr;
+    }
+    return std::malloc(n);
+}
+void* counted_alloc_or_throw(std::size_t n, std::size_t align = 0) {
+    if (void* p = counted_alloc(n, align)) return p;
+    throw std::bad_alloc();
+}
+} // namespace
+
+void* operator new(std::size_t n) { return counted_alloc_or_throw(n); }
+void* operator new[](std::size_t n) { return counted_alloc_or_throw(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_alloc_or_throw(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_alloc_or_throw(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+
+// ---- the tests -----------------------------------------------------------------------------
+
+using namespace mmsg;
+using mmsg::test::bound_socket;
+using mmsg::test::numbered;
+using mmsg::test::v4_loopback;
+using udp = boost::asio::ip::udp;
+using Bytes = std::vector<std::byte>;
+using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
+
+namespace {
+
+//! Allocations made by f().
+template <class F>
+std::size_t allocations_in(F&& f) {
+    const std::size_t before = allocations.load();
+    f();
+    return allocations.load() - before;
+}
+
+struct Loopback {
+    boost::asio::io_context io;
+    udp::socket tx = bound_socket(io, v4_loopback());
+    udp::socket rx = bound_socket(io, v4_loopback());
+    Endpoint rx_ep = rx.local_endpoint();
+    std::vector<Bytes> data;
+    Batch batch;             // n datagrams to rx, #3 to broadcast (fails with EACCES)
+    std::vector<Endpoint> dests;
+    std::vector<std::error_code> status;
+    std::vector<BasicPacket<64>> packets;
+
+    explicit Loopback(std::size_t n) {
+        mmsg::test::set_rcvbuf(rx, 16 << 20);
+        for (std::uint32_t i = 0; i < n; ++i) data.push_back(numbered(32, i));
+        for (std::size_t i = 0; i < n; ++i) {
+            batch.emplace_back(data[i], i == 3 ? mmsg::test::broadcast() : rx_ep);
+            dests.push_back(i == 3 ? mmsg::test::broadcast() : rx_ep);
+        }
+        status.resize(n);
+        packets.resize(2 * n);
+    }
+};
+
+using Backends = std::tuple<LinuxMmsgBackend, PortableBackend>;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_counter_sees_allocations) {
+    BOOST_TEST(allocations_in([] { delete new int(1); }) == 1u);
+    BOOST_TEST(allocations_in([] { Bytes v(100); }) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(sender_and_receiver_calls_do_not_allocate_after_warm_up, Backend, Backends) {
+    for (std::size_t n : {std::size_t{40}, std::size_t{1500}}) { // one chunk, and two
+        BOOST_TEST_CONTEXT("batch of " << n) {
+            Loopback t(n);
+            BatchSender<Backend> sender;
+            BatchReceiver<Backend> receiver;
+            std::size_t received = 0, sent = 0;
+            auto round = [&] {
+                sent += sender.batch_send(t.tx, t.batch).sent;
+                sent += sender.batch_send(t.tx, t.batch, t.status).sent;
+                sent += sender.multi_target_send(t.tx, std::span<const std::byte>(t.data[0]), t.dests).sent;
+                sent += sender.multi_target_send(t.tx.native_handle(), std::span<const std::byte>(t.data[0]),
+                                                 t.dests, t.status).sent;
+                std::error_code ec;
+                for (int k = 0; k < 4; ++k) {
+                    received += receiver.recv_mmsg(t.rx, std::span(t.packets).first(1), ec); // a single one
+                    received += receiver.recv_mmsg_exact(t.rx, std::span(t.packets).first(n - 3), ec);
+                    received += receiver.recv_mmsg(t.rx.native_handle(), std::span(t.packets).first(1), ec);
+                }
+            };
+            round(); // warm-up: the reusable arrays are allocated here
+            BOOST_TEST(received == sent);
+            received = sent = 0;
+            std::size_t steady = 0;
+            for (int i = 0; i < 5; ++i) steady += allocations_in(round);
+            BOOST_TEST(steady == 0u);
+            BOOST_TEST(sent == 5 * 4 * (n - 1));
+            BOOST_TEST(received == sent);
+            BOOST_TEST((t.status[3] == std::errc::permission_denied)); // the failure path ran too
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(free_functions_do_not_allocate_after_warm_up) {
+    Loopback t(100);
+    std::size_t received = 0, sent = 0;
+    auto round = [&] {
+        sent += mmsg::batch_send(t.tx, t.batch).sent;
+        sent += mmsg::batch_send(t.tx.native_handle(), t.batch, t.status).sent;
+        sent += mmsg::multi_target_send(t.tx, t.data[1], t.dests).sent;
+        sent += mmsg::multi_target_send(t.tx, t.data[1], t.dests, t.status).sent;
+        std::error_code ec;
+        received += mmsg::recv_mmsg(t.rx, std::span(t.packets).first(10), ec);
+        received += mmsg::recv_mmsg(t.rx, std::span(t.packets).first(10));
+        received += mmsg::recv_mmsg_exact(t.rx, std::span(t.packets).first(176), ec);
+        received += mmsg::recv_mmsg_exact(t.rx.native_handle(), std::span(t.packets).first(200), ec);
+    };
+    round();
+    BOOST_TEST(received == sent);
+    received = sent = 0;
+    std::size_t steady = 0;
+    for (int i = 0; i < 5; ++i) steady += allocations_in(round);
+    BOOST_TEST(steady == 0u);
+    BOOST_TEST(sent == 5 * 4 * 99u);
+    BOOST_TEST(received == sent);
+}
