@@ -5,6 +5,7 @@
 
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/fault_script.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/packet_flags.hpp>
 
@@ -79,50 +80,50 @@ public:
     void unreachable(const Endpoint& dest,
                      std::error_code ec = std::make_error_code(std::errc::network_unreachable)) {
         std::lock_guard lock(mu_);
-        unreachable_[dest] = ec;
+        script_.unreachable(dest, ec);
     }
 
     //! The n-th datagram attempted on this network (0-based, counting every attempt since
     //! the network was made) fails with `ec`. May be called for several n.
     void fail_nth(std::size_t n, std::error_code ec) {
         std::lock_guard lock(mu_);
-        fail_nth_[n] = ec;
+        script_.fail_nth(n, ec);
     }
 
     //! Each backend call moves at most `k` datagrams (k >= 1); no_limit lifts it.
     void limit_per_call(std::size_t k) {
         if (k == 0) throw std::invalid_argument("mmsg::MockNetwork::limit_per_call: k must be >= 1");
         std::lock_guard lock(mu_);
-        limit_ = k;
+        script_.limit_per_call(k);
     }
 
     //! After `k` more accepted datagrams, sends would block until clear_would_block().
     void would_block_after(std::size_t k) {
         std::lock_guard lock(mu_);
-        send_budget_ = k;
+        script_.would_block_after(k);
         if (k > 0) notify_locked();
     }
     void clear_would_block() {
         std::lock_guard lock(mu_);
-        send_budget_ = no_limit;
+        script_.clear_would_block();
         notify_locked();
     }
 
     //! The next `calls` backend calls (send or receive) fail with EINTR.
     void interrupt_next(std::size_t calls) {
         std::lock_guard lock(mu_);
-        interrupts_ = calls;
+        script_.interrupt_next(calls);
     }
 
     //! Backend calls so far: the simulated system calls.
     std::size_t calls() const {
         std::lock_guard lock(mu_);
-        return calls_;
+        return script_.calls();
     }
     //! Datagrams the network attempted so far (what fail_nth counts).
     std::size_t attempts() const {
         std::lock_guard lock(mu_);
-        return attempts_;
+        return script_.attempts();
     }
     //! Datagrams waiting on a mock socket (0 for an unknown handle).
     std::size_t queued(int handle) const {
@@ -161,7 +162,7 @@ public:
     //! fails at once with EBADF).
     bool writable(int handle) const {
         std::lock_guard lock(mu_);
-        return send_budget_ != 0 || sockets_.find(handle) == sockets_.end();
+        return !script_.send_blocked() || sockets_.find(handle) == sockets_.end();
     }
     //! Whether a receive on `handle` would not block now: a datagram is queued, or the handle
     //! is unknown (the receive fails at once with EBADF).
@@ -175,43 +176,34 @@ public:
     SendOutcome send(int handle, std::span<const SendItem> items,
                      std::span<std::error_code> errors) {
         std::lock_guard lock(mu_);
-        ++calls_;
+        script_.count_call();
         auto self = sockets_.find(handle);
         if (self == sockets_.end()) return {0, detail::errno_code(EBADF)};
-        if (interrupts_ > 0) {
-            --interrupts_;
-            return {0, detail::errno_code(EINTR)};
-        }
-        const std::size_t n = std::min({items.size(), limit_, max_send_batch});
-        for (std::size_t i = 0; i < n; ++i) {
-            if (send_budget_ == 0) return {i, detail::errno_code(EAGAIN)};
+        if (std::error_code e = script_.take_interrupt()) return {0, e};
+        const auto plan = script_.plan_send(items.first(std::min(items.size(), max_send_batch)));
+        for (std::size_t i = 0; i < plan.clear; ++i) {
             const SendItem& it = items[i];
-            const std::size_t attempt = attempts_++;
-            if (auto f = fail_nth_.find(attempt); f != fail_nth_.end()) return {i, f->second};
-            if (auto u = unreachable_.find(*it.dest); u != unreachable_.end())
-                return {i, u->second};
-            if (send_budget_ != no_limit) --send_budget_;
             if (Socket* to = bound(*it.dest)) {
                 to->queue.push_back({{it.data, it.data + it.size}, self->second.local});
                 if (to->queue.size() == 1) notify_locked();
             }
             errors[i].clear();
         }
-        return {n, {}};
+        script_.record_send(plan.clear + (plan.attempts ? 1 : 0), plan.clear);
+        return {plan.clear, plan.fault};
     }
 
     //! The simulated recvmmsg: see RecvBackend. Used by MockBackend. Never waits.
     std::size_t recv(int handle, std::span<const RecvSlot> slots, std::error_code& ec) {
         std::lock_guard lock(mu_);
-        ++calls_;
+        script_.count_call();
         auto self = sockets_.find(handle);
         if (self == sockets_.end()) {
             ec = detail::errno_code(EBADF);
             return 0;
         }
-        if (interrupts_ > 0) {
-            --interrupts_;
-            ec = detail::errno_code(EINTR);
+        if (std::error_code e = script_.take_interrupt()) {
+            ec = e;
             return 0;
         }
         auto& q = self->second.queue;
@@ -219,7 +211,7 @@ public:
             ec = detail::would_block_code();
             return 0;
         }
-        const std::size_t n = std::min({slots.size(), limit_, q.size()});
+        const std::size_t n = std::min(script_.call_limit(slots.size()), q.size());
         for (std::size_t i = 0; i < n; ++i) {
             const Datagram& d = q.front();
             const RecvSlot& s = slots[i];
@@ -264,13 +256,7 @@ private:
     std::map<int, Socket> sockets_;
     std::map<std::size_t, std::function<void()>> watchers_;
     std::size_t next_watch_ = 0;
-    std::map<Endpoint, std::error_code> unreachable_;
-    std::map<std::size_t, std::error_code> fail_nth_;
-    std::size_t limit_ = no_limit;
-    std::size_t send_budget_ = no_limit;
-    std::size_t interrupts_ = 0;
-    std::size_t calls_ = 0;
-    std::size_t attempts_ = 0;
+    detail::FaultScript script_; // every scripted fault and the call/attempt counters
     int next_handle_ = 1 << 20; // far from real descriptors, so a mix-up fails loudly
     std::uint16_t next_port_ = 40000;
 };
