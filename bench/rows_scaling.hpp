@@ -10,6 +10,12 @@
 //! thread scaling. The sender is kept out of the timed part on purpose: on loopback the
 //! sender's system call does the kernel's delivery work, so a live sender would measure
 //! the sender, not the receivers.
+//!
+//! Group "scaling (CPU time)": the same runs, timed by each draining thread's own CPU time
+//! (CLOCK_THREAD_CPUTIME_ID) instead of the wall clock; the rate is the sum of the threads'
+//! datagrams per CPU-second. It is what K threads would drain if each had a core to itself,
+//! so it shows whether the shards slow each other down (shared kernel state, cache
+//! lines) even on a machine too busy for the wall-clock rows to scale.
 #ifndef MMSG_BENCH_ROWS_SCALING_HPP
 #define MMSG_BENCH_ROWS_SCALING_HPP
 
@@ -39,6 +45,7 @@
 
 #include <linux/filter.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace mmsg::bench::rows_scaling {
@@ -95,8 +102,17 @@ inline bool steer_by_first_byte(int fd, std::size_t shards) {
     return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0;
 }
 
+//! CPU time the calling thread has used, in seconds.
+inline double thread_cpu_seconds() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+enum class Timing { wall_clock, thread_cpu };
+
 //! Drains with `shards` threads; see the header comment.
-inline Measurement drain(const RowContext& ctx, std::size_t shards) {
+inline Measurement drain(const RowContext& ctx, std::size_t shards, Timing timing = Timing::wall_clock) {
     Measurement m;
     const std::size_t size = std::clamp<std::size_t>(ctx.size, 1, packet_data_size);
     std::vector<ShardSocket> socks;
@@ -125,6 +141,8 @@ inline Measurement drain(const RowContext& ctx, std::size_t shards) {
         std::unique_ptr<BasicPacket<packet_data_size>[]> packets =
             std::make_unique<BasicPacket<packet_data_size>[]>(num_rcvmmsgs);
         std::size_t received = 0;
+        std::size_t total = 0;  // over all rounds
+        double cpu = 0;         // CPU seconds spent draining, over all rounds
         std::string error;
     };
     std::vector<Shard> state(shards);
@@ -138,6 +156,7 @@ inline Measurement drain(const RowContext& ctx, std::size_t shards) {
             for (;;) {
                 sync.arrive_and_wait(); // round starts (or quit)
                 if (quit.load(std::memory_order_relaxed)) return;
+                const double c0 = thread_cpu_seconds();
                 for (;;) {
                     std::error_code ec;
                     const std::size_t n = s.receiver.try_recv_mmsg(socks[k].fd(), packets, ec);
@@ -148,6 +167,7 @@ inline Measurement drain(const RowContext& ctx, std::size_t shards) {
                         break; // empty: this shard is done for the round
                     }
                 }
+                s.cpu += thread_cpu_seconds() - c0;
                 sync.arrive_and_wait(); // round ends
             }
         });
@@ -166,7 +186,10 @@ inline Measurement drain(const RowContext& ctx, std::size_t shards) {
         sync.arrive_and_wait();
         drained += Clock::now() - t0;
         std::size_t got = 0;
-        for (Shard& s : state) got += std::exchange(s.received, 0);
+        for (Shard& s : state) {
+            s.total += s.received;
+            got += std::exchange(s.received, 0);
+        }
         m.datagrams += got;
     }
     quit = true;
@@ -177,17 +200,30 @@ inline Measurement drain(const RowContext& ctx, std::size_t shards) {
         if (m.error.empty() && !s.error.empty()) m.error = s.error;
     }
     m.seconds = std::chrono::duration<double>(drained).count();
+    if (timing == Timing::thread_cpu) {
+        // The sum of the threads' own rates, expressed as one duration for m.datagrams.
+        double rate = 0;
+        for (const Shard& s : state)
+            if (s.cpu > 0) rate += static_cast<double>(s.total) / s.cpu;
+        m.seconds = rate > 0 ? static_cast<double>(m.datagrams) / rate : 0;
+    }
     return m;
 }
 
 inline Measurement one_shard(const RowContext& ctx) { return drain(ctx, 1); }
 inline Measurement two_shards(const RowContext& ctx) { return drain(ctx, 2); }
+inline Measurement one_shard_cpu(const RowContext& ctx) { return drain(ctx, 1, Timing::thread_cpu); }
+inline Measurement two_shards_cpu(const RowContext& ctx) { return drain(ctx, 2, Timing::thread_cpu); }
 
 inline const Registration registration{
     Row{"1 shard, 1 thread", "scaling", one_shard, true,
         "SO_REUSEPORT receive: 1 socket + BatchReceiver drained by 1 thread (the reference)"},
     Row{"2 shards, 2 threads", "scaling", two_shards, false,
         "SO_REUSEPORT receive: 2 sockets, each drained by its own thread and BatchReceiver"},
+    Row{"1 shard, 1 thread", "scaling (CPU time)", one_shard_cpu, true,
+        "as \"scaling\", rate per CPU-second of the draining thread (the reference)"},
+    Row{"2 shards, 2 threads", "scaling (CPU time)", two_shards_cpu, false,
+        "as \"scaling\", sum of the 2 threads' rates per CPU-second: the scaling with a core each"},
 };
 
 } // namespace mmsg::bench::rows_scaling
