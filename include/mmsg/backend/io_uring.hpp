@@ -1,0 +1,321 @@
+//! Defines mmsg::IoUringBackend: a batch of datagrams as one chain of io_uring sendmsg /
+//! recvmsg submissions, submitted and reaped with one io_uring_enter (liburing).
+#ifndef MMSG_BACKEND_IO_URING_HPP
+#define MMSG_BACKEND_IO_URING_HPP
+
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/config.hpp>
+#include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/recv_decode.hpp>
+#include <mmsg/detail/socket_ops.hpp>
+#include <mmsg/endpoint.hpp>
+
+#if MMSG_HAS_IO_URING
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <system_error>
+
+#include <liburing.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+namespace mmsg {
+
+//! Ring set-up choices for IoUringBackend.
+struct IoUringOptions {
+    //! Submission-queue entries: the most datagrams one backend call moves (the sender
+    //! chunks larger batches). Rounded up to a power of two by the kernel.
+    unsigned entries = 256;
+    //! Ask for a kernel submission-polling thread (IORING_SETUP_SQPOLL). Off by default: on
+    //! a machine with few cores the polling thread competes with the application (see
+    //! doc/io_uring.adoc for the measurement). Falls back to a plain ring if refused.
+    bool sqpoll = false;
+};
+
+/*! Backend on io_uring (liburing): one `sendmsg` (or `recvmsg`) submission per datagram,
+    the whole batch submitted, and its completions waited for, with one io_uring_enter.
+
+    Each datagram's outcome comes from its own completion. The submissions of one call are
+    linked (IOSQE_IO_LINK), so the kernel performs them in order and stops at the first one
+    that fails: the rest complete with ECANCELED, never attempted. That keeps the contract's
+    promise that datagrams which would block are a *suffix* of the batch (unlinked
+    submissions could let datagram i hit EAGAIN while i+1, issued a moment later, went
+    out) and keeps datagrams in order on the wire. A rejected datagram (EACCES,
+    EAFNOSUPPORT, ...) therefore ends the call with its own error; BatchSender records it
+    and calls again from the next one (rare: the cost is one more system call per
+    rejected datagram).
+
+    Waiting: every submission carries MSG_DONTWAIT, so the ring never parks a request
+    (io_uring would otherwise wait for writability itself, ignoring the socket's
+    O_NONBLOCK and SO_SNDTIMEO / SO_RCVTIMEO). When the ring reports would-block at the
+    first datagram and the call is WaitMode::socket_default, the backend makes one plain
+    sendmsg(2) / recvmsg(2) for that datagram, which blocks exactly as the socket says
+    (blocking mode, timeouts) and never changes the socket's mode.
+
+    The ring is created lazily on the first call and reused; each backend object owns its
+    own (copies start without one; a moved-from object has none). If io_uring is not
+    available (kernel.io_uring_disabled, seccomp, old kernel) every call fails with the
+    error io_uring_queue_init gave: use available() or Fallback<IoUringBackend, ...>.
+    Not thread-safe: one backend object per thread, as for every backend.
+*/
+class IoUringBackend {
+public:
+    IoUringBackend() = default;
+    explicit IoUringBackend(IoUringOptions o) noexcept : opts_(o) {}
+    IoUringBackend(const IoUringBackend& o) noexcept : opts_(o.opts_) {}
+    IoUringBackend(IoUringBackend&&) noexcept = default;
+    IoUringBackend& operator=(const IoUringBackend& o) noexcept {
+        if (this != &o) {
+            opts_ = o.opts_;
+            state_.reset();
+        }
+        return *this;
+    }
+    IoUringBackend& operator=(IoUringBackend&&) noexcept = default;
+    ~IoUringBackend() = default;
+
+    //! Receive slots per call, as recvmmsg.
+    static constexpr std::size_t max_recv = num_rcvmmsgs;
+
+    /*! Whether this process can create an io_uring at all: creates and destroys a small
+        ring. Returns the error (EPERM, ENOSYS, ...) when it cannot.
+    */
+    static std::error_code available() noexcept {
+        io_uring r;
+        const int e = io_uring_queue_init(2, &r, 0);
+        if (e < 0) return detail::errno_code(-e);
+        io_uring_queue_exit(&r);
+        return {};
+    }
+
+    //! The most datagrams one call moves (the ring's submission-queue size).
+    std::size_t max_send() const noexcept { return opts_.entries; }
+
+    /*! Whether this backend can serve socket `fd`: the ring can be created, and `fd` is a
+        datagram socket. Used by Fallback. Returns the reason when it cannot.
+    */
+    std::error_code probe(int fd) noexcept {
+        if (std::error_code ec = ensure_state()) return ec;
+        int type = 0;
+        socklen_t len = sizeof type;
+        if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+            return detail::errno_code(errno);
+        if (type != SOCK_DGRAM) return std::make_error_code(std::errc::wrong_protocol_type);
+        return {};
+    }
+
+    //! Whether the ring runs with a kernel submission-polling thread (after the first call).
+    bool sqpoll_active() const noexcept {
+        return state_ && (state_->ring.flags & IORING_SETUP_SQPOLL) != 0;
+    }
+
+    //! Sends up to max_send() datagrams: see SendOutcome and the class comment.
+    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+                     WaitMode mode) {
+        if (std::error_code ec = ensure_state()) return {0, ec};
+        State& s = *state_;
+        const std::size_t n = std::min<std::size_t>(items.size(), opts_.entries);
+        for (std::size_t i = 0; i < n; ++i) {
+            const SendItem& it = items[i];
+            msghdr& h = s.send_hdr[i];
+            h.msg_name = detail::sockaddr_of(*it.dest);
+            h.msg_namelen = static_cast<socklen_t>(it.dest->size());
+            s.send_iov[i].iov_base = const_cast<std::byte*>(it.data);
+            s.send_iov[i].iov_len = it.size;
+            io_uring_sqe* sqe = io_uring_get_sqe(&s.ring);
+            io_uring_prep_sendmsg(sqe, fd, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
+            sqe->user_data = i;
+            if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+        }
+        if (std::error_code ec = run(s, n)) return {0, ec};
+        for (std::size_t i = 0; i < n; ++i) {
+            const int r = s.res[i];
+            if (r >= 0) {
+                errors[i].clear();
+                continue;
+            }
+            const std::error_code e = detail::errno_code(-r);
+            if (i == 0 && detail::is_would_block(e) && mode == WaitMode::socket_default) {
+                // Let the socket decide whether and how long to wait: one plain sendmsg.
+                std::error_code ec;
+                if (detail::send_msg(fd, &s.send_hdr[0], 0, ec) < 0) return {0, ec};
+                errors[0].clear();
+                return {1, {}};
+            }
+            return {i, e};
+        }
+        return {n, {}};
+    }
+
+    //! Receives up to min(slots.size(), max_recv) datagrams: see RecvBackend and the class
+    //! comment. Datagrams land directly in the slots (no copy).
+    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
+        if ((ec = ensure_state())) return 0;
+        State& s = *state_;
+        const std::size_t n = std::min({slots.size(), max_recv, std::size_t{opts_.entries}});
+        for (std::size_t i = 0; i < n; ++i) {
+            msghdr& h = s.recv_hdr[i];
+            s.recv_iov[i].iov_base = slots[i].data;
+            s.recv_iov[i].iov_len = slots[i].capacity;
+            h.msg_namelen = sizeof(sockaddr_storage);
+            h.msg_flags = 0;
+            io_uring_sqe* sqe = io_uring_get_sqe(&s.ring);
+            io_uring_prep_recvmsg(sqe, fd, &h, MSG_DONTWAIT);
+            sqe->user_data = i;
+            if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+        }
+        if ((ec = run(s, n))) return 0;
+        std::size_t got = 0;
+        for (; got < n; ++got) {
+            const int r = s.res[got];
+            if (r < 0) break;
+            detail::decode_datagram(s.recv_hdr[got], static_cast<std::size_t>(r),
+                                    slots[got].capacity, *slots[got].meta);
+        }
+        if (got == n) {
+            ec.clear();
+            return n;
+        }
+        const std::error_code e = detail::errno_code(-s.res[got]);
+        if (got > 0) {
+            // The queue ran dry after `got` datagrams: that is the normal end of a batch.
+            if (detail::is_would_block(e)) ec.clear();
+            else ec = e;
+            return got;
+        }
+        if (detail::is_would_block(e) && mode == WaitMode::socket_default) {
+            // Nothing queued: wait as the socket says (blocking mode, SO_RCVTIMEO).
+            msghdr& h = s.recv_hdr[0];
+            h.msg_namelen = sizeof(sockaddr_storage);
+            const long r = detail::recv_msg(fd, &h, 0, ec);
+            if (r < 0) return 0;
+            detail::decode_datagram(h, static_cast<std::size_t>(r), slots[0].capacity,
+                                    *slots[0].meta);
+            return 1;
+        }
+        ec = e;
+        return 0;
+    }
+
+private:
+    struct State {
+        io_uring ring{};
+        std::unique_ptr<msghdr[]> send_hdr;
+        std::unique_ptr<iovec[]> send_iov;
+        std::unique_ptr<int[]> res;
+        msghdr recv_hdr[max_recv]{};
+        iovec recv_iov[max_recv]{};
+        sockaddr_storage recv_addr[max_recv];
+
+        bool live = false; // the ring exists
+
+        State() = default;
+        State(const State&) = delete;
+        State& operator=(const State&) = delete;
+        ~State() {
+            if (live) io_uring_queue_exit(&ring);
+        }
+    };
+
+    static int init_ring(io_uring& ring, unsigned entries, bool sqpoll) noexcept {
+        // Newest flags first; an older kernel refuses unknown flags with EINVAL.
+        const unsigned base = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER;
+        const unsigned tries[] = {
+            base | IORING_SETUP_DEFER_TASKRUN,
+            IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+            0u,
+        };
+        int e = -EINVAL;
+        if (sqpoll) {
+            io_uring_params p{};
+            p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SUBMIT_ALL;
+            p.sq_thread_idle = 100;
+            if ((e = io_uring_queue_init_params(entries, &ring, &p)) == 0) return 0;
+        }
+        for (unsigned f : tries) {
+            e = io_uring_queue_init(entries, &ring, f);
+            if (e != -EINVAL) return e;
+        }
+        return e;
+    }
+
+    std::error_code ensure_state() noexcept {
+        if (state_) return {};
+        if (init_error_) return init_error_;
+        std::unique_ptr<State> s(new (std::nothrow) State);
+        if (!s) return std::make_error_code(std::errc::not_enough_memory);
+        const unsigned n = opts_.entries;
+        s->send_hdr.reset(new (std::nothrow) msghdr[n]{});
+        s->send_iov.reset(new (std::nothrow) iovec[n]{});
+        s->res.reset(new (std::nothrow) int[n]{});
+        if (!s->send_hdr || !s->send_iov || !s->res)
+            return std::make_error_code(std::errc::not_enough_memory);
+        if (const int e = init_ring(s->ring, n, opts_.sqpoll); e < 0) {
+            // A refused io_uring does not come back: remember why and fail every call with it.
+            init_error_ = detail::errno_code(-e);
+            return init_error_;
+        }
+        s->live = true;
+        for (unsigned i = 0; i < n; ++i) {
+            s->send_hdr[i].msg_iov = &s->send_iov[i];
+            s->send_hdr[i].msg_iovlen = 1;
+        }
+        for (std::size_t i = 0; i < max_recv; ++i) {
+            s->recv_hdr[i].msg_iov = &s->recv_iov[i];
+            s->recv_hdr[i].msg_iovlen = 1;
+            s->recv_hdr[i].msg_name = &s->recv_addr[i];
+        }
+        state_ = std::move(s);
+        return {};
+    }
+
+    // Submits the `n` prepared submissions and reaps their `n` completions into res[]. Every
+    // completion is reaped before returning, whatever happens: the kernel may still hold
+    // pointers into our arrays and the caller's buffers until then.
+    std::error_code run(State& s, std::size_t n) noexcept {
+        std::size_t seen = 0;
+        int r;
+        do r = io_uring_submit_and_wait(&s.ring, static_cast<unsigned>(n));
+        while (r == -EINTR && io_uring_sq_ready(&s.ring) > 0); // interrupted before submitting
+        if (r < 0 && r != -EINTR) {
+            // io_uring_enter failed before taking any submission, so they still sit in
+            // the queue: drop the ring (nothing is in flight) so that no stale entry goes
+            // out later; the next call makes a new one.
+            const std::error_code ec = detail::errno_code(-r);
+            state_.reset();
+            return ec;
+        }
+        while (seen < n) {
+            io_uring_cqe* cqe = nullptr;
+            unsigned head;
+            unsigned got = 0;
+            io_uring_for_each_cqe(&s.ring, head, cqe) {
+                if (cqe->user_data < n) s.res[cqe->user_data] = cqe->res;
+                ++got;
+            }
+            io_uring_cq_advance(&s.ring, got);
+            seen += got;
+            if (seen >= n) break;
+            r = io_uring_wait_cqe_nr(&s.ring, &cqe, static_cast<unsigned>(n - seen));
+            if (r < 0 && r != -EINTR && r != -EAGAIN && r != -ETIME) return detail::errno_code(-r);
+        }
+        return {};
+    }
+
+    IoUringOptions opts_{};
+    std::unique_ptr<State> state_;
+    std::error_code init_error_{};
+};
+
+static_assert(SendBackend<IoUringBackend> && RecvBackend<IoUringBackend>,
+              "IoUringBackend must model mmsg::SendBackend and mmsg::RecvBackend");
+
+} // namespace mmsg
+
+#endif // MMSG_HAS_IO_URING
+#endif // MMSG_BACKEND_IO_URING_HPP

@@ -1,0 +1,195 @@
+//! Defines mmsg::Counting<Inner> (a backend that counts what Inner does) and
+//! mmsg::CountingStats (its counters, a plain struct printable as JSON through Boost.Hana).
+#ifndef MMSG_COUNTING_HPP
+#define MMSG_COUNTING_HPP
+
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/json.hpp>
+#include <mmsg/packet_flags.hpp>
+
+#include <boost/hana/define_struct.hpp>
+
+#include <array>
+#include <bit>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <span>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace mmsg {
+
+/*! Datagrams moved per backend call, as a log2 histogram: bucket 0 counts calls that moved
+    none, bucket b (1..11) calls that moved [2^(b-1), 2^b) datagrams, the last bucket 1024
+    or more. Prints as a JSON array of the 12 counts.
+*/
+struct CallHistogram {
+    static constexpr std::size_t size = 12;
+    std::array<std::uint64_t, size> buckets{};
+
+    void add(std::size_t datagrams) noexcept {
+        const std::size_t b = datagrams == 0 ? 0 : static_cast<std::size_t>(std::bit_width(datagrams));
+        ++buckets[b < size ? b : size - 1];
+    }
+    //! Total calls recorded.
+    std::uint64_t calls() const noexcept {
+        std::uint64_t n = 0;
+        for (auto c : buckets) n += c;
+        return n;
+    }
+    void write_json(std::ostream& os) const { detail::write_json_array(os, buckets); }
+};
+
+/*! Errors by errno value (system or generic category; any other category counts under 0).
+    Prints as a JSON object of the non-zero counts keyed by errno number: {"13":2}.
+*/
+struct ErrnoCounts {
+    static constexpr std::size_t size = 160;
+    std::array<std::uint64_t, size> counts{};
+
+    void add(const std::error_code& ec) noexcept {
+        const bool posix = ec.category() == std::system_category() ||
+                           ec.category() == std::generic_category();
+        const int v = posix ? ec.value() : 0;
+        ++counts[v > 0 && static_cast<std::size_t>(v) < size ? static_cast<std::size_t>(v) : 0];
+    }
+    //! How many errors had errno `e`.
+    std::uint64_t operator[](int e) const noexcept {
+        return e >= 0 && static_cast<std::size_t>(e) < size ? counts[static_cast<std::size_t>(e)] : 0;
+    }
+    void write_json(std::ostream& os) const {
+        os << '{';
+        bool first = true;
+        for (std::size_t i = 0; i < size; ++i)
+            if (counts[i]) {
+                os << (first ? "" : ",") << '"' << i << "\":" << counts[i];
+                first = false;
+            }
+        os << '}';
+    }
+};
+
+//! What a Counting backend counted. A plain aggregate: read the members; to_json prints it
+//! (the member list comes from BOOST_HANA_DEFINE_STRUCT, never written twice).
+struct CountingStats {
+    BOOST_HANA_DEFINE_STRUCT(CountingStats,
+        (std::uint64_t, send_calls),          // backend send calls
+        (std::uint64_t, recv_calls),          // backend receive calls
+        (std::uint64_t, datagrams_sent),      // accepted by the kernel
+        (std::uint64_t, datagrams_failed),    // rejected, each with its own error
+        (std::uint64_t, datagrams_received),
+        (std::uint64_t, bytes_sent),
+        (std::uint64_t, bytes_received),      // bytes placed in packets (after truncation)
+        (std::uint64_t, would_block),         // calls that stopped on back-pressure / empty queue
+        (std::uint64_t, interrupted),         // calls that stopped on EINTR
+        (std::uint64_t, truncations),         // received datagrams longer than their buffer
+        (std::uint64_t, gso_fallbacks),       // trains resent as plain datagrams (Inner::fallbacks())
+        (CallHistogram, send_sizes),          // datagrams per send call
+        (CallHistogram, recv_sizes),          // datagrams per receive call
+        (ErrnoCounts, errors)                 // every error seen, send and receive, by errno
+    );
+};
+
+//! `stats` as one line of JSON.
+inline std::string to_json(const CountingStats& stats) {
+    std::ostringstream os;
+    detail::write_json(os, stats);
+    return os.str();
+}
+
+/*! A backend that forwards every call to `Inner` and counts what it did (CountingStats).
+
+    Counting costs a pass over the datagrams of each call (sizes and outcomes), no system
+    call and no allocation. GSO fallbacks: if Inner has the optional member
+    `std::size_t fallbacks() const` (trains it had to resend as plain datagrams, as
+    LinuxGsoBackend has), gso_fallbacks follows it; any backend may offer that member.
+    Not thread-safe (like every backend).
+*/
+template <class Inner>
+class Counting {
+public:
+    Counting() requires std::default_initializable<Inner> = default;
+    explicit Counting(Inner inner) : inner_(std::move(inner)) {}
+
+    Inner& inner() noexcept { return inner_; }
+    const Inner& inner() const noexcept { return inner_; }
+
+    //! The counters so far.
+    const CountingStats& stats() const noexcept { return stats_; }
+    //! Sets every counter to zero.
+    void reset() noexcept { stats_ = CountingStats{}; }
+
+    //! Forwards Inner's probe (see Fallback), if it has one.
+    std::error_code probe(int fd) requires requires(Inner& b) { b.probe(fd); } {
+        return inner_.probe(fd);
+    }
+
+    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+                     WaitMode mode) requires SendBackend<Inner> {
+        const SendOutcome out = inner_.send(fd, items, errors, mode);
+        const std::size_t done = out.done < items.size() ? out.done : items.size();
+        ++stats_.send_calls;
+        std::uint64_t bytes = 0;
+        std::uint64_t sent = 0;
+        for (std::size_t i = 0; i < done; ++i) {
+            if (!errors[i]) {
+                ++sent;
+                bytes += items[i].size;
+            } else {
+                ++stats_.datagrams_failed;
+                stats_.errors.add(errors[i]);
+            }
+        }
+        stats_.datagrams_sent += sent;
+        stats_.bytes_sent += bytes;
+        stats_.send_sizes.add(done);
+        if (out.error && done < items.size()) {
+            if (detail::is_would_block(out.error)) ++stats_.would_block;
+            else if (detail::is_interrupted(out.error)) ++stats_.interrupted;
+            else {
+                ++stats_.datagrams_failed; // items[done] was attempted and rejected
+                stats_.errors.add(out.error);
+            }
+        }
+        if constexpr (requires(const Inner& b) {
+                          { b.fallbacks() } -> std::convertible_to<std::size_t>;
+                      }) {
+            const std::size_t f = inner_.fallbacks();
+            stats_.gso_fallbacks += f - last_fallbacks_;
+            last_fallbacks_ = f;
+        }
+        return out;
+    }
+
+    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec)
+        requires RecvBackend<Inner> {
+        const std::size_t got = inner_.recv(fd, slots, mode, ec);
+        ++stats_.recv_calls;
+        stats_.datagrams_received += got;
+        stats_.recv_sizes.add(got);
+        for (std::size_t i = 0; i < got && i < slots.size(); ++i) {
+            stats_.bytes_received += slots[i].meta->size;
+            if (has_flags(slots[i].meta->flags, PacketFlags::truncated)) ++stats_.truncations;
+        }
+        if (ec) {
+            if (detail::is_would_block(ec)) ++stats_.would_block;
+            else if (detail::is_interrupted(ec)) ++stats_.interrupted;
+            else stats_.errors.add(ec);
+        }
+        return got;
+    }
+
+private:
+    Inner inner_{};
+    CountingStats stats_{};
+    std::size_t last_fallbacks_ = 0;
+};
+
+} // namespace mmsg
+
+#endif // MMSG_COUNTING_HPP

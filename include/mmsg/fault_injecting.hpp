@@ -1,0 +1,105 @@
+//! Defines mmsg::FaultInjecting<Inner>: MockNetwork's fault script (n-th datagram fails,
+//! would block after k, EINTR, limit per call, unreachable endpoints) on top of any backend,
+//! so that fault-injection tests run against real sockets.
+#ifndef MMSG_FAULT_INJECTING_HPP
+#define MMSG_FAULT_INJECTING_HPP
+
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/fault_script.hpp>
+#include <mmsg/endpoint.hpp>
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <system_error>
+#include <utility>
+
+namespace mmsg {
+
+/*! A backend that applies a fault script before handing datagrams to `Inner`.
+
+    The script is the one MockNetwork uses (detail::FaultScript), with the same counting
+    rules (DESIGN §5): fail_nth counts datagrams attempted (by the script or by Inner: a
+    datagram the kernel rejected was attempted too), would_block_after counts datagrams
+    Inner actually sent, calls() counts this backend's calls (send and receive),
+    limit_per_call and interrupt_next apply to receives as well. A scripted fault stops the
+    call at that datagram exactly as a kernel error would: the datagrams before it go to
+    Inner in one call, the faulty one is reported with the scripted error and never reaches
+    the socket (EINTR and would-block: not attempted).
+
+    Not thread-safe (like every backend). Copies copy the script. Configure it through the
+    sender: `sender.backend().fail_nth(3, make_error_code(std::errc::permission_denied))`.
+*/
+template <class Inner>
+class FaultInjecting {
+public:
+    FaultInjecting() requires std::default_initializable<Inner> = default;
+    explicit FaultInjecting(Inner inner) : inner_(std::move(inner)) {}
+
+    Inner& inner() noexcept { return inner_; }
+    const Inner& inner() const noexcept { return inner_; }
+
+    //! Every datagram sent to `dest` from now on fails with `ec` (ENETUNREACH by default).
+    void unreachable(const Endpoint& dest,
+                     std::error_code ec = std::make_error_code(std::errc::network_unreachable)) {
+        script_.unreachable(dest, ec);
+    }
+    //! The n-th datagram attempted through this backend (0-based) fails with `ec`.
+    void fail_nth(std::size_t n, std::error_code ec) { script_.fail_nth(n, ec); }
+    //! Each call moves at most `k` datagrams (k >= 1). Throws std::invalid_argument if k == 0.
+    void limit_per_call(std::size_t k) { script_.limit_per_call(k); }
+    //! After `k` more datagrams sent, sends would block until clear_would_block().
+    void would_block_after(std::size_t k) noexcept { script_.would_block_after(k); }
+    void clear_would_block() noexcept { script_.clear_would_block(); }
+    //! The next `calls` calls (send or receive) fail with EINTR without reaching Inner.
+    void interrupt_next(std::size_t calls) noexcept { script_.interrupt_next(calls); }
+    //! Calls of this backend so far.
+    std::size_t calls() const noexcept { return script_.calls(); }
+    //! Datagrams attempted so far (what fail_nth counts).
+    std::size_t attempts() const noexcept { return script_.attempts(); }
+
+    //! Forwards Inner's probe (see Fallback), if it has one.
+    std::error_code probe(int fd) requires requires(Inner& b) { b.probe(fd); } {
+        return inner_.probe(fd);
+    }
+
+    //! SendBackend: the script, then Inner for the datagrams that pass it.
+    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+                     WaitMode mode) requires SendBackend<Inner> {
+        if (std::error_code e = script_.begin_call()) return {0, e};
+        const auto plan = script_.plan_send(items);
+        std::size_t done = 0;
+        if (plan.clear > 0) {
+            const SendOutcome out = inner_.send(fd, items.first(plan.clear), errors, mode);
+            done = std::min(out.done, plan.clear);
+            std::size_t accepted = 0;
+            for (std::size_t i = 0; i < done; ++i) accepted += errors[i] ? 0 : 1;
+            const bool rejected = done < plan.clear && out.error &&
+                                  !detail::is_interrupted(out.error) &&
+                                  !detail::is_would_block(out.error);
+            script_.record_send(done + (rejected ? 1 : 0), accepted);
+            if (done < plan.clear) return {done, out.error};
+            if (accepted < done && detail::is_would_block(plan.fault))
+                return {done, {}}; // the kernel rejected some: the budget is not spent yet
+        }
+        if (plan.fault) script_.record_send(plan.attempts ? 1 : 0, 0);
+        return {done, plan.fault};
+    }
+
+    //! RecvBackend: interruptions and the per-call limit, then Inner.
+    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec)
+        requires RecvBackend<Inner> {
+        if ((ec = script_.begin_call())) return 0;
+        return inner_.recv(fd, slots.first(script_.call_limit(slots.size())), mode, ec);
+    }
+
+private:
+    Inner inner_{};
+    detail::FaultScript script_;
+};
+
+} // namespace mmsg
+
+#endif // MMSG_FAULT_INJECTING_HPP
