@@ -70,9 +70,14 @@ includes_exist() { # the non-optional include:: targets of doc/*.adoc exist
     done
     return $bad
 }
-html_complete() {
-    ! grep -n 'Unresolved directive' doc/html/mmsg.html &&
-        grep -q 'id="ref_mmsg_batch_sender_hpp"' doc/html/mmsg.html
+html_complete() { # no unresolved include; a reference section for every public header
+    local h id bad=0
+    ! grep -n 'Unresolved directive' doc/html/mmsg.html || return 1
+    while IFS= read -r h; do
+        id=ref_$(tr '/.' '__' <<<"${h#include/}")
+        grep -q "id=\"$id\"" doc/html/mmsg.html || { echo "no reference section for $h"; bad=1; }
+    done < <(find include -name '*.hpp' -not -path '*/detail/*' | sort)
+    return $bad
 }
 chart_renders() {
     build/chart.sh --out "$work/chart" doc/benchmark.csv && [[ -s $work/chart/benchmark.svg ]] &&
