@@ -97,6 +97,8 @@ public:
     static constexpr std::size_t coalesced_room = 65536;
     //! Control buffer per received message: UDP_GRO's message and room for a few others.
     static constexpr std::size_t control_room = 128;
+    //! Per-socket receive states kept before those with nothing kept are dropped.
+    static constexpr std::size_t max_remembered_sockets = 256;
 
     //! Limits come from Ops::limits() (the probe, for the kernel) on first use.
     BasicLinuxGsoBackend() requires std::default_initializable<Ops> = default;
@@ -318,6 +320,10 @@ private:
     SocketState& state_for(int fd) {
         for (SocketState& s : sockets_)
             if (s.fd == fd) return s;
+        // Many sockets over the backend's life (closed without forget()): drop the states
+        // that hold nothing kept; a socket that comes back just turns GRO on again.
+        if (sockets_.size() >= max_remembered_sockets)
+            std::erase_if(sockets_, [](const SocketState& x) { return x.carry.empty(); });
         SocketState& s = sockets_.emplace_back();
         s.fd = fd;
         reset(s, ops_.socket_id(fd));

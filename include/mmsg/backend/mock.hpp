@@ -193,6 +193,65 @@ public:
         return {plan.clear, plan.fault};
     }
 
+    //! One message of a simulated sendmmsg(2) with UDP_SEGMENT (see send_messages).
+    struct Message {
+        const Endpoint* dest = nullptr;
+        std::span<const std::byte> data; //!< the message's payload, contiguous
+        std::size_t segment = 0;         //!< UDP_SEGMENT size; 0 (or >= data.size()): plain
+    };
+
+    //! The next `count` trains (messages of two or more segments sent with send_messages)
+    //! fail as a whole with `ec` before any of their datagrams is attempted: what a path
+    //! without segmentation offload does (EIO, EINVAL). Plain datagrams are unaffected.
+    //! A later call replaces the rule; count 0 lifts it.
+    void fail_trains(std::error_code ec, std::size_t count = no_limit) {
+        std::lock_guard lock(mu_);
+        train_error_ = ec;
+        train_failures_ = count;
+    }
+    //! Trains send_messages delivered / failed so far.
+    std::size_t trains_sent() const {
+        std::lock_guard lock(mu_);
+        return trains_sent_;
+    }
+    std::size_t trains_failed() const {
+        std::lock_guard lock(mu_);
+        return trains_failed_;
+    }
+
+    //! The simulated sendmmsg(2) of whole messages, for backends that build messages
+    //! (MockGsoOps). Returns how many messages were sent, or -1 with `ec` when the first one
+    //! failed. A train (segment < data.size()) is cut into datagrams of `segment` bytes (the
+    //! last may be shorter), each queued like a datagram of send(), and is atomic: it fails
+    //! as a whole, with nothing queued, on fail_trains, on would-block (fewer accepted
+    //! datagrams left than it holds), or when any of its datagrams meets a fail_nth or
+    //! unreachable rule (every datagram of it counts as attempted). A message that would fail
+    //! after the first ends the call before it is attempted: the kernel reports such an error
+    //! only when the message comes first in the next call. limit_per_call counts messages.
+    int send_messages(int handle, std::span<const Message> msgs, std::error_code& ec) {
+        std::lock_guard lock(mu_);
+        script_.count_call();
+        auto self = sockets_.find(handle);
+        if (self == sockets_.end()) {
+            ec = detail::errno_code(EBADF);
+            return -1;
+        }
+        if (std::error_code e = script_.take_interrupt()) {
+            ec = e;
+            return -1;
+        }
+        const std::size_t n = std::min(script_.call_limit(msgs.size()), max_send_batch);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (const std::error_code e = send_message_locked(self->second, msgs[i], i == 0)) {
+                if (i > 0) return static_cast<int>(i);
+                ec = e;
+                return -1;
+            }
+        }
+        ec.clear();
+        return static_cast<int>(n);
+    }
+
     //! The simulated recvmmsg: see RecvBackend. Used by MockBackend. Never waits.
     std::size_t recv(int handle, std::span<const RecvSlot> slots, std::error_code& ec) {
         std::lock_guard lock(mu_);
@@ -252,11 +311,50 @@ private:
         for (const auto& [id, f] : watchers_) f();
     }
 
+    // One message of send_messages; `attempt` false: only find out whether it would fail.
+    std::error_code send_message_locked(Socket& self, const Message& m, bool attempt) {
+        const std::size_t size = m.data.size();
+        const std::size_t seg = (m.segment == 0 || m.segment >= size) ? size : m.segment;
+        const std::size_t k = size == 0 ? 1 : (size + seg - 1) / seg;
+        std::error_code e;
+        const bool refused = k > 1 && train_failures_ > 0;
+        if (refused) e = train_error_;
+        else if (const auto v = script_.check(*m.dest, k); v.fault) {
+            if (!v.attempts) return v.fault; // would block: nothing attempted
+            e = v.fault;
+        }
+        if (!attempt && e) return e;
+        if (refused) {
+            if (train_failures_ != no_limit) --train_failures_;
+            ++trains_failed_;
+            return e; // refused before any datagram was attempted
+        }
+        script_.record_send(k, e ? 0 : k);
+        if (e) {
+            if (k > 1) ++trains_failed_;
+            return e;
+        }
+        if (k > 1) ++trains_sent_;
+        if (Socket* to = bound(*m.dest)) {
+            const bool was_empty = to->queue.empty();
+            for (std::size_t t = 0; t < k; ++t) {
+                const std::byte* b = m.data.data() + t * seg;
+                to->queue.push_back({{b, b + std::min(seg, size - t * seg)}, self.local});
+            }
+            if (was_empty) notify_locked();
+        }
+        return {};
+    }
+
     mutable std::mutex mu_;
     std::map<int, Socket> sockets_;
     std::map<std::size_t, std::function<void()>> watchers_;
     std::size_t next_watch_ = 0;
     detail::FaultScript script_; // every scripted fault and the call/attempt counters
+    std::error_code train_error_{};
+    std::size_t train_failures_ = 0;
+    std::size_t trains_sent_ = 0;
+    std::size_t trains_failed_ = 0;
     int next_handle_ = 1 << 20; // far from real descriptors, so a mix-up fails loudly
     std::uint16_t next_port_ = 40000;
 };
