@@ -5,12 +5,20 @@
 //    malformed SO_RXQ_OVFL / UDP_GRO messages of any segment size.
 //  - BatchReceiver on the mock network: random datagram sizes against packet capacities
 //    from 1 byte up, EINTR, per-call limits, a closed socket.
+//  - LinuxGsoBackend's GRO receive (split, repack, carry-over to the next call) on a
+//    simulated recvmmsg: coalesced datagrams of any length with UDP_GRO segment sizes of
+//    any value, MSG_TRUNC, MSG_CTRUNC, missing or malformed control data, sources of any
+//    family. Every segment must come out exactly once, in order, byte-exact, with the
+//    right size, source and flags; nothing may be lost or kept forever.
 // No crash, no out-of-bounds access (buffers are exact-size heap blocks under ASan), and
 // sizes, flags, sources and payload bytes are right.
 #include <mmsg/detail/recv_decode.hpp>
 
+#include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/mock.hpp>
 #include <mmsg/batch_receiver.hpp>
+#include <mmsg/config.hpp>
+#include <mmsg/gso_limits.hpp>
 
 #include "fuzz_input.hpp"
 
@@ -21,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <span>
 #include <system_error>
@@ -243,11 +252,221 @@ void fuzz_mock_receive(fuzz::Input& in) {
     }
 }
 
+// ---- LinuxGsoBackend GRO receive on a simulated kernel -------------------------------------
+
+#if MMSG_HAS_UDP_GSO
+// One segment the backend must hand out, in order.
+struct Segment {
+    std::size_t message; // which simulated datagram
+    std::size_t offset;  // where in it the segment starts
+    std::size_t len;
+    Endpoint from;
+    PacketFlags flags;   // flags before the packet's own truncation
+};
+
+std::byte gro_pattern(std::size_t message, std::size_t offset) {
+    return static_cast<std::byte>((message * 131 + offset * 3 + (offset >> 8)) & 0xff);
+}
+
+struct GroWorld {
+    fuzz::Input* in = nullptr;
+    std::size_t messages = 0;
+    std::deque<Segment> expect;
+};
+
+// The recvmmsg the backend sees: writes datagrams into the iovecs and the address and
+// control buffers the backend laid out, within the lengths it gave, as the kernel does.
+struct FuzzGsoOps {
+    GroWorld* w;
+    static GsoLimits limits() noexcept { return GsoLimits::conservative(); }
+    static int send_mmsg(int, mmsghdr*, unsigned, int, std::error_code& ec) noexcept {
+        ec = detail::errno_code(EBADF);
+        return -1;
+    }
+    static bool enable_gro(int, std::error_code& ec) noexcept {
+        ec.clear();
+        return true;
+    }
+    static std::uint64_t socket_id(int) noexcept { return 1; }
+
+    int recv_mmsg(int, mmsghdr* v, unsigned n, int, std::error_code& ec) {
+        fuzz::Input& in = *w->in;
+        if (in.empty()) {
+            ec = detail::would_block_code();
+            return -1;
+        }
+        switch (in.below(16)) {
+        case 0: ec = detail::would_block_code(); return -1;
+        case 1: ec = detail::errno_code(EINTR); return -1;
+        default: break;
+        }
+        const unsigned k = 1 + static_cast<unsigned>(in.below(n));
+        for (unsigned j = 0; j < k; ++j) fill(v[j], in);
+        ec.clear();
+        return static_cast<int>(k);
+    }
+
+    void fill(mmsghdr& mm, fuzz::Input& in) {
+        msghdr& h = mm.msg_hdr;
+        std::size_t room = 0;
+        for (std::size_t i = 0; i < h.msg_iovlen; ++i) room += h.msg_iov[i].iov_len;
+        room = std::min<std::size_t>(room, 65535);
+
+        // A datagram of `count` segments of `seg` bytes, the last maybe shorter.
+        const std::uint8_t shape = in.byte();
+        std::size_t seg = 0;
+        switch (shape & 7) {
+        case 0: seg = 1; break;
+        case 1: seg = 7; break;
+        case 2: seg = 63 + in.below(3); break;
+        case 3: seg = packet_data_size - 1 + in.below(3); break;
+        case 4: seg = 1 + in.below(3000); break;
+        case 5: seg = 1 + in.below(65535); break;
+        default: seg = 64; break;
+        }
+        const std::size_t count = 1 + in.below((shape & 8) ? 70 : 4);
+        std::size_t len = seg * count;
+        if (len > 0 && (shape & 16)) len -= in.below(std::min(seg, len));
+        std::size_t written = std::min(len, room);
+        int flags = 0;
+        if (len > room) flags |= MSG_TRUNC;          // the kernel cut the datagram
+        if (shape & 32) {                            // or an arbitrary cut it reports
+            written = in.below(written + 1);
+            flags |= MSG_TRUNC;
+        }
+        const std::size_t id = w->messages++;
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < h.msg_iovlen && at < written; ++i) {
+            auto* dst = static_cast<std::byte*>(h.msg_iov[i].iov_base);
+            const std::size_t c = std::min(h.msg_iov[i].iov_len, written - at);
+            for (std::size_t b = 0; b < c; ++b) dst[b] = gro_pattern(id, at + b);
+            at += c;
+        }
+        mm.msg_len = static_cast<unsigned>(written);
+
+        // Source address.
+        sockaddr_storage ss{};
+        socklen_t namelen = 0;
+        const std::uint8_t src = in.byte();
+        if ((src & 3) == 0) {
+            sockaddr_in sin{};
+            sin.sin_family = AF_INET;
+            sin.sin_port = in.take<std::uint16_t>();
+            sin.sin_addr.s_addr = in.take<std::uint32_t>();
+            std::memcpy(&ss, &sin, sizeof sin);
+            namelen = sizeof sin;
+        } else if ((src & 3) == 1) {
+            sockaddr_in6 sin6{};
+            sin6.sin6_family = AF_INET6;
+            sin6.sin6_port = in.take<std::uint16_t>();
+            in.bytes(&sin6.sin6_addr, 16);
+            std::memcpy(&ss, &sin6, sizeof sin6);
+            namelen = sizeof sin6;
+        } else {
+            in.bytes(&ss, sizeof ss);
+            namelen = static_cast<socklen_t>(in.below(sizeof ss + 1));
+        }
+        if (h.msg_name != nullptr) {
+            namelen = std::min<socklen_t>(namelen, h.msg_namelen);
+            std::memcpy(h.msg_name, &ss, namelen);
+            h.msg_namelen = namelen;
+        }
+
+        // Control data: the UDP_GRO message when the datagram was coalesced, sometimes cut,
+        // sometimes garbage, always within msg_controllen.
+        const std::size_t ctl_room = h.msg_control ? h.msg_controllen : 0;
+        std::size_t ctl_len = 0;
+        const std::uint8_t ctl = in.byte();
+        const bool coalesced = count > 1 || (ctl & 1);
+        if ((ctl & 6) == 6 && ctl_room > 0) { // garbage
+            ctl_len = in.below(ctl_room + 1);
+            in.bytes(h.msg_control, ctl_len);
+        } else if (coalesced && CMSG_SPACE(sizeof(int)) <= ctl_room && !(ctl & 8)) {
+            cmsghdr c{};
+            c.cmsg_len = CMSG_LEN(sizeof(int));
+            c.cmsg_level = SOL_UDP;
+            c.cmsg_type = UDP_GRO;
+            const int segsize = (ctl & 16) ? static_cast<int>(in.take<std::uint16_t>()) : static_cast<int>(seg);
+            std::memcpy(h.msg_control, &c, sizeof c);
+            std::memcpy(static_cast<unsigned char*>(h.msg_control) + CMSG_LEN(0), &segsize, sizeof segsize);
+            ctl_len = CMSG_SPACE(sizeof(int));
+        }
+        if (ctl & 8) flags |= MSG_CTRUNC; // the GRO message did not fit (or another did not)
+        h.msg_controllen = ctl_len;
+        h.msg_flags = flags;
+
+        // What must come out, by the contract (parse_control is fuzzed on its own above).
+        const detail::RecvControl rc = detail::parse_control(h);
+#ifdef MMSG_FUZZ_DEBUG
+        std::fprintf(stderr, "  msg %zu: iovlen=%zu room=%zu len=%zu written=%zu seg=%zu count=%zu gro=%zu flags=%x ctl=%zu\n",
+                     id, static_cast<std::size_t>(h.msg_iovlen), room, len, written, seg, count, rc.gro_segment, flags, ctl_len);
+#endif
+        const Endpoint from = h.msg_name ? detail::endpoint_from(ss, namelen) : Endpoint{};
+        const PacketFlags base = rc.control_truncated ? PacketFlags::control_truncated : PacketFlags::none;
+        const std::size_t s = (rc.gro_segment > 0 && written > rc.gro_segment) ? rc.gro_segment : written;
+        const std::size_t segs = s == 0 ? 1 : (written + s - 1) / s;
+        for (std::size_t t = 0; t < segs; ++t) {
+            const std::size_t off = t * s;
+            const bool last = t + 1 == segs;
+            w->expect.push_back({id, off, std::min(s, written - off), from,
+                                 base | ((flags & MSG_TRUNC) && last ? PacketFlags::truncated
+                                                                     : PacketFlags::none)});
+        }
+    }
+};
+
+template <std::size_t N>
+void fuzz_gro_receive(fuzz::Input& in) {
+    static GroWorld world;
+    static BatchReceiver<BasicLinuxGsoBackend<FuzzGsoOps>> receiver{
+        BasicLinuxGsoBackend<FuzzGsoOps>(FuzzGsoOps{&world})};
+    static std::vector<BasicPacket<N>> packets(num_rcvmmsgs);
+    constexpr int fd = 3;
+    receiver.backend().forget(fd); // a fresh socket for every input
+    world.in = &in;
+    world.messages = 0;
+    world.expect.clear();
+
+    // Bounded: at most 64 datagrams per simulated call and 65535 segments per datagram, and
+    // once the input is used up every call takes 64 packets until nothing is kept.
+    for (int call = 0; call < 20000; ++call) {
+        const std::size_t m = in.empty() ? num_rcvmmsgs : 1 + in.below(num_rcvmmsgs);
+        std::span<BasicPacket<N>> view(packets.data(), m);
+        for (auto& p : view) p.meta = Meta{999999, Endpoint{}, static_cast<PacketFlags>(0xff)};
+        std::error_code ec;
+        const std::size_t got = receiver.try_recv_mmsg(fd, view, ec);
+#ifdef MMSG_FUZZ_DEBUG
+        std::fprintf(stderr, "call %d: m=%zu got=%zu ec=%s expect=%zu left=%zu\n", call, m, got,
+                     ec.message().c_str(), world.expect.size(), in.left());
+#endif
+        FUZZ_CHECK(got <= m);
+        for (std::size_t i = 0; i < got; ++i) {
+            FUZZ_CHECK(!world.expect.empty()); // nothing invented
+            const Segment e = world.expect.front();
+            world.expect.pop_front();
+            const Meta& meta = view[i].meta;
+            FUZZ_CHECK(meta.size == std::min(e.len, N));
+            FUZZ_CHECK(meta.addr == e.from);
+            FUZZ_CHECK(meta.flags == (e.flags | (e.len > N ? PacketFlags::truncated : PacketFlags::none)));
+            const auto d = view[i].data();
+            for (std::size_t b = 0; b < d.size(); ++b)
+                FUZZ_CHECK(d[b] == gro_pattern(e.message, e.offset + b));
+        }
+        for (std::size_t i = got; i < m; ++i) FUZZ_CHECK(view[i].meta.size == 999999);
+        if (ec) FUZZ_CHECK(got == 0 && ec == std::errc::operation_would_block);
+        // Input used up and nothing kept: done. Kept segments must come out first.
+        if (in.empty() && got == 0) break;
+    }
+    FUZZ_CHECK(world.expect.empty()); // every segment came out: none lost, none kept forever
+    world.in = nullptr;
+}
+#endif
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz::Input in(data, size);
-    switch (in.below(7)) {
+    switch (in.below(12)) {
     case 0: fuzz_decode(in); break;
     case 1: fuzz_mock_receive<1>(in); break;
     case 2: fuzz_mock_receive<2>(in); break;
@@ -255,6 +474,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 4: fuzz_mock_receive<64>(in); break;
     case 5: fuzz_mock_receive<packet_data_size>(in); break;
     case 6: fuzz_decode(in); break;
+#if MMSG_HAS_UDP_GSO
+    case 7: fuzz_gro_receive<1>(in); break;
+    case 8: fuzz_gro_receive<7>(in); break;
+    case 9: fuzz_gro_receive<64>(in); break;
+    case 10: fuzz_gro_receive<packet_data_size>(in); break;
+    case 11: fuzz_gro_receive<2048>(in); break;
+#endif
     }
     return 0;
 }
