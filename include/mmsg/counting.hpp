@@ -75,7 +75,9 @@ struct ErrnoCounts {
 };
 
 //! What a Counting backend counted. A plain aggregate: read the members; to_json prints it
-//! (the member list comes from BOOST_HANA_DEFINE_STRUCT, never written twice).
+//! (the member list comes from BOOST_HANA_DEFINE_STRUCT, never written twice). Like any
+//! aggregate of integers, a default-initialised local is indeterminate: write
+//! `CountingStats s{};` to start from zero (Counting does).
 struct CountingStats {
     BOOST_HANA_DEFINE_STRUCT(CountingStats,
         (std::uint64_t, send_calls),          // backend send calls

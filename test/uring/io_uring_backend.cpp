@@ -1,0 +1,158 @@
+// IoUringBackend: what is specific to io_uring (the contract itself is proved by the
+// conformance kit in test/compose and the shared suite in test/backend).
+#include <mmsg/backend/io_uring.hpp>
+
+#include <mmsg/basic_packet.hpp>
+#include <mmsg/batch_receiver.hpp>
+#include <mmsg/batch_sender.hpp>
+#include <mmsg/config.hpp>
+#include <mmsg/counting.hpp>
+
+#include "../support/loopback.hpp"
+
+#define BOOST_TEST_MODULE uring_io_uring_backend
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <system_error>
+#include <vector>
+
+using namespace mmsg;
+using namespace mmsg::test;
+
+#if MMSG_HAS_IO_URING
+
+namespace {
+
+// True (and says why) where the kernel refuses io_uring; the test then passes as skipped.
+bool unavailable() {
+    if (const std::error_code e = IoUringBackend::available()) {
+        BOOST_TEST_MESSAGE("io_uring unavailable here (" << e.message() << "): skipped");
+        return true;
+    }
+    return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_rejected_datagram_mid_chain_fails_alone_and_the_rest_follow_in_order) {
+    if (unavailable()) return;
+    asio::io_context io;
+    auto tx = bound_socket(io, v4_loopback());
+    auto rx = bound_socket(io, v4_loopback());
+    std::vector<std::vector<std::byte>> p;
+    for (std::uint32_t i = 0; i < 40; ++i) p.push_back(payload(64, 7, i));
+    std::vector<std::pair<std::span<const std::byte>, Endpoint>> b;
+    for (std::size_t i = 0; i < 40; ++i)
+        b.emplace_back(p[i], i % 10 == 3 ? broadcast() : Endpoint(rx.local_endpoint()));
+    BatchSender<Counting<IoUringBackend>> s;
+    std::vector<std::error_code> status(40);
+    const SendResult r = s.batch_send(tx, b, status);
+    BOOST_TEST(r.sent == 36u);
+    BOOST_TEST(r.failed == 4u);
+    for (std::size_t i = 0; i < 40; ++i)
+        BOOST_TEST((i % 10 == 3 ? status[i] == std::errc::permission_denied : !status[i]), "datagram " << i);
+    // One io_uring_enter per stretch between rejections: 4 rejections, 5 calls.
+    BOOST_TEST(s.backend().stats().send_calls == 5u);
+
+    BatchReceiver<IoUringBackend> recv;
+    std::vector<Packet> got(36);
+    std::error_code ec;
+    BOOST_TEST(recv.recv_mmsg_exact(rx, got, ec) == 36u);
+    std::size_t k = 0;
+    for (std::uint32_t i = 0; i < 40; ++i) {
+        if (i % 10 == 3) continue;
+        const auto want = payload(64, 7, i);
+        BOOST_TEST((std::vector<std::byte>(got[k].data().begin(), got[k].data().end()) == want), "datagram " << i);
+        ++k;
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_small_ring_moves_a_large_batch_in_ring_sized_calls) {
+    if (unavailable()) return;
+    asio::io_context io;
+    auto tx = bound_socket(io, v4_loopback());
+    auto rx = bound_socket(io, v4_loopback());
+    set_rcvbuf(rx, 1 << 20);
+    const std::vector<std::byte> p(32, std::byte{5});
+    std::vector<std::pair<std::span<const std::byte>, Endpoint>> b(100, {p, rx.local_endpoint()});
+    IoUringOptions o;
+    o.entries = 16;
+    BatchSender<Counting<IoUringBackend>> s{Counting<IoUringBackend>(IoUringBackend(o))};
+    BOOST_TEST(s.backend().inner().max_send() == 16u);
+    BOOST_TEST(s.batch_send(tx, b).ok());
+    BOOST_TEST(s.backend().stats().send_calls == 7u); // ceil(100 / 16)
+    BOOST_TEST(s.backend().stats().send_sizes.buckets[5] == 6u); // six calls of 16
+}
+
+BOOST_AUTO_TEST_CASE(receive_takes_what_is_queued_in_one_call_and_blocks_only_as_the_socket_says) {
+    if (unavailable()) return;
+    asio::io_context io;
+    auto tx = bound_socket(io, v4_loopback());
+    auto rx = bound_socket(io, v4_loopback(), std::chrono::milliseconds(50));
+    const std::vector<std::byte> p(100, std::byte{3});
+    std::vector<std::pair<std::span<const std::byte>, Endpoint>> b(10, {p, rx.local_endpoint()});
+    BOOST_TEST(batch_send(tx, b).ok());
+    BatchReceiver<Counting<IoUringBackend>> r;
+    std::array<Packet, 64> got{};
+    std::error_code ec;
+    BOOST_TEST(r.recv_mmsg(rx, got, ec) == 10u);
+    BOOST_TEST(!ec);
+    BOOST_TEST(r.backend().stats().recv_calls == 1u);
+    // Empty now: the blocking socket waits for SO_RCVTIMEO (50 ms), then would-block.
+    BOOST_TEST(r.recv_mmsg(rx, got, ec) == 0u);
+    BOOST_TEST((ec == std::errc::operation_would_block));
+    // A non-blocking socket is never waited on, even with WaitMode::socket_default.
+    rx.non_blocking(true);
+    BOOST_TEST(r.recv_mmsg(rx, got, ec) == 0u);
+    BOOST_TEST((ec == std::errc::operation_would_block));
+    BOOST_TEST(rx.non_blocking()); // the socket's mode is never changed
+}
+
+BOOST_AUTO_TEST_CASE(the_ring_is_made_once_and_reused_and_copies_make_their_own) {
+    if (unavailable()) return;
+    asio::io_context io;
+    auto tx = bound_socket(io, v4_loopback());
+    auto rx = bound_socket(io, v4_loopback());
+    IoUringBackend a;
+    BOOST_TEST(!a.probe(tx.native_handle()));
+    BOOST_TEST(!a.sqpoll_active());
+    const std::vector<std::byte> p(10, std::byte{1});
+    const Endpoint to = rx.local_endpoint();
+    const SendItem item{p.data(), p.size(), &to};
+    std::array<std::error_code, 1> errs{};
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(a.send(tx.native_handle(), std::span<const SendItem>(&item, 1), errs,
+                          WaitMode::socket_default).done == 1u);
+    IoUringBackend b = a; // a copy: its own ring, made on first use
+    BOOST_TEST(b.send(tx.native_handle(), std::span<const SendItem>(&item, 1), errs,
+                      WaitMode::never).done == 1u);
+    std::array<Packet, 8> got{};
+    std::error_code ec;
+    BOOST_TEST(BatchReceiver<IoUringBackend>().recv_mmsg(rx, got, ec) == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(an_sqpoll_ring_if_granted_sends_like_a_plain_one) {
+    if (unavailable()) return;
+    asio::io_context io;
+    auto tx = bound_socket(io, v4_loopback());
+    auto rx = bound_socket(io, v4_loopback());
+    IoUringOptions o;
+    o.sqpoll = true;
+    BatchSender<IoUringBackend> s{IoUringBackend(o)};
+    const std::vector<std::byte> p(10, std::byte{1});
+    std::vector<std::pair<std::span<const std::byte>, Endpoint>> b(20, {p, rx.local_endpoint()});
+    BOOST_TEST(s.batch_send(tx, b).ok());
+    BOOST_TEST_MESSAGE("SQPOLL granted: " << s.backend().sqpoll_active());
+    std::array<Packet, 20> got{};
+    std::error_code ec;
+    BOOST_TEST(BatchReceiver<IoUringBackend>().recv_mmsg_exact(rx, got, ec) == 20u);
+}
+
+#else
+
+BOOST_AUTO_TEST_CASE(io_uring_is_not_built_without_liburing) {
+    BOOST_TEST_MESSAGE("liburing headers absent: IoUringBackend not built, nothing to test");
+}
+
+#endif
