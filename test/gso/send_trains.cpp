@@ -659,6 +659,8 @@ BOOST_FIXTURE_TEST_CASE(steady_state_sends_and_receives_allocate_nothing, Loopba
     std::vector<Bytes> d = same(60, 1232);
     const auto extra = sized({10, 0, 500, 500}, 60);
     d.insert(d.end(), extra.begin(), extra.end());
+    const auto small = same(20, 100, 70); // a train small enough to be staged contiguously
+    d.insert(d.end(), small.begin(), small.end());
     const Batch b = to(d, rx_ep);
     std::vector<Packet> p(64);
     std::error_code ec;

@@ -43,7 +43,9 @@ namespace mmsg {
     UDP_SEGMENT control message tells the kernel where to cut. A train holds at most
     limits().max_segments datagrams and limits().max_bytes bytes (probed, see
     gso_capability()). Several trains, and the datagrams that join none (lone sizes,
-    zero-length datagrams), go as the messages of one sendmmsg. Every datagram gets its own
+    zero-length datagrams), go as the messages of one sendmmsg. Trains of datagrams of up
+    to stage_max bytes are first copied into one contiguous run (for small datagrams the
+    kernel's walk over one iovec per datagram costs more than the copy). Every datagram gets its own
     outcome; what happens when a train fails depends on the error:
 
     | error of a train                 | what the backend does                                   |
@@ -99,6 +101,9 @@ public:
     static constexpr std::size_t control_room = 128;
     //! Per-socket receive states kept before those with nothing kept are dropped.
     static constexpr std::size_t max_remembered_sockets = 256;
+    //! Trains of datagrams up to this size are copied into one contiguous run (one iovec)
+    //! before the system call; larger ones are passed one iovec per datagram.
+    static constexpr std::size_t stage_max = 256;
 
     //! Limits come from Ops::limits() (the probe, for the kernel) on first use.
     BasicLinuxGsoBackend() requires std::default_initializable<Ops> = default;
@@ -147,7 +152,8 @@ public:
         std::size_t plain_prefix = 0; // datagrams at the front that must go one per message
         const int flags = detail::flags_for(mode == WaitMode::never);
         for (;;) {
-            const std::size_t m = build(items.first(n), a, trains ? lim : GsoLimits::none(), plain_prefix);
+            const std::size_t m =
+                build(items.first(n), a, trains ? lim : GsoLimits::none(), plain_prefix, stage_);
             std::error_code ec;
             const int r = ops_.send_mmsg(fd, a.hdr, static_cast<unsigned>(m), flags, ec);
             if (r > 0) {
@@ -221,7 +227,9 @@ private:
     // Groups items into messages (trains and plain datagrams); returns the message count.
     // a.first[j] is where message j starts, a.first[m] == items.size().
     static std::size_t build(std::span<const SendItem> items, SendArrays& a, GsoLimits lim,
-                             std::size_t plain_prefix) noexcept {
+                             std::size_t plain_prefix, detail::Scratch<std::byte>& stage) {
+        std::byte* staged = nullptr; // contiguous copies of small trains
+        std::size_t staged_used = 0;
         const std::size_t n = items.size();
         std::size_t m = 0;
         for (std::size_t i = 0; i < n;) {
@@ -240,13 +248,28 @@ private:
                     if (next.size < seg) break; // a shorter datagram ends the train
                 }
             }
-            for (std::size_t j = i; j < i + k; ++j)
-                a.iov[j] = iovec{const_cast<std::byte*>(items[j].data), items[j].size};
             msghdr& h = a.hdr[m].msg_hdr;
+            h.msg_iov = &a.iov[i];
+            if (k > 1 && seg <= stage_max) {
+                // Measured: for small datagrams the kernel's walk over one iovec per
+                // datagram costs more than copying them here into one run.
+                if (staged == nullptr) staged = stage.get(max_send * stage_max);
+                std::byte* run = staged + staged_used;
+                std::size_t len = 0;
+                for (std::size_t j = i; j < i + k; ++j) {
+                    std::memcpy(run + len, items[j].data, items[j].size);
+                    len += items[j].size;
+                }
+                staged_used += len;
+                a.iov[i] = iovec{run, len};
+                h.msg_iovlen = 1;
+            } else {
+                for (std::size_t j = i; j < i + k; ++j)
+                    a.iov[j] = iovec{const_cast<std::byte*>(items[j].data), items[j].size};
+                h.msg_iovlen = k;
+            }
             h.msg_name = detail::sockaddr_of(*head.dest);
             h.msg_namelen = static_cast<socklen_t>(head.dest->size());
-            h.msg_iov = &a.iov[i];
-            h.msg_iovlen = k;
             if (k > 1) {
                 const auto s16 = static_cast<std::uint16_t>(seg);
                 std::memcpy(a.ctl[m] + CMSG_LEN(0), &s16, sizeof s16);
@@ -576,6 +599,7 @@ private:
     std::vector<int> no_trains_;
     std::vector<SocketState> sockets_;
     detail::Scratch<SendArrays> send_;
+    detail::Scratch<std::byte> stage_;
     detail::Scratch<RecvArrays> recv_;
     // Uninitialised (never zeroed, so untouched pages cost nothing); a copy starts empty,
     // like the Scratch arrays it goes with.
