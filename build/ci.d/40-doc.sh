@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI hook: the documentation. Builds the HTML with `b2 doc` (doc/html/mmsg.html), checks
-# that no code block in doc/*.adoc is typed inline (every listing/literal block holds only
-# include:: lines of compiled files), that the result has no unresolved include, that the
+# that no program code in doc/*.adoc is typed inline (source blocks hold only include::
+# lines of compiled files; typed blocks may hold shell commands only), that the result has no unresolved include, that the
 # chart script renders the committed data, and that the README shows the chart.
 # Last line: `N passed, N failed`. Needs asciidoctor, perl, gnuplot (build/packages.txt).
 set -uo pipefail
@@ -30,30 +30,50 @@ build_html() {
     rm -f doc/html/mmsg.html
     b2 -j"${MMSG_JOBS:-2}" --build-dir="$work/b2" doc && [[ -s doc/html/mmsg.html ]]
 }
-# Every ----/.... block of every doc/*.adoc contains include:: lines only, and every
-# [source] (or [listing]/[literal]) style line opens a delimited block, not a paragraph.
+# Code shown in the docs must come from compiled files. In doc/*.adoc:
+#  - a [source] block in C++ (the default language), C or CMake holds include:: lines only;
+#  - a block of shell commands ([source,bash|sh|shell|console], or a plain ----/.... block)
+#    may be typed, but must not contain program code (C++ markers fail it);
+#  - a [source] style line must open a delimited block, not a typed paragraph.
 no_inline_code() {
     awk '
-        FNR == 1 { inblock = ""; pending = 0 }
+        function is_code(l) {
+            return l ~ /#include|std::|mmsg::|^[[:space:]]*(template|class|struct|namespace|return|auto|const|int|void)[[:space:]<]|;[[:space:]]*(\/\/.*)?$|[{}][[:space:]]*$/
+        }
+        FNR == 1 { inblock = ""; pending = 0; style = "" }
         /^(----|\.\.\.\.)[[:space:]]*$/ {
-            if (inblock == "") { inblock = $0; start = FNR; pending = 0; next }
+            if (inblock == "") {
+                inblock = $0; start = FNR
+                strict = (pending && lang !~ /^(bash|sh|shell|console|text)$/)
+                pending = 0
+                next
+            }
             if ($0 == inblock) { inblock = ""; next }
         }
         inblock != "" {
-            if ($0 !~ /^include::/ && $0 !~ /^[[:space:]]*$/) {
-                printf "%s:%d: code typed inline (block opened at line %d): %s\n", FILENAME, FNR, start, $0
+            if ($0 ~ /^include::/ || $0 ~ /^[[:space:]]*$/) next
+            if (strict) {
+                printf "%s:%d: [source,%s] block with code typed inline (opened at line %d): %s\n", FILENAME, FNR, lang, start, $0
+                bad = 1
+            } else if (is_code($0)) {
+                printf "%s:%d: program code typed inline (block opened at line %d): %s\n", FILENAME, FNR, start, $0
                 bad = 1
             }
             next
         }
         pending {
             if ($0 !~ /^(----|\.\.\.\.)/) {
-                printf "%s:%d: [%s] applies to a paragraph typed inline, not to an included block\n", FILENAME, FNR - 1, style
+                printf "%s:%d: [source] applies to a paragraph typed inline, not to an included block\n", FILENAME, FNR - 1
                 bad = 1
             }
             pending = 0
         }
-        /^\[(source|listing|literal)[],]/ { pending = 1; style = $0; sub(/^\[/, "", style); sub(/[],].*/, "", style) }
+        /^\[(source|listing|literal)[],]/ {
+            pending = 1
+            lang = $0
+            if (lang ~ /^\[source,/) { sub(/^\[source,[[:space:]]*/, "", lang); sub(/[],].*/, "", lang) }
+            else lang = ($0 ~ /^\[source/) ? "c++" : "text"
+        }
         END { exit bad }
     ' doc/*.adoc
 }
@@ -88,7 +108,7 @@ readme_shows_chart() {
 }
 
 check "b2 doc builds doc/html/mmsg.html (no asciidoctor warning)" build_html
-check "no code block typed inline in doc/*.adoc" no_inline_code
+check "no program code typed inline in doc/*.adoc" no_inline_code
 check "every include:: of the docs exists" includes_exist
 check "the HTML has every include resolved and the header reference" html_complete
 check "build/chart.sh renders doc/benchmark.csv" chart_renders
