@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <netinet/in.h>
+#include <linux/net_tstamp.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -302,6 +303,43 @@ BOOST_FIXTURE_TEST_CASE(control_data_cut_by_the_kernel_is_flagged_and_the_split_
     std::vector<Packet> p(64);
     BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == 12u);
     expect(p, 0, a, tx_ep, PacketFlags::control_truncated);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_coalesced_datagram_whose_segment_size_was_cut_is_one_flagged_packet,
+                        Loopback) {
+    if (!gro_works()) return;
+    // Socket-level control messages come before UDP_GRO's: these four fill the backend's
+    // control buffer, so the kernel drops the segment size and says MSG_CTRUNC.
+    const int fd = rx.native_handle();
+    const int one = 1;
+    const int stamping = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    bool set = ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0 &&
+               ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &stamping, sizeof stamping) == 0 &&
+               ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) == 0;
+#ifdef SO_RCVMARK
+    set = set && ::setsockopt(fd, SOL_SOCKET, SO_RCVMARK, &one, sizeof one) == 0;
+#else
+    set = false;
+#endif
+    if (!set) {
+        BOOST_TEST_MESSAGE("cannot fill the control buffer here: skipped");
+        return;
+    }
+    const auto a = train(12, 1232, 0, 1);
+    send_train(tx.native_handle(), rx_ep, a);
+    std::vector<Packet> p(64);
+    const std::size_t n = receiver.recv_mmsg(rx, p, ec);
+    BOOST_TEST(!ec, ec.message());
+    if (n == 12u) {
+        BOOST_TEST_MESSAGE("the kernel kept the UDP_GRO message: the split path is checked elsewhere");
+        expect(p, 0, a, tx_ep, PacketFlags::control_truncated);
+        return;
+    }
+    // The segments cannot be told apart: one packet, flagged, holding the first bytes.
+    BOOST_TEST(n == 1u);
+    BOOST_TEST(has_flags(p[0].meta.flags, PacketFlags::control_truncated | PacketFlags::truncated));
+    BOOST_TEST(same_bytes(p[0].data(), a[0]));
+    BOOST_TEST(p[0].meta.addr == tx_ep);
 }
 
 BOOST_AUTO_TEST_CASE(ipv6_coalesced_datagrams_are_split_with_their_source) {
