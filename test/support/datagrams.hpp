@@ -31,7 +31,7 @@ inline std::vector<std::byte> numbered(std::size_t size, std::uint32_t index) {
     std::vector<std::byte> p(size);
     for (std::size_t i = 0; i < size; ++i)
         p[i] = static_cast<std::byte>((index * 31u + i * 7u + 1u) & 0xffu);
-    std::memcpy(p.data(), &index, std::min<std::size_t>(size, sizeof index));
+    if (size > 0) std::memcpy(p.data(), &index, std::min<std::size_t>(size, sizeof index));
     return p;
 }
 
