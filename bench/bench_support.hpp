@@ -57,11 +57,12 @@ struct Counted {
     SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) requires SendBackend<B> {
         const SendOutcome out = inner.send(fd, items, errors, mode);
-        syscalls += Cost == CallCost::one_syscall ? 1 : out.done + (out.done < items.size() ? 1 : 0);
+        syscalls +=
+            Cost == CallCost::one_syscall ? 1 : out.done + (out.done < items.size() ? 1 : 0);
         return out;
     }
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec)
-        requires RecvBackend<B> {
+    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode,
+                     std::error_code& ec) requires RecvBackend<B> {
         const std::size_t n = inner.recv(fd, slots, mode, ec);
         syscalls += Cost == CallCost::one_syscall ? 1 : n + (n < slots.size() ? 1 : 0);
         return n;
@@ -73,13 +74,16 @@ class LoopbackSocket {
 public:
     //! Opens a socket bound to 127.0.0.1:port (port 0: any free port). Throws
     //! std::system_error when the kernel refuses.
-    explicit LoopbackSocket(std::uint16_t port = 0) : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    explicit LoopbackSocket(std::uint16_t port = 0)
+        : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
         if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
         const Endpoint want(boost::asio::ip::address_v4::loopback(), port);
-        if (::bind(fd_, static_cast<const sockaddr*>(want.data()), static_cast<socklen_t>(want.size())) != 0) {
+        if (::bind(fd_, static_cast<const sockaddr*>(want.data()),
+                   static_cast<socklen_t>(want.size())) != 0) {
             const int e = errno;
             ::close(fd_);
-            throw std::system_error(e, std::generic_category(), "bind 127.0.0.1:" + std::to_string(port));
+            throw std::system_error(e, std::generic_category(),
+                                    "bind 127.0.0.1:" + std::to_string(port));
         }
         socklen_t len = static_cast<socklen_t>(local_.capacity());
         ::getsockname(fd_, static_cast<sockaddr*>(local_.data()), &len);
@@ -102,7 +106,8 @@ public:
     }
     //! Blocking receives give up after `t` (so a receive row can never hang).
     void set_rcvtimeo(std::chrono::milliseconds t) noexcept {
-        timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
+        timeval tv{static_cast<time_t>(t.count() / 1000),
+                   static_cast<suseconds_t>(t.count() % 1000 * 1000)};
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     }
     //! Waits up to `t` until a datagram is queued.
@@ -124,7 +129,8 @@ public:
 
     PayloadBatch(std::size_t size, std::size_t batch, const Endpoint& dest)
         : bytes_(std::max<std::size_t>(size, 1)), dest_(dest) {
-        for (std::size_t i = 0; i < bytes_.size(); ++i) bytes_[i] = static_cast<std::byte>(i * 7u);
+        for (std::size_t i = 0; i < bytes_.size(); ++i)
+            bytes_[i] = static_cast<std::byte>(i * 7u);
         elements_.assign(batch, Element{std::span<const std::byte>(bytes_.data(), size), &dest_});
     }
     //! The first k elements (k <= batch).

@@ -62,10 +62,11 @@ bool write_file(const std::string& path, const std::string& text) {
 
 std::string settings_json(const Options& o) {
     std::string sizes;
-    for (std::size_t s : o.sizes) sizes += (sizes.empty() ? "" : ", ") + std::to_string(s);
+    for (std::size_t s : o.sizes)
+        sizes += (sizes.empty() ? "" : ", ") + std::to_string(s);
     return "{\"rounds\": " + std::to_string(o.rounds) + ", \"count\": " + std::to_string(o.count) +
-           ", \"max_time_s\": " + std::to_string(o.max_time) + ", \"batch\": " + std::to_string(o.batch) +
-           ", \"sizes\": [" + sizes + "]}";
+           ", \"max_time_s\": " + std::to_string(o.max_time) +
+           ", \"batch\": " + std::to_string(o.batch) + ", \"sizes\": [" + sizes + "]}";
 }
 
 int run(const Options& o) {
@@ -101,10 +102,11 @@ int run(const Options& o) {
     // so the first row measured is not penalised.
     for (std::size_t size : o.sizes)
         for (std::size_t i : chosen) {
-            progress.show("warm-up  size " + std::to_string(size) + "  " + rows[i].group + "/" + rows[i].name);
+            progress.show("warm-up  size " + std::to_string(size) + "  " + rows[i].group + "/" +
+                          rows[i].name);
             try {
-                rows[i].function(RowContext{size, std::min<std::size_t>(o.count, 2000), max_time / 10,
-                                            o.batch, sink.local()});
+                rows[i].function(RowContext{size, std::min<std::size_t>(o.count, 2000),
+                                            max_time / 10, o.batch, sink.local()});
             } catch (const std::exception&) {
                 // reported by the measured rounds
             }
@@ -118,8 +120,9 @@ int run(const Options& o) {
                 const Row& row = rows[chosen[k]];
                 Result& r = results[s][k];
                 if (r.status != "ok") continue;
-                progress.show("round " + std::to_string(round + 1) + "/" + std::to_string(o.rounds) +
-                              "  size " + std::to_string(ctx.size) + "  " + row.group + "/" + row.name);
+                progress.show("round " + std::to_string(round + 1) + "/" +
+                              std::to_string(o.rounds) + "  size " + std::to_string(ctx.size) +
+                              "  " + row.group + "/" + row.name);
                 Measurement m;
                 try {
                     m = row.function(ctx);
@@ -165,10 +168,11 @@ int run(const Options& o) {
 
     const bool table_to_stderr = o.json == "-" || o.csv == "-";
     std::FILE* table_out = table_to_stderr ? stderr : stdout;
-    std::fprintf(table_out,
-                 "mmsg-perf: loopback 127.0.0.1, median of %zu rounds, each row at most %zu datagrams "
-                 "or %.3g s per round, batches of %zu\n\n%s",
-                 o.rounds, o.count, o.max_time, o.batch, format_table(flat).c_str());
+    std::fprintf(
+        table_out,
+        "mmsg-perf: loopback 127.0.0.1, median of %zu rounds, each row at most %zu datagrams "
+        "or %.3g s per round, batches of %zu\n\n%s",
+        o.rounds, o.count, o.max_time, o.batch, format_table(flat).c_str());
     std::fprintf(table_out, "\nratio: datagrams/s relative to the group's (ref) row, same round; "
                             "syscalls/dgram: system calls per datagram moved.\n");
     std::fflush(table_out);

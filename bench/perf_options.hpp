@@ -30,15 +30,15 @@ struct UsageError : std::runtime_error {
 };
 
 struct Options {
-    std::size_t rounds = 5;                  //!< rounds; the table shows medians
-    std::size_t count = 50000;               //!< datagrams per row, size and round (at most)
-    double max_time = 0.25;                  //!< seconds per row, size and round (at most)
-    std::vector<std::size_t> sizes{1232};    //!< payload sizes in bytes
-    std::size_t batch = 1024;                //!< datagrams per batch call
-    std::vector<std::string> rows;           //!< row filters (empty: every row)
-    std::string json;                        //!< write JSON here ("-": stdout)
-    std::string csv;                         //!< write CSV here ("-": stdout)
-    std::uint16_t port = 0;                  //!< loopback port of the send rows' sink (0: any)
+    std::size_t rounds = 5;               //!< rounds; the table shows medians
+    std::size_t count = 50000;            //!< datagrams per row, size and round (at most)
+    double max_time = 0.25;               //!< seconds per row, size and round (at most)
+    std::vector<std::size_t> sizes{1232}; //!< payload sizes in bytes
+    std::size_t batch = 1024;             //!< datagrams per batch call
+    std::vector<std::string> rows;        //!< row filters (empty: every row)
+    std::string json;                     //!< write JSON here ("-": stdout)
+    std::string csv;                      //!< write CSV here ("-": stdout)
+    std::uint16_t port = 0;               //!< loopback port of the send rows' sink (0: any)
     bool help = false;
     bool list = false;
 };
@@ -55,7 +55,8 @@ inline const char* usage_text() {
            "  --rounds N       rounds, median reported (1..100; default 5)\n"
            "  --count N        at most N datagrams per row, size and round\n"
            "                   (1..10000000; default 50000)\n"
-           "  --max-time S     at most S seconds per row, size and round (0.001..60; default 0.25)\n"
+           "  --max-time S     at most S seconds per row, size and round (0.001..60; default "
+           "0.25)\n"
            "  --size LIST      payload sizes in bytes, comma-separated (1..65507; default 1232),\n"
            "                   e.g. --size 64,1232\n"
            "  --batch N        datagrams per batch call (1..1024; default 1024)\n"
@@ -75,7 +76,8 @@ inline const char* usage_text() {
 
 namespace detail {
 
-inline std::size_t parse_count(std::string_view opt, std::string_view v, std::size_t lo, std::size_t hi) {
+inline std::size_t parse_count(std::string_view opt, std::string_view v, std::size_t lo,
+                               std::size_t hi) {
     std::size_t n = 0;
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < lo || n > hi)
@@ -88,8 +90,9 @@ inline double parse_seconds(std::string_view opt, std::string_view v, double lo,
     double d = 0;
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
     if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !(d >= lo && d <= hi))
-        throw UsageError(std::string(opt) + ": '" + std::string(v) + "' is not a number of seconds in " +
-                         std::to_string(lo).substr(0, 5) + ".." + std::to_string(static_cast<int>(hi)));
+        throw UsageError(std::string(opt) + ": '" + std::string(v) +
+                         "' is not a number of seconds in " + std::to_string(lo).substr(0, 5) +
+                         ".." + std::to_string(static_cast<int>(hi)));
     return d;
 }
 
@@ -105,7 +108,8 @@ inline std::vector<std::string_view> split(std::string_view v) {
 
 inline std::string lower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
@@ -132,18 +136,26 @@ inline Options parse_options(std::span<const std::string_view> args) {
         auto flag = [&] {
             if (has_value) throw UsageError(std::string(a) + ": takes no value");
         };
-        if (a == "--help" || a == "-h") flag(), o.help = true;
-        else if (a == "--list") flag(), o.list = true;
-        else if (a == "--rounds") o.rounds = detail::parse_count(a, next(), 1, 100);
-        else if (a == "--count") o.count = detail::parse_count(a, next(), 1, 10'000'000);
-        else if (a == "--max-time") o.max_time = detail::parse_seconds(a, next(), 0.001, 60);
-        else if (a == "--batch") o.batch = detail::parse_count(a, next(), 1, 1024);
-        else if (a == "--port") o.port = static_cast<std::uint16_t>(detail::parse_count(a, next(), 0, 65535));
+        if (a == "--help" || a == "-h")
+            flag(), o.help = true;
+        else if (a == "--list")
+            flag(), o.list = true;
+        else if (a == "--rounds")
+            o.rounds = detail::parse_count(a, next(), 1, 100);
+        else if (a == "--count")
+            o.count = detail::parse_count(a, next(), 1, 10'000'000);
+        else if (a == "--max-time")
+            o.max_time = detail::parse_seconds(a, next(), 0.001, 60);
+        else if (a == "--batch")
+            o.batch = detail::parse_count(a, next(), 1, 1024);
+        else if (a == "--port")
+            o.port = static_cast<std::uint16_t>(detail::parse_count(a, next(), 0, 65535));
         else if (a == "--size") {
             o.sizes.clear();
             for (std::string_view s : detail::split(next())) {
                 const std::size_t n = detail::parse_count(a, s, 1, max_udp_payload);
-                if (std::find(o.sizes.begin(), o.sizes.end(), n) == o.sizes.end()) o.sizes.push_back(n);
+                if (std::find(o.sizes.begin(), o.sizes.end(), n) == o.sizes.end())
+                    o.sizes.push_back(n);
             }
         } else if (a == "--rows") {
             for (std::string_view s : detail::split(next())) {
@@ -159,10 +171,12 @@ inline Options parse_options(std::span<const std::string_view> args) {
         } else if (a.starts_with("-"))
             throw UsageError("unknown option '" + std::string(a) + "' (see --help)");
         else
-            throw UsageError("unexpected argument '" + std::string(a) +
-                             "': mmsg-perf sends to 127.0.0.1 only and takes no address (see --help)");
+            throw UsageError(
+                "unexpected argument '" + std::string(a) +
+                "': mmsg-perf sends to 127.0.0.1 only and takes no address (see --help)");
     }
-    if (o.json == "-" && o.csv == "-") throw UsageError("--json - and --csv -: only one can go to stdout");
+    if (o.json == "-" && o.csv == "-")
+        throw UsageError("--json - and --csv -: only one can go to stdout");
     return o;
 }
 
@@ -176,12 +190,15 @@ inline std::vector<std::size_t> select_rows(const std::vector<Row>& rows,
     for (const std::string& f : filters) {
         bool any = false;
         for (std::size_t i = 0; i < rows.size(); ++i)
-            if (detail::lower(rows[i].group + "/" + rows[i].name).find(detail::lower(f)) != std::string::npos)
+            if (detail::lower(rows[i].group + "/" + rows[i].name).find(detail::lower(f)) !=
+                std::string::npos)
                 chosen[i] = any = true;
         if (!any) {
             std::string known;
-            for (const Row& r : rows) known += "\n  " + r.group + "/" + r.name;
-            throw UsageError("--rows: no row or backend matches '" + f + "'; the rows are:" + known);
+            for (const Row& r : rows)
+                known += "\n  " + r.group + "/" + r.name;
+            throw UsageError("--rows: no row or backend matches '" + f +
+                             "'; the rows are:" + known);
         }
     }
     for (std::size_t i = 0; i < rows.size(); ++i)

@@ -16,14 +16,14 @@ namespace mmsg::bench {
 struct Result {
     std::string name;
     std::string group;
-    std::string reference;            //!< name of the group's reference row
+    std::string reference; //!< name of the group's reference row
     std::size_t size = 0;
-    std::vector<double> rates;        //!< datagrams/s, one per round that measured
-    std::vector<double> ratios;       //!< rate / the reference's rate in the same round
-    std::size_t datagrams = 0;        //!< over all rounds
-    std::size_t syscalls = 0;         //!< over all rounds
-    std::string status = "ok";        //!< ok, unavailable, error
-    std::string note;                 //!< why, when not ok
+    std::vector<double> rates;  //!< datagrams/s, one per round that measured
+    std::vector<double> ratios; //!< rate / the reference's rate in the same round
+    std::size_t datagrams = 0;  //!< over all rounds
+    std::size_t syscalls = 0;   //!< over all rounds
+    std::string status = "ok";  //!< ok, unavailable, error
+    std::string note;           //!< why, when not ok
 
     double datagrams_per_s() const { return median(rates); }
     double gbit_per_s() const { return datagrams_per_s() * static_cast<double>(size) * 8 / 1e9; }
@@ -65,10 +65,18 @@ inline std::string json_string(const std::string& s) {
     std::string out = "\"";
     for (const char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
                 char buf[8];
@@ -88,7 +96,8 @@ inline std::string json_number(double v, int decimals) {
 inline std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string out = "\"";
-    for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    for (const char c : s)
+        out += c == '"' ? std::string("\"\"") : std::string(1, c);
     return out + "\"";
 }
 
@@ -100,18 +109,21 @@ inline std::string format_table(const std::vector<Result>& results) {
     constexpr int columns = 8;
     using Line = std::vector<std::string>;
     std::vector<Line> lines;
-    lines.push_back({"group", "row", "size", "datagrams/s", "Gbit/s", "syscalls/dgram", "ratio", ""});
+    lines.push_back(
+        {"group", "row", "size", "datagrams/s", "Gbit/s", "syscalls/dgram", "ratio", ""});
     for (const Result& r : results) {
         const bool ok = r.status == "ok";
-        lines.push_back({r.group, r.name + (r.name == r.reference ? " (ref)" : ""), std::to_string(r.size),
-                         ok ? detail::thousands(r.datagrams_per_s()) : "-",
+        lines.push_back({r.group, r.name + (r.name == r.reference ? " (ref)" : ""),
+                         std::to_string(r.size), ok ? detail::thousands(r.datagrams_per_s()) : "-",
                          ok ? detail::fixed(r.gbit_per_s(), 2) : "-",
                          ok ? detail::fixed(r.syscalls_per_datagram(), 4) : "-",
-                         ok ? detail::fixed(r.ratio(), 2) : "-", ok ? r.note : r.status + ": " + r.note});
+                         ok ? detail::fixed(r.ratio(), 2) : "-",
+                         ok ? r.note : r.status + ": " + r.note});
     }
     std::size_t width[columns] = {};
     for (const Line& l : lines)
-        for (int c = 0; c < columns; ++c) width[c] = std::max(width[c], l[c].size());
+        for (int c = 0; c < columns; ++c)
+            width[c] = std::max(width[c], l[c].size());
     std::string out;
     for (const Line& l : lines) {
         std::string s;
@@ -120,15 +132,18 @@ inline std::string format_table(const std::vector<Result>& results) {
             if (c) s += "  ";
             s += c < 2 || c == columns - 1 ? l[c] + pad : pad + l[c];
         }
-        while (!s.empty() && s.back() == ' ') s.pop_back();
+        while (!s.empty() && s.back() == ' ')
+            s.pop_back();
         out += s + "\n";
     }
     return out;
 }
 
 //! JSON: {"tool": "mmsg-perf", "results": [ one object per row and size ]}.
-inline std::string format_json(const std::vector<Result>& results, const std::string& settings_json) {
-    std::string out = "{\n  \"tool\": \"mmsg-perf\",\n  \"settings\": " + settings_json + ",\n  \"results\": [";
+inline std::string format_json(const std::vector<Result>& results,
+                               const std::string& settings_json) {
+    std::string out =
+        "{\n  \"tool\": \"mmsg-perf\",\n  \"settings\": " + settings_json + ",\n  \"results\": [";
     for (std::size_t i = 0; i < results.size(); ++i) {
         const Result& r = results[i];
         out += i ? ",\n    {" : "\n    {";
@@ -148,13 +163,17 @@ inline std::string format_json(const std::vector<Result>& results, const std::st
 
 //! CSV with a header line; empty fields for values that were not measured.
 inline std::string format_csv(const std::vector<Result>& results) {
-    std::string out = "name,group,size,datagrams_per_s,gbit_per_s,syscalls_per_datagram,ratio,reference,status,note\n";
-    auto num = [](double v, int d) { return std::isfinite(v) ? detail::fixed(v, d) : std::string(); };
+    std::string out = "name,group,size,datagrams_per_s,gbit_per_s,syscalls_per_datagram,ratio,"
+                      "reference,status,note\n";
+    auto num = [](double v, int d) {
+        return std::isfinite(v) ? detail::fixed(v, d) : std::string();
+    };
     for (const Result& r : results)
-        out += detail::csv_field(r.name) + "," + detail::csv_field(r.group) + "," + std::to_string(r.size) +
-               "," + num(r.datagrams_per_s(), 0) + "," + num(r.gbit_per_s(), 4) + "," +
-               num(r.syscalls_per_datagram(), 6) + "," + num(r.ratio(), 4) + "," +
-               detail::csv_field(r.reference) + "," + r.status + "," + detail::csv_field(r.note) + "\n";
+        out += detail::csv_field(r.name) + "," + detail::csv_field(r.group) + "," +
+               std::to_string(r.size) + "," + num(r.datagrams_per_s(), 0) + "," +
+               num(r.gbit_per_s(), 4) + "," + num(r.syscalls_per_datagram(), 6) + "," +
+               num(r.ratio(), 4) + "," + detail::csv_field(r.reference) + "," + r.status + "," +
+               detail::csv_field(r.note) + "\n";
     return out;
 }
 

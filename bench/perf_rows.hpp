@@ -22,12 +22,12 @@ namespace mmsg::bench {
 //! What one measurement of a row may use, and its bounds: a row stops after `count`
 //! datagrams or `max_time`, whichever comes first.
 struct RowContext {
-    std::size_t size = 0;                 //!< payload bytes per datagram
-    std::size_t count = 0;                //!< at most this many datagrams
-    std::chrono::nanoseconds max_time{};  //!< and at most this long
-    std::size_t batch = 0;                //!< datagrams per batch call (1..1024)
-    Endpoint sink;                        //!< a loopback socket that takes (and drops) what
-                                          //!< send rows send; receive rows make their own
+    std::size_t size = 0;                //!< payload bytes per datagram
+    std::size_t count = 0;               //!< at most this many datagrams
+    std::chrono::nanoseconds max_time{}; //!< and at most this long
+    std::size_t batch = 0;               //!< datagrams per batch call (1..1024)
+    Endpoint sink;                       //!< a loopback socket that takes (and drops) what
+                                         //!< send rows send; receive rows make their own
 };
 
 //! The result of one measurement. `datagrams / seconds` is the rate; `syscalls` counts the
@@ -61,7 +61,8 @@ inline std::vector<Row>& registry() {
 //!   inline const mmsg::bench::Registration rows_mine{ {Row{...}, Row{...}} };
 struct Registration {
     Registration(std::initializer_list<Row> rows) {
-        for (const Row& r : rows) registry().push_back(r);
+        for (const Row& r : rows)
+            registry().push_back(r);
     }
 };
 

@@ -150,9 +150,11 @@ Measurement recvmmsg_loop_n(const RowContext& ctx) {
     return timed_receive(ctx, rx, [&](std::size_t k) {
         Moved m;
         k = std::min(k, num_rcvmmsgs);
-        for (std::size_t i = 0; i < k; ++i) hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        for (std::size_t i = 0; i < k; ++i)
+            hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         ++m.syscalls;
-        const int r = ::recvmmsg(rx.fd(), hdr.data(), static_cast<unsigned>(k), MSG_WAITFORONE, nullptr);
+        const int r =
+            ::recvmmsg(rx.fd(), hdr.data(), static_cast<unsigned>(k), MSG_WAITFORONE, nullptr);
         if (r < 0) {
             if (errno != EINTR) m.error = errno_text("recvmmsg");
             return m;
@@ -183,14 +185,22 @@ Measurement by_capacity(const RowContext& ctx) {
     if (ctx.size <= packet_data_size) return F<packet_data_size>{}(ctx);
     return F<65536>{}(ctx);
 }
-template <std::size_t N> struct RecvmsgLoop { Measurement operator()(const RowContext& c) const { return recvmsg_loop_n<N>(c); } };
-template <std::size_t N> struct RecvmmsgLoop { Measurement operator()(const RowContext& c) const { return recvmmsg_loop_n<N>(c); } };
-template <std::size_t N> struct MmsgReceiver {
+template <std::size_t N>
+struct RecvmsgLoop {
+    Measurement operator()(const RowContext& c) const { return recvmsg_loop_n<N>(c); }
+};
+template <std::size_t N>
+struct RecvmmsgLoop {
+    Measurement operator()(const RowContext& c) const { return recvmmsg_loop_n<N>(c); }
+};
+template <std::size_t N>
+struct MmsgReceiver {
     Measurement operator()(const RowContext& c) const {
         return batch_receiver_n<LinuxMmsgBackend, CallCost::one_syscall, N>(c);
     }
 };
-template <std::size_t N> struct PortableReceiver {
+template <std::size_t N>
+struct PortableReceiver {
     Measurement operator()(const RowContext& c) const {
         return batch_receiver_n<PortableBackend, CallCost::per_datagram, N>(c);
     }

@@ -30,7 +30,8 @@ int main() {
 
     // Eight datagrams, one sendmmsg(2): each element is (payload, destination).
     std::vector<std::pair<std::string, mmsg::Endpoint>> batch;
-    for (int i = 0; i < 8; ++i) batch.emplace_back("datagram " + std::to_string(i), to);
+    for (int i = 0; i < 8; ++i)
+        batch.emplace_back("datagram " + std::to_string(i), to);
     const mmsg::SendResult sent = mmsg::batch_send(tx, batch);
     if (!sent.ok()) return 1; // sent.failed / sent.unsent / sent.first_error say why
 

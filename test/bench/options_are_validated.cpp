@@ -26,7 +26,8 @@ std::string rejection(std::vector<std::string_view> args) {
 }
 
 Row row(std::string name, std::string group, bool reference = false) {
-    return Row{std::move(name), std::move(group), [](const RowContext&) { return Measurement{}; }, reference, ""};
+    return Row{std::move(name), std::move(group), [](const RowContext&) { return Measurement{}; },
+               reference, ""};
 }
 
 } // namespace
@@ -49,7 +50,8 @@ BOOST_AUTO_TEST_CASE(separate_and_equals_forms_of_an_option_are_the_same) {
 
 BOOST_AUTO_TEST_CASE(size_list_keeps_its_order_and_drops_repeats) {
     const Options o = parse({"--size", "1232,64,1232,65507"});
-    BOOST_TEST(o.sizes == (std::vector<std::size_t>{1232, 64, 65507}), boost::test_tools::per_element());
+    BOOST_TEST(o.sizes == (std::vector<std::size_t>{1232, 64, 65507}),
+               boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(size_above_the_largest_udp_payload_is_rejected_naming_the_limit) {
@@ -80,10 +82,13 @@ BOOST_AUTO_TEST_CASE(unknown_options_missing_values_and_addresses_are_rejected) 
 
 BOOST_AUTO_TEST_CASE(row_filter_selects_matching_rows_and_always_their_group_reference) {
     const std::vector<Row> rows{row("sendto loop", "send", true), row("LinuxMmsgBackend", "send"),
-                                row("PortableBackend", "send"), row("recvmsg loop", "receive", true),
+                                row("PortableBackend", "send"),
+                                row("recvmsg loop", "receive", true),
                                 row("LinuxMmsgBackend", "receive")};
-    BOOST_TEST(select_rows(rows, {}) == (std::vector<std::size_t>{0, 1, 2, 3, 4}), boost::test_tools::per_element());
-    BOOST_TEST(select_rows(rows, {"send/linux"}) == (std::vector<std::size_t>{0, 1}), boost::test_tools::per_element());
+    BOOST_TEST(select_rows(rows, {}) == (std::vector<std::size_t>{0, 1, 2, 3, 4}),
+               boost::test_tools::per_element());
+    BOOST_TEST(select_rows(rows, {"send/linux"}) == (std::vector<std::size_t>{0, 1}),
+               boost::test_tools::per_element());
     BOOST_TEST(select_rows(rows, {"linuxmmsg"}) == (std::vector<std::size_t>{0, 1, 3, 4}),
                boost::test_tools::per_element());
     BOOST_TEST(select_rows(rows, {"receive", "portable"}) == (std::vector<std::size_t>{0, 2, 3, 4}),

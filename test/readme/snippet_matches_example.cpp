@@ -21,12 +21,14 @@ Lines read_lines(const std::string& path) {
     std::ifstream in(path);
     BOOST_TEST_REQUIRE(in.good(), "cannot open " << path);
     Lines lines;
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    for (std::string l; std::getline(in, l);)
+        lines.push_back(l);
     return lines;
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 struct Files {
@@ -39,8 +41,10 @@ Files files() {
     auto& suite = boost::unit_test::framework::master_test_suite();
     for (int i = 1; i < suite.argc; ++i) {
         const std::string a = suite.argv[i];
-        if (ends_with(a, "README.md")) f.readme = a;
-        else f.sources[a.substr(a.find_last_of('/') + 1)] = a;
+        if (ends_with(a, "README.md"))
+            f.readme = a;
+        else
+            f.sources[a.substr(a.find_last_of('/') + 1)] = a;
     }
     BOOST_TEST_REQUIRE(!f.readme.empty(), "usage: snippet_matches_example README.md FILE...");
     return f;
@@ -66,7 +70,8 @@ Lines tagged_region(const Lines& src, const std::string& tag) {
     for (const std::string& l : out)
         if (l.find_first_not_of(' ') != std::string::npos)
             indent = std::min(indent, l.find_first_not_of(' '));
-    for (std::string& l : out) l = l.size() >= indent ? l.substr(indent) : std::string();
+    for (std::string& l : out)
+        l = l.size() >= indent ? l.substr(indent) : std::string();
     return out;
 }
 
@@ -85,13 +90,16 @@ std::vector<Snippet> readme_snippets(const Lines& md) {
         Snippet s;
         std::string tag;
         words >> s.file >> tag;
-        BOOST_TEST_REQUIRE(tag.rfind("tag=", 0) == 0, "README line " << i + 1 << ": expected tag=NAME");
+        BOOST_TEST_REQUIRE(tag.rfind("tag=", 0) == 0,
+                           "README line " << i + 1 << ": expected tag=NAME");
         s.tag = tag.substr(4);
         s.file = s.file.substr(s.file.find_last_of('/') + 1);
         std::size_t j = i + 1;
         BOOST_TEST_REQUIRE((j < md.size() && md[j].rfind("```", 0) == 0),
-                           "README line " << j + 1 << ": a ``` block must follow the snippet marker");
-        for (++j; j < md.size() && md[j].rfind("```", 0) != 0; ++j) s.body.push_back(md[j]);
+                           "README line " << j + 1
+                                          << ": a ``` block must follow the snippet marker");
+        for (++j; j < md.size() && md[j].rfind("```", 0) != 0; ++j)
+            s.body.push_back(md[j]);
         out.push_back(s);
         i = j;
     }
