@@ -8,8 +8,11 @@
 
 #include <mmsg/backend/linux_mmsg.hpp>
 #include <mmsg/backend/mock.hpp>
+#include <mmsg/backend/mock_gso_ops.hpp>
 #include <mmsg/batch_receiver.hpp>
+#include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
+#include <mmsg/fault_injecting.hpp>
 
 #include "../support/backends.hpp"
 #include "../support/loopback.hpp"
@@ -34,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -105,10 +109,22 @@ std::string summarise_others(const std::vector<std::error_code>& status, std::si
     return os.str();
 }
 
-// One cell on MockBackend: the datagrams at `pos` fail with `err` (MockNetwork::fail_nth).
-Cell run_mock(const Errno& err, Position pos) {
+std::pair<std::size_t, std::size_t> faulted_range(Position pos) {
+    switch (pos) {
+    case Position::first: return {0, 1};
+    case Position::middle: return {4, 5};
+    case Position::last: return {7, 8};
+    case Position::chunk: return {0, max_send_batch};
+    }
+    return {0, 1};
+}
+
+// One cell on a backend running over a MockNetwork (`make` builds it): the datagrams at
+// `pos` fail with `err` (MockNetwork::fail_nth).
+template <class Make>
+Cell run_on_mock_network(const Errno& err, Position pos, Make make) {
     MockNetwork net;
-    BatchSender<MockBackend> sender{MockBackend(net)};
+    auto sender = make(net);
     const int tx = net.open(v4_loopback());
     const int rx = net.open(v4_loopback());
     const Endpoint to = net.local_endpoint(rx);
@@ -116,13 +132,7 @@ Cell run_mock(const Errno& err, Position pos) {
 
     Cell c;
     c.n = pos == Position::chunk ? 2 * max_send_batch : 8;
-    std::size_t lo = 0, hi = 1;
-    switch (pos) {
-    case Position::first: lo = 0, hi = 1; break;
-    case Position::middle: lo = 4, hi = 5; break;
-    case Position::last: lo = 7, hi = 8; break;
-    case Position::chunk: lo = 0, hi = max_send_batch; break;
-    }
+    const auto [lo, hi] = faulted_range(pos);
     // fail_nth counts attempts: a datagram that was retried (EINTR) has a later number. The
     // first `lo` attempts are the datagrams before the faulted ones (nothing fails there).
     for (std::size_t k = lo; k < hi; ++k) net.fail_nth(k, detail::errno_code(err.value));
@@ -141,10 +151,76 @@ Cell run_mock(const Errno& err, Position pos) {
     return c;
 }
 
-// ---- real backends: the kernel's own errors, provoked on loopback --------------------------
+Cell run_mock(const Errno& err, Position pos) {
+    return run_on_mock_network(err, pos, [](MockNetwork& net) {
+        return BatchSender<MockBackend>{MockBackend(net)};
+    });
+}
+
+#if MMSG_HAS_UDP_GSO
+// LinuxGsoBackend's own code over the mock network: the 8 or 2048 equal datagrams to one
+// destination go as UDP_SEGMENT trains, and the faults hit datagrams inside them.
+Cell run_mock_gso(const Errno& err, Position pos) {
+    return run_on_mock_network(err, pos, [](MockNetwork& net) {
+        return BatchSender<MockGsoBackend>{MockGsoBackend(MockGsoOps(net))};
+    });
+}
+#endif
+
+// ---- real backends with FaultInjecting<B>: the same script, on loopback sockets -----------
 
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
+
+// Drains `rx` and returns how many datagrams reached it: received, or dropped by the kernel
+// and counted (SO_RXQ_OVFL); `receiver` must have drop counting enabled on it.
+std::size_t reached(asio::io_context& io, udp::socket& rx, BatchReceiver<LinuxMmsgBackend>& receiver,
+                    std::size_t expected) {
+    std::vector<Packet> packets(64);
+    std::error_code ec;
+    std::size_t received = 0;
+    for (;;) {
+        const std::size_t k = receiver.try_recv_mmsg(rx, packets, ec);
+        if (ec) break;
+        received += k;
+    }
+    if (receiver.backend().dropped() > 0 || received < expected) {
+        // The counter comes with a datagram: one more into the drained queue.
+        udp::socket m(io, rx.local_endpoint().protocol());
+        m.send_to(asio::buffer("m", 1), rx.local_endpoint());
+        received += receiver.recv_mmsg(rx, packets) - 1;
+    }
+    return received + receiver.backend().dropped();
+}
+
+template <class B>
+Cell run_injected(const Errno& err, Position pos) {
+    asio::io_context io;
+    udp::socket rx = mmsg::test::bound_socket(io, v4_loopback());
+    mmsg::test::set_rcvbuf(rx, 8 << 20);
+    BatchReceiver<LinuxMmsgBackend> receiver;
+    BOOST_REQUIRE(!receiver.backend().enable_drop_count(rx.native_handle()));
+    udp::socket tx = mmsg::test::bound_socket(io, v4_loopback());
+    const std::vector<std::byte> payload(1, std::byte{1});
+
+    Cell c;
+    c.n = pos == Position::chunk ? 2 * max_send_batch : 8;
+    const auto [lo, hi] = faulted_range(pos);
+    BatchSender<FaultInjecting<B>> sender;
+    for (std::size_t k = lo; k < hi; ++k) sender.backend().fail_nth(k, detail::errno_code(err.value));
+    Batch batch(c.n, {payload, rx.local_endpoint()});
+    std::vector<std::error_code> status(c.n);
+    c.r = sender.batch_send(tx, batch, status);
+    c.faulted = status[lo];
+    c.others = summarise_others(status, lo, hi);
+    c.calls = sender.backend().calls();
+    c.delivered = reached(io, rx, receiver, c.r.sent);
+    BOOST_TEST(c.r.sent + c.r.failed + c.r.unsent == c.n, err.name);
+    BOOST_TEST(c.delivered == c.r.sent, err.name);
+    return c;
+}
+
+// ---- real backends: the kernel's own errors, provoked on loopback --------------------------
 
 // Counts backend calls (the system calls of sendmmsg-like backends); forwards everything.
 template <class B>
@@ -198,7 +274,10 @@ Cell run_real(const Errno& err, Position pos) {
         break;
     case EMSGSIZE: bad_payload.assign(65508, std::byte{2}); break;
     case EINVAL: bad = v4_loopback(0); break;
-    case EBADF: fd = doomed.release(), ::close(fd); break;
+    case EBADF: // a closed number far above those in use, so nothing reuses it
+        fd = ::fcntl(doomed.native_handle(), F_DUPFD_CLOEXEC, 1000);
+        ::close(fd);
+        break;
     case ENOTSOCK: fd = dev_null.fd; break;
     case EPIPE: fd = tcp.native_handle(); break;
     }
@@ -222,22 +301,7 @@ Cell run_real(const Errno& err, Position pos) {
     c.faulted = status[lo];
     c.others = summarise_others(status, lo, hi);
 
-    // Everything that reached the receiving socket: received, or dropped and counted.
-    std::vector<Packet> packets(64);
-    std::error_code ec;
-    std::size_t received = 0;
-    for (;;) {
-        const std::size_t k = receiver.try_recv_mmsg(rx, packets, ec);
-        if (ec) break;
-        received += k;
-    }
-    if (receiver.backend().dropped() > 0 || received < c.r.sent) {
-        // The counter comes with a datagram: one more into the drained queue.
-        udp::socket m(io, rx.local_endpoint().protocol());
-        m.send_to(asio::buffer("m", 1), rx.local_endpoint());
-        received += receiver.recv_mmsg(rx, packets) - 1;
-    }
-    c.delivered = received + receiver.backend().dropped();
+    c.delivered = reached(io, rx, receiver, c.r.sent);
     BOOST_TEST(c.r.sent + c.r.failed + c.r.unsent == c.n, err.name);
     BOOST_TEST(c.delivered == c.r.sent, err.name);
     return c;
@@ -256,19 +320,28 @@ std::string real_name() {
     n = n.substr(0, n.find('<')); // BasicLinuxGsoBackend<detail::KernelGsoOps> -> its name
     if (auto p = n.rfind("::"); p != std::string::npos) n = n.substr(p + 2);
     if (n.rfind("Basic", 0) == 0) n = n.substr(5); // the alias users know (LinuxGsoBackend)
-    return n + " (loopback, the kernel's own errors)";
+    return n;
 }
 
 std::string generate() {
+    // Names live in `names` (stable addresses: reserved up front).
     std::vector<std::string> names;
+    names.reserve(64);
     std::vector<Backend> backends{{"MockBackend (MockNetwork::fail_nth)", run_mock, errnos}};
+#if MMSG_HAS_UDP_GSO
+    backends.push_back({"LinuxGsoBackend on MockNetwork (MockGsoBackend, fail_nth)", run_mock_gso, errnos});
+#endif
     std::apply(
         [&](auto... b) {
-            (backends.push_back({nullptr, run_real<decltype(b)>, kernel_errnos}), ...);
-            (names.push_back(real_name<decltype(b)>()), ...);
+            ((names.push_back("FaultInjecting<" + real_name<decltype(b)>() +
+                              "> (loopback, fail_nth)"),
+              backends.push_back({names.back().c_str(), run_injected<decltype(b)>, errnos})),
+             ...);
+            ((names.push_back(real_name<decltype(b)>() + " (loopback, the kernel's own errors)"),
+              backends.push_back({names.back().c_str(), run_real<decltype(b)>, kernel_errnos})),
+             ...);
         },
         mmsg::test::RealBackends{});
-    for (std::size_t i = 0; i < names.size(); ++i) backends[i + 1].name = names[i].c_str();
     std::ostringstream os;
     os << "// GENERATED by test/reliability/fault_matrix.cpp from the real behaviour: do not edit.\n"
           "// Regenerate: MMSG_UPDATE_FAULT_MATRIX=1 b2 test/reliability//reliability_fault_matrix\n"
@@ -287,8 +360,11 @@ std::string generate() {
           "* *delivered*: datagrams that reached the receiving socket (always `sent`).\n"
           "* *calls*: backend calls the batch took (for the kernel backends, one `sendmmsg`\n"
           "  or one `sendto` loop each).\n\n"
-          "The mock section injects every errno with `MockNetwork::fail_nth`. The sections for\n"
-          "the real backends provoke the kernel's own errors on loopback, with no injection:\n"
+          "Sections: `MockBackend` and `LinuxGsoBackend`'s own code (as trains: the batch is\n"
+          "equal datagrams to one destination) on the mock network, every errno injected with\n"
+          "`MockNetwork::fail_nth`; every real backend wrapped in `FaultInjecting<>` on\n"
+          "loopback sockets, with the same script; and every real backend with the kernel's\n"
+          "own errors, provoked on loopback with no injection:\n"
           "EACCES (255.255.255.255 without `SO_BROADCAST`), EAFNOSUPPORT (IPv6 destination on an\n"
           "IPv4 socket), ENETUNREACH (IPv4-mapped destination on an IPv6-only socket), EMSGSIZE\n"
           "(65508-byte payload), EINVAL (destination port 0), and the socket-level EBADF (closed\n"
@@ -296,7 +372,9 @@ std::string generate() {
           "reports an error only for the first datagram of a call, hence one more call when a\n"
           "datagram in the middle fails.\n\n";
     std::size_t rows = 0;
+    std::size_t injected = 0;
     for (const Backend& b : backends) {
+        if (b.errnos.data() == errnos) ++injected;
         os << "== " << b.name << "\n\n"
            << "[cols=\"2,3,2,1,1,1,1,2,2,2,1,1\",options=\"header\"]\n"
            << "|===\n"
@@ -305,7 +383,7 @@ std::string generate() {
         for (const Errno& e : b.errnos)
             for (const auto& [pos, pos_name] : positions) {
                 // A socket-level error is not about a datagram: one row, for the whole batch.
-                const bool socket_level = b.errnos.data() != errnos && std::string(e.kind) == "fatal";
+                const bool socket_level = b.errnos.data() == kernel_errnos && std::string(e.kind) == "fatal";
                 if (socket_level && pos != Position::first) continue;
                 const Cell c = b.run(e, pos);
                 os << "|" << e.name << " |" << (socket_level ? "the socket itself (all 8)" : pos_name)
@@ -318,10 +396,11 @@ std::string generate() {
             }
         os << "|===\n\n";
     }
-    os << "Matrix size: " << rows << " cases (" << std::size(errnos) << " injected errnos x "
-       << std::size(positions) << " positions on the mock; " << std::size(kernel_errnos)
-       << " kernel errnos provoked on loopback, per-datagram ones at each position, on each of "
-       << std::tuple_size_v<mmsg::test::RealBackends> << " real backends).\n";
+    os << "Matrix size: " << rows << " cases: " << std::size(errnos) << " injected errnos x "
+       << std::size(positions) << " positions on each of " << injected
+       << " backends, and " << std::size(kernel_errnos)
+       << " errnos of the kernel's own (per-datagram ones at each position) on each of "
+       << std::tuple_size_v<mmsg::test::RealBackends> << " real backends.\n";
     return os.str();
 }
 

@@ -129,8 +129,11 @@ BOOST_AUTO_TEST_CASE(overflowing_a_small_buffer_is_counted_exactly) {
     auto rx = mmsg::test::bound_socket(io, v4_loopback());
     const int small = 2048; // the kernel doubles it, and its minimum applies
     ::setsockopt(rx.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    // tag::enable[]
     BatchReceiver<LinuxMmsgBackend> receiver;
+    // Ask the kernel for the socket's drop counter with every datagram (SO_RXQ_OVFL).
     BOOST_REQUIRE(!receiver.backend().enable_drop_count(rx.native_handle()));
+    // end::enable[]
     udp::socket tx(io, udp::v4());
     const Endpoint to = rx.local_endpoint();
 
@@ -160,7 +163,10 @@ BOOST_AUTO_TEST_CASE(overflowing_a_small_buffer_is_counted_exactly) {
 
     BOOST_TEST(received > 0u);
     BOOST_TEST(received < 200u);
+    // tag::check[]
+    // Every datagram is accounted for: received, or dropped by the kernel and counted.
     BOOST_TEST(receiver.backend().dropped() == 200u - received);
+    // end::check[]
     BOOST_TEST(receiver.backend().dropped() == meminfo(rx.native_handle()).drops);
 }
 
