@@ -197,8 +197,13 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (o.list) {
+            int gw = 0, nw = 0;
+            for (const Row& r : registry()) {
+                gw = std::max(gw, static_cast<int>(r.group.size()));
+                nw = std::max(nw, static_cast<int>(r.name.size()));
+            }
             for (const Row& r : registry())
-                std::printf("%-10s %-24s %s%s\n", r.group.c_str(), r.name.c_str(),
+                std::printf("%-*s  %-*s  %s%s\n", gw, r.group.c_str(), nw, r.name.c_str(),
                             r.reference ? "(reference) " : "", r.description.c_str());
             return 0;
         }

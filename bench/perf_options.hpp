@@ -32,7 +32,7 @@ struct UsageError : std::runtime_error {
 struct Options {
     std::size_t rounds = 5;               //!< rounds; the table shows medians
     std::size_t count = 50000;            //!< datagrams per row, size and round (at most)
-    double max_time = 0.25;               //!< seconds per row, size and round (at most)
+    double max_time = 0.15;               //!< seconds per row, size and round (at most)
     std::vector<std::size_t> sizes{1232}; //!< payload sizes in bytes
     std::size_t batch = 1024;             //!< datagrams per batch call
     std::vector<std::string> rows;        //!< row filters (empty: every row)
@@ -55,8 +55,8 @@ inline const char* usage_text() {
            "  --rounds N       rounds, median reported (1..100; default 5)\n"
            "  --count N        at most N datagrams per row, size and round\n"
            "                   (1..10000000; default 50000)\n"
-           "  --max-time S     at most S seconds per row, size and round (0.001..60; default "
-           "0.25)\n"
+           "  --max-time S     at most S seconds per row, size and round\n"
+           "                   (0.001..60; default 0.15)\n"
            "  --size LIST      payload sizes in bytes, comma-separated (1..65507; default 1232),\n"
            "                   e.g. --size 64,1232\n"
            "  --batch N        datagrams per batch call (1..1024; default 1024)\n"
