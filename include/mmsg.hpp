@@ -2,8 +2,10 @@
 #ifndef MMSG_HPP
 #define MMSG_HPP
 
+#include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
 #include <mmsg/backend/mock.hpp>
+#include <mmsg/backend/mock_gso_ops.hpp>
 #include <mmsg/backend/portable.hpp>
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
@@ -12,6 +14,8 @@
 #include <mmsg/config.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/gso_capability.hpp>
+#include <mmsg/gso_limits.hpp>
 #include <mmsg/meta.hpp>
 #include <mmsg/packet_flags.hpp>
 #include <mmsg/send_result.hpp>
