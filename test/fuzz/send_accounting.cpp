@@ -1,5 +1,5 @@
 // Fuzz target: random fault scripts x random batches through BatchSender on the mock
-// network. Checks that every datagram is accounted for exactly once, whatever happens:
+// network, with MockBackend and with LinuxGsoBackend's own code (MockGsoBackend: trains). Checks that every datagram is accounted for exactly once, whatever happens:
 //   sent + failed + unsent == n; the status span agrees with the counts; unsent is a
 //   suffix; a fatal error stops the batch; each sent datagram to a bound socket is
 //   delivered exactly once and in order, and nothing else is delivered.
@@ -7,6 +7,8 @@
 #include <mmsg/batch_sender.hpp>
 
 #include <mmsg/backend/mock.hpp>
+#include <mmsg/backend/mock_gso_ops.hpp>
+#include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
 
 #include "fuzz_input.hpp"
@@ -77,15 +79,8 @@ std::vector<std::uint32_t> drain(MockNetwork& net, int handle) {
     return out;
 }
 
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    fuzz::Input in(data, size);
-    MockNetwork net;
-    // One sender for the whole run, as in real use: its scratch arrays are allocated once.
-    static MockNetwork first_net;
-    static BatchSender<MockBackend> sender{MockBackend(first_net)};
-    sender.backend() = MockBackend(net);
+template <class Sender>
+int run(fuzz::Input& in, MockNetwork& net, Sender& sender, bool gso) {
     int tx = net.open(v4("127.0.0.1", 0));
     const int rx = net.open(v4("127.0.0.1", 0));
     const int rx6 = net.open(Endpoint(boost::asio::ip::address_v6::loopback(), 0));
@@ -102,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The fault script.
     bool closed = false;
     for (std::size_t f = 0, count = in.below(8); f < count; ++f) {
-        switch (in.below(6)) {
+        switch (in.below(gso ? 7 : 6)) {
         case 0: {
             const std::size_t k = in.below(n + 8);
             net.fail_nth(k, pick_error(in));
@@ -117,6 +112,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 net.close(tx);
                 closed = true;
             }
+            break;
+        case 6: // trains fail (offload errors fall back to plain datagrams, others fail them)
+            net.fail_trains(pick_lasting_error(in), in.below(4) == 0 ? MockNetwork::no_limit : in.below(4));
             break;
         }
     }
@@ -236,4 +234,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     FUZZ_CHECK(delivered_total <= r.sent);
     return 0;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    fuzz::Input in(data, size);
+    MockNetwork net;
+    // One sender per backend for the whole run, as in real use: scratch arrays are allocated
+    // once. Each input gets a fresh network (and the backend forgets per-socket state).
+    static MockNetwork first_net;
+#if MMSG_HAS_UDP_GSO
+    if (in.byte() & 1) {
+        // LinuxGsoBackend's own code over the mock: batches become UDP_SEGMENT trains.
+        static BatchSender<MockGsoBackend> gso{MockGsoBackend(MockGsoOps(first_net))};
+        gso.backend().ops() = MockGsoOps(net);
+        gso.backend().forget(1 << 20); // the first handle a fresh MockNetwork gives
+        return run(in, net, gso, true);
+    }
+#endif
+    static BatchSender<MockBackend> plain{MockBackend(first_net)};
+    plain.backend() = MockBackend(net);
+    return run(in, net, plain, false);
 }
