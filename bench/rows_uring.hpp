@@ -16,7 +16,13 @@
 #include <mmsg/backend/io_uring.hpp>
 #endif
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include <sys/socket.h>
 
 namespace mmsg::bench::rows_uring {
 
@@ -34,6 +40,11 @@ struct Receiver {
 };
 
 #if MMSG_HAS_IO_URING
+// IoUringBackend with a kernel submission-polling thread, if the kernel grants it.
+struct SqpollUring : IoUringBackend {
+    SqpollUring() : IoUringBackend(IoUringOptions{256, true}) {}
+};
+
 // The row says why instead of failing where the kernel refuses io_uring.
 template <Measurement (*F)(const RowContext&)>
 Measurement if_io_uring(const RowContext& ctx) {
@@ -46,6 +57,107 @@ Measurement if_io_uring(const RowContext& ctx) {
 }
 #endif
 
+#if MMSG_HAS_IO_URING
+/*! The alternative receive design, measured to choose IoUringBackend's: one multishot
+    recvmsg armed on the socket with a ring of provided buffers; each completion's datagram
+    is copied into the caller's packet (the RecvSlot interface gives the kernel no say in
+    which buffer it fills) and the buffer goes back to the ring. Hand-written, no library.
+*/
+template <std::size_t N>
+Measurement multishot_loop_n(const RowContext& ctx) {
+    constexpr unsigned entries = 256;
+    constexpr unsigned group = 7;
+    const std::size_t buf_size = ((ctx.size + sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + 63) / 64) * 64;
+    LoopbackSocket rx = receiver_socket();
+    rows_mmsg::PacketBuffers<N> out;
+    io_uring ring;
+    if (const int e = io_uring_queue_init(64, &ring, 0); e < 0) {
+        Measurement m;
+        m.unavailable = "io_uring: " + errno_text("io_uring_queue_init", -e);
+        return m;
+    }
+    void* mem = nullptr;
+    const std::size_t ring_bytes = entries * sizeof(io_uring_buf);
+    if (::posix_memalign(&mem, 4096, ring_bytes + entries * buf_size) != 0) {
+        io_uring_queue_exit(&ring);
+        Measurement m;
+        m.error = "posix_memalign failed";
+        return m;
+    }
+    auto* br = static_cast<io_uring_buf_ring*>(mem);
+    auto* bufs = static_cast<unsigned char*>(mem) + ring_bytes;
+    io_uring_buf_ring_init(br);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(br);
+    reg.ring_entries = entries;
+    reg.bgid = group;
+    Measurement result;
+    if (const int e = io_uring_register_buf_ring(&ring, &reg, 0); e < 0) {
+        result.unavailable = "provided buffer rings: " + errno_text("register", -e);
+    } else {
+        const int mask = io_uring_buf_ring_mask(entries);
+        for (unsigned i = 0; i < entries; ++i)
+            io_uring_buf_ring_add(br, bufs + i * buf_size, static_cast<unsigned>(buf_size),
+                                  static_cast<unsigned short>(i), mask, static_cast<int>(i));
+        io_uring_buf_ring_advance(br, entries);
+        msghdr hdr{};
+        hdr.msg_namelen = sizeof(sockaddr_storage);
+        auto arm = [&] {
+            io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_recvmsg_multishot(sqe, rx.fd(), &hdr, 0);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = group;
+        };
+        arm();
+        result = timed_receive(ctx, rx, [&](std::size_t k) {
+            Moved m;
+            k = std::min(k, num_rcvmmsgs);
+            ++m.syscalls;
+            const int r = io_uring_submit_and_wait(&ring, 1);
+            if (r < 0 && r != -EINTR) {
+                m.error = errno_text("io_uring_submit_and_wait", -r);
+                return m;
+            }
+            unsigned head;
+            unsigned seen = 0;
+            unsigned returned = 0;
+            io_uring_cqe* cqe;
+            bool rearm = false;
+            io_uring_for_each_cqe(&ring, head, cqe) {
+                if (m.datagrams == k) break;
+                ++seen;
+                if (!(cqe->flags & IORING_CQE_F_MORE)) rearm = true;
+                if (cqe->res < 0) continue; // ENOBUFS: ring ran dry; re-armed below
+                const unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+                unsigned char* b = bufs + bid * buf_size;
+                io_uring_recvmsg_out* o = io_uring_recvmsg_validate(b, cqe->res, &hdr);
+                if (o != nullptr) {
+                    const std::size_t len = std::min<std::size_t>(
+                        io_uring_recvmsg_payload_length(o, cqe->res, &hdr), N);
+                    std::memcpy(out.packets[m.datagrams].buffer.data(),
+                                io_uring_recvmsg_payload(o, &hdr), len);
+                    ++m.datagrams;
+                }
+                io_uring_buf_ring_add(br, b, static_cast<unsigned>(buf_size),
+                                      static_cast<unsigned short>(bid), mask, static_cast<int>(returned));
+                ++returned;
+            }
+            io_uring_buf_ring_advance(br, static_cast<int>(returned));
+            io_uring_cq_advance(&ring, seen);
+            if (rearm) arm();
+            return m;
+        });
+    }
+    io_uring_queue_exit(&ring);
+    std::free(mem);
+    return result;
+}
+template <std::size_t N>
+struct Multishot {
+    Measurement operator()(const RowContext& c) const { return multishot_loop_n<N>(c); }
+};
+#endif
+
 inline const Registration registration{
     Row{"LinuxMmsgBackend", "uring send", batch_sender<LinuxMmsgBackend, CallCost::one_syscall>,
         true, "BatchSender<LinuxMmsgBackend> (sendmmsg): the reference of the io_uring rows"},
@@ -53,6 +165,9 @@ inline const Registration registration{
     Row{"IoUringBackend", "uring send",
         if_io_uring<batch_sender<IoUringBackend, CallCost::one_syscall>>, false,
         "BatchSender<IoUringBackend>: a linked chain of sendmsg SQEs, one io_uring_enter"},
+    Row{"IoUringBackend SQPOLL", "uring send",
+        if_io_uring<batch_sender<SqpollUring, CallCost::one_syscall>>, false,
+        "BatchSender<IoUringBackend> with IoUringOptions::sqpoll (kernel polling thread)"},
 #endif
     Row{"LinuxMmsgBackend", "uring receive",
         rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
@@ -61,6 +176,10 @@ inline const Registration registration{
     Row{"IoUringBackend", "uring receive",
         if_io_uring<rows_mmsg::by_capacity<Receiver<IoUringBackend>::At>>, false,
         "BatchReceiver<IoUringBackend>: a linked chain of recvmsg SQEs, one io_uring_enter"},
+    Row{"io_uring multishot loop", "uring receive",
+        if_io_uring<rows_mmsg::by_capacity<Multishot>>, false,
+        "hand-written: multishot recvmsg + provided buffer ring, a copy per datagram "
+        "(the receive design IoUringBackend did not take)"},
 #endif
     Row{"LinuxMmsgBackend", "counting send", batch_sender<LinuxMmsgBackend, CallCost::one_syscall>,
         true, "BatchSender<LinuxMmsgBackend>: the reference of the Counting rows"},

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <system_error>
@@ -38,30 +39,46 @@ struct IoUringOptions {
 };
 
 /*! Backend on io_uring (liburing): one `sendmsg` (or `recvmsg`) submission per datagram,
-    the whole batch submitted, and its completions waited for, with one io_uring_enter.
+    the whole batch submitted, and its completions waited for, with one io_uring_enter
+    (io_uring_submit_and_wait). Each datagram's outcome comes from its own completion: a
+    rejected datagram (EACCES, EAFNOSUPPORT, ...) fails alone within the call and the
+    others go on, with no skip-and-retry.
 
-    Each datagram's outcome comes from its own completion. The submissions of one call are
-    linked (IOSQE_IO_LINK), so the kernel performs them in order and stops at the first one
-    that fails: the rest complete with ECANCELED, never attempted. That keeps the contract's
-    promise that datagrams which would block are a *suffix* of the batch (unlinked
-    submissions could let datagram i hit EAGAIN while i+1, issued a moment later, went
-    out) and keeps datagrams in order on the wire. A rejected datagram (EACCES,
-    EAFNOSUPPORT, ...) therefore ends the call with its own error; BatchSender records it
-    and calls again from the next one (rare: the cost is one more system call per
-    rejected datagram).
+    Order and would-block: the submissions are not linked. Every one carries MSG_DONTWAIT,
+    so the kernel issues them inline, in submission order, each completing at once (sent,
+    rejected, or EAGAIN) and never parking on a poll: datagrams leave in order. A
+    would-block completion *after which nothing was accepted* is the unsent suffix the
+    contract asks for (SendOutcome::done stops there). A would-block completion *followed by
+    an accepted one* (the send buffer drained for an instant in between, possible on a real
+    NIC) cannot be left unsent, since a later datagram already went: that datagram is
+    reported failed with ENOBUFS (it was dropped for lack of buffer space), so the unsent
+    datagrams always form a suffix and nothing is sent twice or out of order. Linked chains
+    (IOSQE_IO_LINK) would avoid that case but measured slower (each link hop is deferred
+    work; see doc/io_uring.adoc) and turn every rejection into a cancelled tail: not kept.
 
-    Waiting: every submission carries MSG_DONTWAIT, so the ring never parks a request
-    (io_uring would otherwise wait for writability itself, ignoring the socket's
-    O_NONBLOCK and SO_SNDTIMEO / SO_RCVTIMEO). When the ring reports would-block at the
-    first datagram and the call is WaitMode::socket_default, the backend makes one plain
-    sendmsg(2) / recvmsg(2) for that datagram, which blocks exactly as the socket says
-    (blocking mode, timeouts) and never changes the socket's mode.
+    Receive: one recvmsg submission per slot, all MSG_DONTWAIT, datagrams landing in the
+    slots directly (no copy). They take queued datagrams in order; a submission that found
+    the queue empty for a moment leaves a hole that is closed by moving later datagrams up
+    (rare). A multishot recvmsg with a provided-buffer ring was measured too (see
+    doc/io_uring.adoc) and not taken: it pulls datagrams off the socket in the background
+    into backend-owned buffers (lost if the backend is destroyed, invisible to any other
+    reader of the socket), needs a copy per datagram into the caller's packets, and cannot
+    honour the socket's blocking mode or SO_RCVTIMEO without extra system calls.
+
+    Waiting: since the ring never waits, when nothing at all could be sent or received and
+    the call is WaitMode::socket_default, the backend makes one plain sendmsg(2) /
+    recvmsg(2) for the first datagram, which blocks exactly as the socket says (blocking
+    mode, SO_SNDTIMEO / SO_RCVTIMEO). The socket's mode is never changed.
 
     The ring is created lazily on the first call and reused; each backend object owns its
-    own (copies start without one; a moved-from object has none). If io_uring is not
-    available (kernel.io_uring_disabled, seccomp, old kernel) every call fails with the
-    error io_uring_queue_init gave: use available() or Fallback<IoUringBackend, ...>.
-    Not thread-safe: one backend object per thread, as for every backend.
+    own (copies start without one). Registered files are not used: a registered descriptor
+    keeps its socket alive after the user closes it, and a reused descriptor number would
+    then reach the old socket; the saving (one reference count per datagram) did not show in
+    measurement. Registered buffers do not apply to sendmsg/recvmsg. SQPOLL is an option
+    (IoUringOptions::sqpoll), off by default: it measured slower here (2 shared cores).
+    If io_uring is not available (kernel.io_uring_disabled, seccomp, old kernel) every call
+    fails with the error io_uring_queue_init gave: use available() / probe() or
+    Fallback<IoUringBackend, ...>. Not thread-safe: one backend object per thread.
 */
 class IoUringBackend {
 public:
@@ -130,26 +147,27 @@ public:
             io_uring_sqe* sqe = io_uring_get_sqe(&s.ring);
             io_uring_prep_sendmsg(sqe, fd, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
             sqe->user_data = i;
-            if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
         }
         if (std::error_code ec = run(s, n)) return {0, ec};
-        for (std::size_t i = 0; i < n; ++i) {
+        // Datagrams after the last accepted one that would block are the unsent suffix.
+        std::size_t end = n;
+        while (end > 0 && s.res[end - 1] < 0 && would_block(s.res[end - 1])) --end;
+        for (std::size_t i = 0; i < end; ++i) {
             const int r = s.res[i];
-            if (r >= 0) {
-                errors[i].clear();
-                continue;
-            }
-            const std::error_code e = detail::errno_code(-r);
-            if (i == 0 && detail::is_would_block(e) && mode == WaitMode::socket_default) {
-                // Let the socket decide whether and how long to wait: one plain sendmsg.
-                std::error_code ec;
-                if (detail::send_msg(fd, &s.send_hdr[0], 0, ec) < 0) return {0, ec};
-                errors[0].clear();
-                return {1, {}};
-            }
-            return {i, e};
+            if (r >= 0) errors[i].clear();
+            // Its own error; a would-block *before* an accepted datagram cannot be left
+            // unsent (the later one already went): it was dropped for lack of buffer space.
+            else errors[i] = detail::errno_code(would_block(r) ? ENOBUFS : -r);
         }
-        return {n, {}};
+        if (end == n) return {n, {}};
+        if (end == 0 && mode == WaitMode::socket_default) {
+            // Let the socket decide whether and how long to wait: one plain sendmsg.
+            std::error_code ec;
+            if (detail::send_msg(fd, &s.send_hdr[0], 0, ec) < 0) return {0, ec};
+            errors[0].clear();
+            return {1, {}};
+        }
+        return {end, detail::errno_code(-s.res[end])};
     }
 
     //! Receives up to min(slots.size(), max_recv) datagrams: see RecvBackend and the class
@@ -167,27 +185,37 @@ public:
             io_uring_sqe* sqe = io_uring_get_sqe(&s.ring);
             io_uring_prep_recvmsg(sqe, fd, &h, MSG_DONTWAIT);
             sqe->user_data = i;
-            if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
         }
         if ((ec = run(s, n))) return 0;
+        // The submissions ran in order, each taking the next queued datagram, so the
+        // datagrams are in queue order; one that found the queue empty for a moment leaves a
+        // hole (a datagram arrived just after it), closed here by moving the later ones up.
         std::size_t got = 0;
-        for (; got < n; ++got) {
-            const int r = s.res[got];
-            if (r < 0) break;
-            detail::decode_datagram(s.recv_hdr[got], static_cast<std::size_t>(r),
+        int stop = 0; // the first error that is not would-block
+        for (std::size_t i = 0; i < n; ++i) {
+            const int r = s.res[i];
+            if (r < 0) {
+                if (!would_block(r) && stop == 0) stop = r;
+                continue;
+            }
+            // Every datagram taken off the queue is delivered, even after an error.
+            if (got != i) {
+                const std::size_t len = std::min({static_cast<std::size_t>(r), slots[i].capacity,
+                                                  slots[got].capacity});
+                std::memmove(slots[got].data, slots[i].data, len);
+            }
+            detail::decode_datagram(s.recv_hdr[i], static_cast<std::size_t>(r),
                                     slots[got].capacity, *slots[got].meta);
+            ++got;
         }
-        if (got == n) {
-            ec.clear();
-            return n;
-        }
-        const std::error_code e = detail::errno_code(-s.res[got]);
-        if (got > 0) {
-            // The queue ran dry after `got` datagrams: that is the normal end of a batch.
-            if (detail::is_would_block(e)) ec.clear();
-            else ec = e;
+        if (got > 0 || stop != 0) {
+            // Would-block after datagrams is the normal end of a batch; a real error is
+            // reported with the datagrams (BatchReceiver reports it on the next call).
+            if (stop != 0) ec = detail::errno_code(-stop);
+            else ec.clear();
             return got;
         }
+        const std::error_code e = detail::errno_code(-s.res[0]);
         if (detail::is_would_block(e) && mode == WaitMode::socket_default) {
             // Nothing queued: wait as the socket says (blocking mode, SO_RCVTIMEO).
             msghdr& h = s.recv_hdr[0];
@@ -221,6 +249,10 @@ private:
             if (live) io_uring_queue_exit(&ring);
         }
     };
+
+    static bool would_block(int res) noexcept {
+        return res == -EAGAIN || res == -EWOULDBLOCK || res == -ENOBUFS || res == -EINTR;
+    }
 
     static int init_ring(io_uring& ring, unsigned entries, bool sqpoll) noexcept {
         // Newest flags first; an older kernel refuses unknown flags with EINVAL.
