@@ -353,6 +353,24 @@ BOOST_FIXTURE_TEST_CASE(a_destination_error_fails_every_datagram_of_its_train_an
     BOOST_TEST(sender.backend().trains_enabled(tx.native_handle()));
 }
 
+BOOST_FIXTURE_TEST_CASE(a_train_to_port_zero_fails_per_datagram_and_trains_stay_on, Loopback) {
+    if (!gso_works()) return;
+    // Port 0 is EINVAL alone and as a train: a destination error, not an offload failure.
+    const auto d = same(10, 300);
+    Batch b = to(d, rx_ep);
+    for (std::size_t i = 0; i < 5; ++i) b[i].second = v4_loopback(0);
+    std::vector<std::error_code> status(d.size());
+    const auto r = sender.batch_send(tx, b, status);
+    BOOST_TEST(r.sent == 5u);
+    BOOST_TEST(r.failed == 5u);
+    for (std::size_t i = 0; i < 5; ++i) MMSG_CHECK_ERRC(status[i], std::errc::invalid_argument);
+    BOOST_TEST(sender.backend().trains_enabled(tx.native_handle()));
+    const auto seen = raw_receive(rx.native_handle(), 5 * 300);
+    BOOST_REQUIRE(seen.size() == 1u);
+    BOOST_TEST(seen[0].gro == 300u); // still a train
+    BOOST_TEST(same_bytes(seen[0].bytes, concat(d, 5, 10)));
+}
+
 BOOST_FIXTURE_TEST_CASE(an_ipv6_train_on_an_ipv4_socket_fails_per_datagram_with_eafnosupport,
                         Loopback) {
     if (!gso_works()) return;
@@ -554,6 +572,25 @@ BOOST_FIXTURE_TEST_CASE(einval_from_offload_falls_back_like_eio, Mock) {
     BOOST_TEST(!sender.backend().trains_enabled(tx));
     sender.backend().forget(tx);
     BOOST_TEST(sender.backend().trains_enabled(tx));
+}
+
+BOOST_FIXTURE_TEST_CASE(einval_that_each_datagram_also_gets_alone_keeps_trains_on, Mock) {
+    // The destination, not the offload, refuses: every datagram fails on its own too.
+    const Endpoint dead = v4_loopback(9);
+    net.unreachable(dead, std::make_error_code(std::errc::invalid_argument));
+    const auto d = same(20, 100);
+    Batch b = to(d, rx_ep);
+    for (std::size_t i = 0; i < 10; ++i) b[i].second = dead;
+    std::vector<std::error_code> status(d.size());
+    const auto r = sender.batch_send(tx, b, status);
+    BOOST_TEST(r.sent == 10u);
+    BOOST_TEST(r.failed == 10u);
+    BOOST_TEST(!r.fatal);
+    for (std::size_t i = 0; i < 10; ++i) MMSG_CHECK_ERRC(status[i], std::errc::invalid_argument);
+    for (std::size_t i = 10; i < 20; ++i) BOOST_TEST(!status[i]);
+    BOOST_TEST(sender.backend().trains_enabled(tx));
+    BOOST_TEST(net.trains_sent() >= 1u); // the ten to rx went as trains
+    BOOST_TEST(same_list(drain(), std::vector<Bytes>(d.begin() + 10, d.end())));
 }
 
 BOOST_FIXTURE_TEST_CASE(emsgsize_resends_that_train_plain_and_keeps_trains_on, Mock) {

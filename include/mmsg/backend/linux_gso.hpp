@@ -52,7 +52,9 @@ namespace mmsg {
     |----------------------------------|---------------------------------------------------------|
     | EIO, EINVAL (no offload on the path, checksum offload off, segment too large for the
     |   device, too many segments)     | resends that train's datagrams as plain messages in the same call (none lost, none sent
-    |                                  | twice: a failed train sends nothing) and builds no more trains for that socket |
+    |                                  | twice: a failed train sends nothing); if the first of them then goes through, the
+    |                                  | offload was at fault and the backend builds no more trains for that socket; if it
+    |                                  | fails too (EINVAL for port 0, say), that is its own error and trains stay on |
     | EMSGSIZE                         | resends that train as plain messages (each then succeeds or fails on its own); trains stay on |
     | EAGAIN, ENOBUFS, EINTR           | back-pressure / interruption: nothing of the train was sent; reported at its first datagram |
     | EBADF, ENOTSOCK, ... (fatal)     | reported at the train's first datagram: the socket is unusable |
@@ -148,8 +150,9 @@ public:
         if (n == 0) return {0, {}};
         SendArrays& a = send_arrays();
         const GsoLimits lim = limits();
-        bool trains = lim.trains() && !trains_off(fd);
+        const bool trains = lim.trains() && !trains_off(fd);
         std::size_t plain_prefix = 0; // datagrams at the front that must go one per message
+        bool offload_suspect = false; // a train failed with EIO/EINVAL; its datagrams go plain
         const int flags = detail::flags_for(mode == WaitMode::never);
         for (;;) {
             const std::size_t m =
@@ -157,25 +160,27 @@ public:
             std::error_code ec;
             const int r = ops_.send_mmsg(fd, a.hdr, static_cast<unsigned>(m), flags, ec);
             if (r > 0) {
+                // The first datagram of the failed train went alone: the offload was at
+                // fault, not the destination. No more trains on this socket.
+                if (offload_suspect) disable_trains(fd);
                 const std::size_t done = a.first[static_cast<std::size_t>(r)];
                 std::fill_n(errors.begin(), done, std::error_code{});
                 return {done, {}};
             }
             if (r == 0) return {0, {}};
             const std::size_t k = a.first[1]; // datagrams in the message that failed
+            // A plain datagram's error is its own (after a suspect train too: then the
+            // destination, not the offload, refused it, and trains stay on).
             if (k == 1 || detail::is_interrupted(ec) || detail::is_would_block(ec) ||
                 detail::is_fatal(ec))
                 return {0, ec};
-            // A train failed as a whole: the kernel sent none of it.
-            if (ec == std::errc::io_error || ec == std::errc::invalid_argument) {
-                ++fallbacks_;
-                disable_trains(fd);
-                trains = false;
-                continue;
-            }
-            if (ec == std::errc::message_size) {
+            // A train failed as a whole: the kernel sent none of it. Resend it as plain
+            // datagrams in this same call.
+            if (ec == std::errc::io_error || ec == std::errc::invalid_argument ||
+                ec == std::errc::message_size) {
                 ++fallbacks_;
                 plain_prefix = k;
+                offload_suspect = ec != std::errc::message_size;
                 continue;
             }
             std::fill_n(errors.begin(), k, ec);
