@@ -148,6 +148,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(zero_length_payload_reaches_four_targets, Backend,
     }
 }
 
+// tag::shared_case[]
 BOOST_AUTO_TEST_CASE_TEMPLATE(ipv6_destination_on_ipv4_socket_fails_alone, Backend, RealBackends) {
     Loopback<Backend> t;
     const auto data = payloads(5, 100);
@@ -169,6 +170,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(ipv6_destination_on_ipv4_socket_fails_alone, Backe
     }
     check_packets(t.receive(t.rx, 4), {data[0], data[1], data[3], data[4]}, t.tx_ep);
 }
+// end::shared_case[]
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(broadcast_without_so_broadcast_fails_alone_in_batch_send, Backend,
                               RealBackends) {

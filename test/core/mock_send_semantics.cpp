@@ -198,6 +198,7 @@ BOOST_FIXTURE_TEST_CASE(partial_calls_still_report_every_datagram_once, Fixture)
     BOOST_TEST(net.calls() - before == 5u);
 }
 
+// tag::resume[]
 BOOST_FIXTURE_TEST_CASE(would_block_leaves_an_unsent_suffix_that_resumes_exactly, Fixture) {
     net.fail_nth(1, err(EMSGSIZE));
     net.would_block_after(5);
@@ -227,6 +228,7 @@ BOOST_FIXTURE_TEST_CASE(would_block_leaves_an_unsent_suffix_that_resumes_exactly
     for (const auto& e : rest) BOOST_TEST(!e);
     expect_delivered(all_but(12, {1})); // each exactly once, in order
 }
+// end::resume[]
 
 BOOST_FIXTURE_TEST_CASE(would_block_on_multi_target_send_leaves_an_unsent_suffix, Fixture) {
     net.would_block_after(0);
