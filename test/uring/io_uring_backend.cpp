@@ -7,6 +7,7 @@
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/counting.hpp>
+#include <mmsg/detail/uring_completions.hpp>
 
 #include "../support/loopback.hpp"
 
@@ -19,6 +20,67 @@
 
 using namespace mmsg;
 using namespace mmsg::test;
+
+// ---- completion settling: pure, no kernel ----
+
+BOOST_AUTO_TEST_CASE(trailing_would_block_completions_are_the_unsent_suffix) {
+    const int res[] = {10, -EACCES, 10, -EAGAIN, -EAGAIN};
+    std::array<std::error_code, 5> errs{};
+    const SendOutcome out = detail::settle_sends(res, errs);
+    BOOST_TEST(out.done == 3u);
+    BOOST_TEST((out.error == std::errc::resource_unavailable_try_again));
+    BOOST_TEST(!errs[0]);
+    BOOST_TEST((errs[1] == std::errc::permission_denied));
+    BOOST_TEST(!errs[2]);
+}
+
+BOOST_AUTO_TEST_CASE(a_would_block_before_an_accepted_datagram_is_reported_failed_not_unsent) {
+    const int res[] = {10, -EAGAIN, 10, -EAGAIN};
+    std::array<std::error_code, 4> errs{};
+    const SendOutcome out = detail::settle_sends(res, errs);
+    BOOST_TEST(out.done == 3u); // datagram 3 is the unsent suffix; 1 cannot be: 2 went
+    BOOST_TEST((errs[1] == std::errc::no_buffer_space));
+    BOOST_TEST(!errs[2]);
+    const int all_ok[] = {1, 1};
+    BOOST_TEST(detail::settle_sends(all_ok, errs).done == 2u);
+    BOOST_TEST(!detail::settle_sends(all_ok, errs).error);
+}
+
+BOOST_AUTO_TEST_CASE(a_receive_hole_is_closed_by_moving_later_datagrams_up_in_order) {
+    std::array<BasicPacket<8>, 4> p{};
+    std::array<RecvSlot, 4> slots{};
+    std::array<msghdr, 4> hdr{};
+    for (std::size_t i = 0; i < 4; ++i) {
+        slots[i] = {p[i].buffer.data(), p[i].buffer.size(), &p[i].meta};
+        p[i].buffer.fill(std::byte{static_cast<unsigned char>('a' + i)});
+    }
+    // Slot 1 found the queue empty for an instant; slot 2 then got a 12-byte datagram
+    // (truncated to 8) and slot 3 a 5-byte one.
+    const int res[] = {3, -EAGAIN, 12, 5};
+    hdr[2].msg_flags = MSG_TRUNC;
+    const auto s = detail::settle_receives(res, slots, hdr);
+    BOOST_TEST(s.got == 3u);
+    BOOST_TEST(s.stop == 0);
+    BOOST_TEST(p[0].meta.size == 3u);
+    BOOST_TEST(p[1].meta.size == 8u);
+    BOOST_TEST(has_flags(p[1].meta.flags, PacketFlags::truncated));
+    BOOST_TEST((p[1].buffer[0] == std::byte{'c'})); // slot 2's datagram moved up
+    BOOST_TEST(p[2].meta.size == 5u);
+    BOOST_TEST((p[2].buffer[0] == std::byte{'d'}));
+    BOOST_TEST(!has_flags(p[2].meta.flags, PacketFlags::truncated));
+}
+
+BOOST_AUTO_TEST_CASE(a_receive_error_is_reported_with_every_datagram_already_taken) {
+    std::array<BasicPacket<8>, 3> p{};
+    std::array<RecvSlot, 3> slots{};
+    std::array<msghdr, 3> hdr{};
+    for (std::size_t i = 0; i < 3; ++i) slots[i] = {p[i].buffer.data(), 8, &p[i].meta};
+    const int res[] = {-ECONNREFUSED, 4, -EAGAIN};
+    const auto s = detail::settle_receives(res, slots, hdr);
+    BOOST_TEST(s.got == 1u);
+    BOOST_TEST(s.stop == -ECONNREFUSED);
+    BOOST_TEST(p[0].meta.size == 4u);
+}
 
 #if MMSG_HAS_IO_URING
 

@@ -8,6 +8,7 @@
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/recv_decode.hpp>
 #include <mmsg/detail/socket_ops.hpp>
+#include <mmsg/detail/uring_completions.hpp>
 #include <mmsg/endpoint.hpp>
 
 #if MMSG_HAS_IO_URING
@@ -16,7 +17,6 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <span>
 #include <system_error>
@@ -149,25 +149,16 @@ public:
             sqe->user_data = i;
         }
         if (std::error_code ec = run(s, n)) return {0, ec};
-        // Datagrams after the last accepted one that would block are the unsent suffix.
-        std::size_t end = n;
-        while (end > 0 && s.res[end - 1] < 0 && would_block(s.res[end - 1])) --end;
-        for (std::size_t i = 0; i < end; ++i) {
-            const int r = s.res[i];
-            if (r >= 0) errors[i].clear();
-            // Its own error; a would-block *before* an accepted datagram cannot be left
-            // unsent (the later one already went): it was dropped for lack of buffer space.
-            else errors[i] = detail::errno_code(would_block(r) ? ENOBUFS : -r);
-        }
-        if (end == n) return {n, {}};
-        if (end == 0 && mode == WaitMode::socket_default) {
+        const SendOutcome out = detail::settle_sends(std::span<const int>(s.res.get(), n), errors);
+        if (out.done == n) return out;
+        if (out.done == 0 && mode == WaitMode::socket_default) {
             // Let the socket decide whether and how long to wait: one plain sendmsg.
             std::error_code ec;
             if (detail::send_msg(fd, &s.send_hdr[0], 0, ec) < 0) return {0, ec};
             errors[0].clear();
             return {1, {}};
         }
-        return {end, detail::errno_code(-s.res[end])};
+        return out;
     }
 
     //! Receives up to min(slots.size(), max_recv) datagrams: see RecvBackend and the class
@@ -187,27 +178,9 @@ public:
             sqe->user_data = i;
         }
         if ((ec = run(s, n))) return 0;
-        // The submissions ran in order, each taking the next queued datagram, so the
-        // datagrams are in queue order; one that found the queue empty for a moment leaves a
-        // hole (a datagram arrived just after it), closed here by moving the later ones up.
-        std::size_t got = 0;
-        int stop = 0; // the first error that is not would-block
-        for (std::size_t i = 0; i < n; ++i) {
-            const int r = s.res[i];
-            if (r < 0) {
-                if (!would_block(r) && stop == 0) stop = r;
-                continue;
-            }
-            // Every datagram taken off the queue is delivered, even after an error.
-            if (got != i) {
-                const std::size_t len = std::min({static_cast<std::size_t>(r), slots[i].capacity,
-                                                  slots[got].capacity});
-                std::memmove(slots[got].data, slots[i].data, len);
-            }
-            detail::decode_datagram(s.recv_hdr[i], static_cast<std::size_t>(r),
-                                    slots[got].capacity, *slots[got].meta);
-            ++got;
-        }
+        const auto [got, stop] = detail::settle_receives(std::span<const int>(s.res.get(), n),
+                                                         slots.first(n),
+                                                         std::span<const msghdr>(s.recv_hdr, n));
         if (got > 0 || stop != 0) {
             // Would-block after datagrams is the normal end of a batch; a real error is
             // reported with the datagrams (BatchReceiver reports it on the next call).
@@ -249,10 +222,6 @@ private:
             if (live) io_uring_queue_exit(&ring);
         }
     };
-
-    static bool would_block(int res) noexcept {
-        return res == -EAGAIN || res == -EWOULDBLOCK || res == -ENOBUFS || res == -EINTR;
-    }
 
     static int init_ring(io_uring& ring, unsigned entries, bool sqpoll) noexcept {
         // Newest flags first; an older kernel refuses unknown flags with EINVAL.
