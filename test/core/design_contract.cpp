@@ -191,11 +191,17 @@ BOOST_AUTO_TEST_CASE(batch_send_takes_pair_like_elements_with_every_destination_
     BOOST_TEST(sender.batch_send(tx, std::vector<std::pair<std::string, mmsg::Endpoint>>{{text, a}}).ok());
     BOOST_TEST(sender.batch_send(tx, std::array<std::pair<std::array<std::byte, 4>, const mmsg::Endpoint*>, 1>{
                                          {{raw, &b}}}).ok());
-    // A sized view that makes (span, pointer) pairs on the fly.
+    // A sized view that makes (span, pointer) pairs on the fly. (Clang 14 cannot compile
+    // libstdc++ 12's range adaptors, so there the same two datagrams go as a vector.)
     const std::vector<mmsg::Endpoint> targets{a, b};
+#if !defined(__clang__) || __clang_major__ >= 15
     auto made = targets | std::views::transform([&](const mmsg::Endpoint& e) {
                     return std::pair<std::span<const std::byte>, const mmsg::Endpoint*>(bytes(text), &e);
                 });
+#else
+    const std::vector<std::pair<std::span<const std::byte>, const mmsg::Endpoint*>> made{
+        {bytes(text), &targets[0]}, {bytes(text), &targets[1]}};
+#endif
     BOOST_TEST(sender.batch_send(tx, made).sent == 2u);
 
     // Every datagram arrived, in order, with the sender's endpoint as source.
