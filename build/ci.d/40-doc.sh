@@ -90,6 +90,15 @@ includes_exist() { # the non-optional include:: targets of doc/*.adoc exist
     done
     return $bad
 }
+every_doc_included() { # every doc/*.adoc but the master is included somewhere: no orphan chapter
+    local f name bad=0
+    for f in doc/*.adoc; do
+        name=$(basename "$f")
+        [[ $name == mmsg.adoc ]] && continue
+        grep -qE "^include::$name\[" doc/*.adoc || { echo "$f is included by no document"; bad=1; }
+    done
+    return $bad
+}
 html_complete() { # no unresolved include; a reference section for every public header
     local h id bad=0
     ! grep -n 'Unresolved directive' doc/html/mmsg.html || return 1
@@ -110,6 +119,7 @@ readme_shows_chart() {
 check "b2 doc builds doc/html/mmsg.html (no asciidoctor warning)" build_html
 check "no program code typed inline in doc/*.adoc" no_inline_code
 check "every include:: of the docs exists" includes_exist
+check "every doc/*.adoc is part of the master document" every_doc_included
 check "the HTML has every include resolved and the header reference" html_complete
 check "build/chart.sh renders doc/benchmark.csv" chart_renders
 check "README.md shows the chart" readme_shows_chart
