@@ -71,10 +71,10 @@ struct IoUringOptions {
     mode, SO_SNDTIMEO / SO_RCVTIMEO). The socket's mode is never changed.
 
     The ring is created lazily on the first call and reused; each backend object owns its
-    own (copies start without one). Registered files are not used: a registered descriptor
-    keeps its socket alive after the user closes it, and a reused descriptor number would
-    then reach the old socket; the saving (one reference count per datagram) did not show in
-    measurement. Registered buffers do not apply to sendmsg/recvmsg. SQPOLL is an option
+    own (copies start without one). Registered files are not used (and were not measured):
+    a registered descriptor keeps its socket alive after the user closes it, so a reused
+    descriptor number would reach the old socket; the saving is one file reference count per
+    datagram. Registered buffers do not apply to sendmsg/recvmsg. SQPOLL is an option
     (IoUringOptions::sqpoll), off by default: it measured slower here (2 shared cores).
     If io_uring is not available (kernel.io_uring_disabled, seccomp, old kernel) every call
     fails with the error io_uring_queue_init gave: use available() / probe() or
