@@ -67,7 +67,8 @@ template <std::size_t N>
 Measurement multishot_loop_n(const RowContext& ctx) {
     constexpr unsigned entries = 256;
     constexpr unsigned group = 7;
-    const std::size_t buf_size = ((ctx.size + sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + 63) / 64) * 64;
+    const std::size_t buf_size =
+        ((ctx.size + sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + 63) / 64) * 64;
     LoopbackSocket rx = receiver_socket();
     rows_mmsg::PacketBuffers<N> out;
     io_uring ring;
@@ -139,7 +140,8 @@ Measurement multishot_loop_n(const RowContext& ctx) {
                     ++m.datagrams;
                 }
                 io_uring_buf_ring_add(br, b, static_cast<unsigned>(buf_size),
-                                      static_cast<unsigned short>(bid), mask, static_cast<int>(returned));
+                                      static_cast<unsigned short>(bid), mask,
+                                      static_cast<int>(returned));
                 ++returned;
             }
             io_uring_buf_ring_advance(br, static_cast<int>(returned));
@@ -158,40 +160,41 @@ struct Multishot {
 };
 #endif
 
-inline const Registration registration{
+inline const Registration registration {
     Row{"LinuxMmsgBackend", "uring send", batch_sender<LinuxMmsgBackend, CallCost::one_syscall>,
         true, "BatchSender<LinuxMmsgBackend> (sendmmsg): the reference of the io_uring rows"},
 #if MMSG_HAS_IO_URING
-    Row{"IoUringBackend", "uring send",
-        if_io_uring<batch_sender<IoUringBackend, CallCost::one_syscall>>, false,
-        "BatchSender<IoUringBackend>: a linked chain of sendmsg SQEs, one io_uring_enter"},
-    Row{"IoUringBackend SQPOLL", "uring send",
-        if_io_uring<batch_sender<SqpollUring, CallCost::one_syscall>>, false,
-        "BatchSender<IoUringBackend> with IoUringOptions::sqpoll (kernel polling thread)"},
+        Row{"IoUringBackend", "uring send",
+            if_io_uring<batch_sender<IoUringBackend, CallCost::one_syscall>>, false,
+            "BatchSender<IoUringBackend>: a linked chain of sendmsg SQEs, one io_uring_enter"},
+        Row{"IoUringBackend SQPOLL", "uring send",
+            if_io_uring<batch_sender<SqpollUring, CallCost::one_syscall>>, false,
+            "BatchSender<IoUringBackend> with IoUringOptions::sqpoll (kernel polling thread)"},
 #endif
-    Row{"LinuxMmsgBackend", "uring receive",
-        rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
-        "BatchReceiver<LinuxMmsgBackend> (recvmmsg): the reference of the io_uring rows"},
+        Row{"LinuxMmsgBackend", "uring receive",
+            rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
+            "BatchReceiver<LinuxMmsgBackend> (recvmmsg): the reference of the io_uring rows"},
 #if MMSG_HAS_IO_URING
-    Row{"IoUringBackend", "uring receive",
-        if_io_uring<rows_mmsg::by_capacity<Receiver<IoUringBackend>::At>>, false,
-        "BatchReceiver<IoUringBackend>: a linked chain of recvmsg SQEs, one io_uring_enter"},
-    Row{"io_uring multishot loop", "uring receive",
-        if_io_uring<rows_mmsg::by_capacity<Multishot>>, false,
-        "hand-written: multishot recvmsg + provided buffer ring, a copy per datagram "
-        "(the receive design IoUringBackend did not take)"},
+        Row{"IoUringBackend", "uring receive",
+            if_io_uring<rows_mmsg::by_capacity<Receiver<IoUringBackend>::At>>, false,
+            "BatchReceiver<IoUringBackend>: a linked chain of recvmsg SQEs, one io_uring_enter"},
+        Row{"io_uring multishot loop", "uring receive",
+            if_io_uring<rows_mmsg::by_capacity<Multishot>>, false,
+            "hand-written: multishot recvmsg + provided buffer ring, a copy per datagram "
+            "(the receive design IoUringBackend did not take)"},
 #endif
-    Row{"LinuxMmsgBackend", "counting send", batch_sender<LinuxMmsgBackend, CallCost::one_syscall>,
-        true, "BatchSender<LinuxMmsgBackend>: the reference of the Counting rows"},
-    Row{"Counting<LinuxMmsgBackend>", "counting send",
-        batch_sender<Counting<LinuxMmsgBackend>, CallCost::one_syscall>, false,
-        "BatchSender<Counting<LinuxMmsgBackend>>: the cost of counting (target >= 0.98)"},
-    Row{"LinuxMmsgBackend", "counting receive",
-        rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
-        "BatchReceiver<LinuxMmsgBackend>: the reference of the Counting rows"},
-    Row{"Counting<LinuxMmsgBackend>", "counting receive",
-        rows_mmsg::by_capacity<Receiver<Counting<LinuxMmsgBackend>>::At>, false,
-        "BatchReceiver<Counting<LinuxMmsgBackend>>: the cost of counting (target >= 0.98)"},
+        Row{"LinuxMmsgBackend", "counting send",
+            batch_sender<LinuxMmsgBackend, CallCost::one_syscall>, true,
+            "BatchSender<LinuxMmsgBackend>: the reference of the Counting rows"},
+        Row{"Counting<LinuxMmsgBackend>", "counting send",
+            batch_sender<Counting<LinuxMmsgBackend>, CallCost::one_syscall>, false,
+            "BatchSender<Counting<LinuxMmsgBackend>>: the cost of counting (target >= 0.98)"},
+        Row{"LinuxMmsgBackend", "counting receive",
+            rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
+            "BatchReceiver<LinuxMmsgBackend>: the reference of the Counting rows"},
+        Row{"Counting<LinuxMmsgBackend>", "counting receive",
+            rows_mmsg::by_capacity<Receiver<Counting<LinuxMmsgBackend>>::At>, false,
+            "BatchReceiver<Counting<LinuxMmsgBackend>>: the cost of counting (target >= 0.98)"},
 };
 
 } // namespace mmsg::bench::rows_uring

@@ -64,14 +64,16 @@ public:
             if (r < 0) {
                 const std::error_code e(errno, std::system_category());
                 // Would-block after some datagrams is the normal end of a batch.
-                if (i > 0 && e == std::errc::resource_unavailable_try_again) ec.clear();
-                else ec = e;
+                if (i > 0 && e == std::errc::resource_unavailable_try_again)
+                    ec.clear();
+                else
+                    ec = e;
                 return i;
             }
             mmsg::Meta& m = *slots[i].meta;
             m.size = static_cast<std::size_t>(r);
-            m.flags = (h.msg_flags & MSG_TRUNC) ? mmsg::PacketFlags::truncated
-                                                : mmsg::PacketFlags::none;
+            m.flags =
+                (h.msg_flags & MSG_TRUNC) ? mmsg::PacketFlags::truncated : mmsg::PacketFlags::none;
             m.addr = mmsg::Endpoint{};
             std::memcpy(m.addr.data(), &from,
                         from.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));

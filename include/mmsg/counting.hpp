@@ -33,13 +33,15 @@ struct CallHistogram {
     std::array<std::uint64_t, size> buckets{};
 
     void add(std::size_t datagrams) noexcept {
-        const std::size_t b = datagrams == 0 ? 0 : static_cast<std::size_t>(std::bit_width(datagrams));
+        const std::size_t b =
+            datagrams == 0 ? 0 : static_cast<std::size_t>(std::bit_width(datagrams));
         ++buckets[b < size ? b : size - 1];
     }
     //! Total calls recorded.
     std::uint64_t calls() const noexcept {
         std::uint64_t n = 0;
-        for (auto c : buckets) n += c;
+        for (auto c : buckets)
+            n += c;
         return n;
     }
     void write_json(std::ostream& os) const { detail::write_json_array(os, buckets); }
@@ -53,14 +55,15 @@ struct ErrnoCounts {
     std::array<std::uint64_t, size> counts{};
 
     void add(const std::error_code& ec) noexcept {
-        const bool posix = ec.category() == std::system_category() ||
-                           ec.category() == std::generic_category();
+        const bool posix =
+            ec.category() == std::system_category() || ec.category() == std::generic_category();
         const int v = posix ? ec.value() : 0;
         ++counts[v > 0 && static_cast<std::size_t>(v) < size ? static_cast<std::size_t>(v) : 0];
     }
     //! How many errors had errno `e`.
     std::uint64_t operator[](int e) const noexcept {
-        return e >= 0 && static_cast<std::size_t>(e) < size ? counts[static_cast<std::size_t>(e)] : 0;
+        return e >= 0 && static_cast<std::size_t>(e) < size ? counts[static_cast<std::size_t>(e)]
+                                                            : 0;
     }
     void write_json(std::ostream& os) const {
         os << '{';
@@ -79,6 +82,7 @@ struct ErrnoCounts {
 //! aggregate of integers, a default-initialised local is indeterminate: write
 //! `CountingStats s{};` to start from zero (Counting does).
 struct CountingStats {
+    // clang-format off
     BOOST_HANA_DEFINE_STRUCT(CountingStats,
         (std::uint64_t, send_calls),          // backend send calls
         (std::uint64_t, recv_calls),          // backend receive calls
@@ -95,6 +99,7 @@ struct CountingStats {
         (CallHistogram, recv_sizes),          // datagrams per receive call
         (ErrnoCounts, errors)                 // every error seen, send and receive, by errno
     );
+    // clang-format on
 };
 
 //! `stats` as one line of JSON.
@@ -115,7 +120,8 @@ inline std::string to_json(const CountingStats& stats) {
 template <class Inner>
 class Counting {
 public:
-    Counting() requires std::default_initializable<Inner> = default;
+    Counting() requires std::default_initializable<Inner>
+    = default;
     explicit Counting(Inner inner) : inner_(std::move(inner)) {}
 
     Inner& inner() noexcept { return inner_; }
@@ -127,9 +133,8 @@ public:
     void reset() noexcept { stats_ = CountingStats{}; }
 
     //! Forwards Inner's probe (see Fallback), if it has one.
-    std::error_code probe(int fd) requires requires(Inner& b) { b.probe(fd); } {
-        return inner_.probe(fd);
-    }
+    std::error_code probe(int fd) requires requires(Inner& b) { b.probe(fd); }
+    { return inner_.probe(fd); }
 
     SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) requires SendBackend<Inner> {
@@ -151,8 +156,10 @@ public:
         stats_.bytes_sent += bytes;
         stats_.send_sizes.add(done);
         if (out.error && done < items.size()) {
-            if (detail::is_would_block(out.error)) ++stats_.would_block;
-            else if (detail::is_interrupted(out.error)) ++stats_.interrupted;
+            if (detail::is_would_block(out.error))
+                ++stats_.would_block;
+            else if (detail::is_interrupted(out.error))
+                ++stats_.interrupted;
             else {
                 ++stats_.datagrams_failed; // items[done] was attempted and rejected
                 stats_.errors.add(out.error);
@@ -168,8 +175,8 @@ public:
         return out;
     }
 
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec)
-        requires RecvBackend<Inner> {
+    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode,
+                     std::error_code& ec) requires RecvBackend<Inner> {
         const std::size_t got = inner_.recv(fd, slots, mode, ec);
         ++stats_.recv_calls;
         stats_.datagrams_received += got;
@@ -179,9 +186,12 @@ public:
             if (has_flags(slots[i].meta->flags, PacketFlags::truncated)) ++stats_.truncations;
         }
         if (ec) {
-            if (detail::is_would_block(ec)) ++stats_.would_block;
-            else if (detail::is_interrupted(ec)) ++stats_.interrupted;
-            else stats_.errors.add(ec);
+            if (detail::is_would_block(ec))
+                ++stats_.would_block;
+            else if (detail::is_interrupted(ec))
+                ++stats_.interrupted;
+            else
+                stats_.errors.add(ec);
         }
         return got;
     }

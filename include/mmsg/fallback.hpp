@@ -53,7 +53,9 @@ public:
 
     //! The i-th backend (0: Primary).
     template <std::size_t I>
-    auto& get() noexcept { return boost::hana::at_c<I>(backends_); }
+    auto& get() noexcept {
+        return boost::hana::at_c<I>(backends_);
+    }
 
     /*! Which backend serves `fd` (0: Primary, ... ; none if no backend accepts it), probing
         now if this is its first use. `why` receives the last probe error when none accept.
@@ -63,7 +65,8 @@ public:
             why = last_why_;
             return last_index_;
         }
-        auto it = std::find_if(table_.begin(), table_.end(), [&](const Entry& e) { return e.fd == fd; });
+        auto it =
+            std::find_if(table_.begin(), table_.end(), [&](const Entry& e) { return e.fd == fd; });
         if (it == table_.end()) {
             Entry e{fd, static_cast<std::uint8_t>(none), {}};
             e.index = static_cast<std::uint8_t>(probe_all(fd, e.why));
@@ -117,13 +120,13 @@ private:
 
     template <class B>
     static std::error_code probe_one(B& b, int fd) {
-        if constexpr (ProbingBackend<B>) return b.probe(fd);
-        else return {};
+        if constexpr (ProbingBackend<B>)
+            return b.probe(fd);
+        else
+            return {};
     }
 
-    std::size_t probe_all(int fd, std::error_code& why) {
-        return probe_from<0>(fd, why);
-    }
+    std::size_t probe_all(int fd, std::error_code& why) { return probe_from<0>(fd, why); }
     template <std::size_t I>
     std::size_t probe_from(int fd, std::error_code& why) {
         if constexpr (I == count) {

@@ -35,7 +35,8 @@ namespace mmsg {
 template <class Inner>
 class FaultInjecting {
 public:
-    FaultInjecting() requires std::default_initializable<Inner> = default;
+    FaultInjecting() requires std::default_initializable<Inner>
+    = default;
     explicit FaultInjecting(Inner inner) : inner_(std::move(inner)) {}
 
     Inner& inner() noexcept { return inner_; }
@@ -61,9 +62,8 @@ public:
     std::size_t attempts() const noexcept { return script_.attempts(); }
 
     //! Forwards Inner's probe (see Fallback), if it has one.
-    std::error_code probe(int fd) requires requires(Inner& b) { b.probe(fd); } {
-        return inner_.probe(fd);
-    }
+    std::error_code probe(int fd) requires requires(Inner& b) { b.probe(fd); }
+    { return inner_.probe(fd); }
 
     //! SendBackend: the script, then Inner for the datagrams that pass it.
     SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
@@ -75,7 +75,8 @@ public:
             const SendOutcome out = inner_.send(fd, items.first(plan.clear), errors, mode);
             done = std::min(out.done, plan.clear);
             std::size_t accepted = 0;
-            for (std::size_t i = 0; i < done; ++i) accepted += errors[i] ? 0 : 1;
+            for (std::size_t i = 0; i < done; ++i)
+                accepted += errors[i] ? 0 : 1;
             const bool rejected = done < plan.clear && out.error &&
                                   !detail::is_interrupted(out.error) &&
                                   !detail::is_would_block(out.error);
@@ -89,8 +90,8 @@ public:
     }
 
     //! RecvBackend: interruptions and the per-call limit, then Inner.
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec)
-        requires RecvBackend<Inner> {
+    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode,
+                     std::error_code& ec) requires RecvBackend<Inner> {
         if ((ec = script_.begin_call())) return 0;
         return inner_.recv(fd, slots.first(script_.call_limit(slots.size())), mode, ec);
     }

@@ -27,15 +27,17 @@ namespace {
 
 #if MMSG_HAS_IO_URING
 using FastestFirst = Fallback<IoUringBackend, LinuxMmsgBackend, PortableBackend>;
-constexpr auto kernel_backends = hana::tuple_t<
-    LinuxMmsgBackend, PortableBackend, LinuxGsoBackend, IoUringBackend, FastestFirst,
-    Counting<IoUringBackend>, Counting<LinuxMmsgBackend>, FaultInjecting<LinuxMmsgBackend>,
-    FaultInjecting<IoUringBackend>, Counting<FaultInjecting<FastestFirst>>>;
+constexpr auto kernel_backends =
+    hana::tuple_t<LinuxMmsgBackend, PortableBackend, LinuxGsoBackend, IoUringBackend, FastestFirst,
+                  Counting<IoUringBackend>, Counting<LinuxMmsgBackend>,
+                  FaultInjecting<LinuxMmsgBackend>, FaultInjecting<IoUringBackend>,
+                  Counting<FaultInjecting<FastestFirst>>>;
 #else
 using FastestFirst = Fallback<LinuxMmsgBackend, PortableBackend>;
-constexpr auto kernel_backends = hana::tuple_t<
-    LinuxMmsgBackend, PortableBackend, LinuxGsoBackend, FastestFirst, Counting<LinuxMmsgBackend>,
-    FaultInjecting<LinuxMmsgBackend>, Counting<FaultInjecting<FastestFirst>>>;
+constexpr auto kernel_backends =
+    hana::tuple_t<LinuxMmsgBackend, PortableBackend, LinuxGsoBackend, FastestFirst,
+                  Counting<LinuxMmsgBackend>, FaultInjecting<LinuxMmsgBackend>,
+                  Counting<FaultInjecting<FastestFirst>>>;
 #endif
 
 // Backends over a MockNetwork, each with how to make it from the network.
@@ -51,7 +53,9 @@ struct OverMock<Policy<Inner>> {
 };
 template <class Inner>
 struct OverMock<Fallback<Inner>> {
-    static Fallback<Inner> make(MockNetwork& n) { return Fallback<Inner>(OverMock<Inner>::make(n)); }
+    static Fallback<Inner> make(MockNetwork& n) {
+        return Fallback<Inner>(OverMock<Inner>::make(n));
+    }
 };
 
 constexpr auto mock_backends =

@@ -40,8 +40,8 @@ struct Net {
     int rx = net.open(b);
 };
 
-std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch_of(
-    const std::vector<std::byte>& p, std::size_t n, const Endpoint& to) {
+std::vector<std::pair<std::span<const std::byte>, Endpoint>>
+batch_of(const std::vector<std::byte>& p, std::size_t n, const Endpoint& to) {
     return {n, {std::span<const std::byte>(p), to}};
 }
 
@@ -172,9 +172,11 @@ BOOST_AUTO_TEST_CASE(fault_injecting_applies_the_script_to_real_sockets) {
     const Endpoint to = rx.local_endpoint();
     const Endpoint dead{asio::ip::address_v4::loopback(), 9};
     std::vector<std::vector<std::byte>> payloads;
-    for (std::uint32_t i = 0; i < 8; ++i) payloads.push_back(payload(50, 1, i));
+    for (std::uint32_t i = 0; i < 8; ++i)
+        payloads.push_back(payload(50, 1, i));
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> b;
-    for (std::size_t i = 0; i < 8; ++i) b.emplace_back(payloads[i], i == 5 ? dead : to);
+    for (std::size_t i = 0; i < 8; ++i)
+        b.emplace_back(payloads[i], i == 5 ? dead : to);
 
     BatchSender<FaultInjecting<LinuxMmsgBackend>> s;
     s.backend().fail_nth(2, std::make_error_code(std::errc::message_size));

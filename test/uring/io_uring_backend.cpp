@@ -74,7 +74,8 @@ BOOST_AUTO_TEST_CASE(a_receive_error_is_reported_with_every_datagram_already_tak
     std::array<BasicPacket<8>, 3> p{};
     std::array<RecvSlot, 3> slots{};
     std::array<msghdr, 3> hdr{};
-    for (std::size_t i = 0; i < 3; ++i) slots[i] = {p[i].buffer.data(), 8, &p[i].meta};
+    for (std::size_t i = 0; i < 3; ++i)
+        slots[i] = {p[i].buffer.data(), 8, &p[i].meta};
     const int res[] = {-ECONNREFUSED, 4, -EAGAIN};
     const auto s = detail::settle_receives(res, slots, hdr);
     BOOST_TEST(s.got == 1u);
@@ -103,7 +104,8 @@ BOOST_AUTO_TEST_CASE(rejected_datagrams_fail_alone_within_one_call_and_the_rest_
     auto tx = bound_socket(io, v4_loopback());
     auto rx = bound_socket(io, v4_loopback());
     std::vector<std::vector<std::byte>> p;
-    for (std::uint32_t i = 0; i < 40; ++i) p.push_back(payload(64, 7, i));
+    for (std::uint32_t i = 0; i < 40; ++i)
+        p.push_back(payload(64, 7, i));
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> b;
     for (std::size_t i = 0; i < 40; ++i)
         b.emplace_back(p[i], i % 10 == 3 ? broadcast() : Endpoint(rx.local_endpoint()));
@@ -113,7 +115,8 @@ BOOST_AUTO_TEST_CASE(rejected_datagrams_fail_alone_within_one_call_and_the_rest_
     BOOST_TEST(r.sent == 36u);
     BOOST_TEST(r.failed == 4u);
     for (std::size_t i = 0; i < 40; ++i)
-        BOOST_TEST((i % 10 == 3 ? status[i] == std::errc::permission_denied : !status[i]), "datagram " << i);
+        BOOST_TEST((i % 10 == 3 ? status[i] == std::errc::permission_denied : !status[i]),
+                   "datagram " << i);
     // Each datagram's own outcome from its own completion: one backend call for all 40.
     BOOST_TEST(s.backend().stats().send_calls == 1u);
     BOOST_TEST(s.backend().stats().datagrams_failed == 4u);
@@ -126,7 +129,8 @@ BOOST_AUTO_TEST_CASE(rejected_datagrams_fail_alone_within_one_call_and_the_rest_
     for (std::uint32_t i = 0; i < 40; ++i) {
         if (i % 10 == 3) continue;
         const auto want = payload(64, 7, i);
-        BOOST_TEST((std::vector<std::byte>(got[k].data().begin(), got[k].data().end()) == want), "datagram " << i);
+        BOOST_TEST((std::vector<std::byte>(got[k].data().begin(), got[k].data().end()) == want),
+                   "datagram " << i);
         ++k;
     }
 }
@@ -146,7 +150,7 @@ BOOST_AUTO_TEST_CASE(a_small_ring_moves_a_large_batch_in_ring_sized_calls) {
     // end::use[]
     BOOST_TEST(s.backend().inner().max_send() == 16u);
     BOOST_TEST(s.batch_send(tx, b).ok());
-    BOOST_TEST(s.backend().stats().send_calls == 7u); // ceil(100 / 16)
+    BOOST_TEST(s.backend().stats().send_calls == 7u);            // ceil(100 / 16)
     BOOST_TEST(s.backend().stats().send_sizes.buckets[5] == 6u); // six calls of 16
 }
 
@@ -188,10 +192,12 @@ BOOST_AUTO_TEST_CASE(the_ring_is_made_once_and_reused_and_copies_make_their_own)
     std::array<std::error_code, 1> errs{};
     for (int i = 0; i < 3; ++i)
         BOOST_TEST(a.send(tx.native_handle(), std::span<const SendItem>(&item, 1), errs,
-                          WaitMode::socket_default).done == 1u);
+                          WaitMode::socket_default)
+                       .done == 1u);
     IoUringBackend b = a; // a copy: its own ring, made on first use
-    BOOST_TEST(b.send(tx.native_handle(), std::span<const SendItem>(&item, 1), errs,
-                      WaitMode::never).done == 1u);
+    BOOST_TEST(
+        b.send(tx.native_handle(), std::span<const SendItem>(&item, 1), errs, WaitMode::never)
+            .done == 1u);
     std::array<Packet, 8> got{};
     std::error_code ec;
     BOOST_TEST(BatchReceiver<IoUringBackend>().recv_mmsg(rx, got, ec) == 4u);

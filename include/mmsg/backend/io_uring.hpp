@@ -178,14 +178,16 @@ public:
             sqe->user_data = i;
         }
         if ((ec = run(s, n))) return 0;
-        const auto [got, stop] = detail::settle_receives(std::span<const int>(s.res.get(), n),
-                                                         slots.first(n),
-                                                         std::span<const msghdr>(s.recv_hdr, n));
+        const auto [got, stop] =
+            detail::settle_receives(std::span<const int>(s.res.get(), n), slots.first(n),
+                                    std::span<const msghdr>(s.recv_hdr, n));
         if (got > 0 || stop != 0) {
             // Would-block after datagrams is the normal end of a batch; a real error is
             // reported with the datagrams (BatchReceiver reports it on the next call).
-            if (stop != 0) ec = detail::errno_code(-stop);
-            else ec.clear();
+            if (stop != 0)
+                ec = detail::errno_code(-stop);
+            else
+                ec.clear();
             return got;
         }
         const std::error_code e = detail::errno_code(-s.res[0]);
@@ -281,7 +283,8 @@ private:
     std::error_code run(State& s, std::size_t n) noexcept {
         std::size_t seen = 0;
         int r;
-        do r = io_uring_submit_and_wait(&s.ring, static_cast<unsigned>(n));
+        do
+            r = io_uring_submit_and_wait(&s.ring, static_cast<unsigned>(n));
         while (r == -EINTR && io_uring_sq_ready(&s.ring) > 0); // interrupted before submitting
         if (r < 0 && r != -EINTR) {
             // io_uring_enter failed before taking any submission, so they still sit in

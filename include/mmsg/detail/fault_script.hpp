@@ -117,7 +117,8 @@ public:
         const std::size_t n = call_limit(items.size());
         for (std::size_t i = 0; i < n; ++i) {
             // Every datagram before i passes, so it is attempted and accepted.
-            if (const Verdict v = check(*items[i].dest, 1, i); v.fault) return {i, v.fault, v.attempts};
+            if (const Verdict v = check(*items[i].dest, 1, i); v.fault)
+                return {i, v.fault, v.attempts};
         }
         return {n, {}, false};
     }

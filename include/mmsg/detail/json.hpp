@@ -21,7 +21,9 @@ namespace mmsg::detail {
 
 //! A type that writes itself: `void write_json(std::ostream&) const`.
 template <class T>
-concept SelfJson = requires(const T& t, std::ostream& os) { t.write_json(os); };
+concept SelfJson = requires(const T& t, std::ostream& os) {
+    t.write_json(os);
+};
 
 template <class T>
 void write_json(std::ostream& os, const T& v);

@@ -31,12 +31,16 @@ inline bool uring_would_block(int res) noexcept {
     *before* an accepted datagram cannot be left unsent (a later datagram already went): it is
     reported as failed with ENOBUFS. Writes errors[0, done).
 */
-inline SendOutcome settle_sends(std::span<const int> res, std::span<std::error_code> errors) noexcept {
+inline SendOutcome settle_sends(std::span<const int> res,
+                                std::span<std::error_code> errors) noexcept {
     std::size_t end = res.size();
-    while (end > 0 && res[end - 1] < 0 && uring_would_block(res[end - 1])) --end;
+    while (end > 0 && res[end - 1] < 0 && uring_would_block(res[end - 1]))
+        --end;
     for (std::size_t i = 0; i < end; ++i) {
-        if (res[i] >= 0) errors[i].clear();
-        else errors[i] = errno_code(uring_would_block(res[i]) ? ENOBUFS : -res[i]);
+        if (res[i] >= 0)
+            errors[i].clear();
+        else
+            errors[i] = errno_code(uring_would_block(res[i]) ? ENOBUFS : -res[i]);
     }
     if (end == res.size()) return {end, {}};
     return {end, errno_code(-res[end])};
@@ -65,8 +69,8 @@ inline SettledReceives settle_receives(std::span<const int> res, std::span<const
             continue;
         }
         if (s.got != i) {
-            const std::size_t len = std::min({static_cast<std::size_t>(r), slots[i].capacity,
-                                              slots[s.got].capacity});
+            const std::size_t len =
+                std::min({static_cast<std::size_t>(r), slots[i].capacity, slots[s.got].capacity});
             std::memmove(slots[s.got].data, slots[i].data, len);
         }
         decode_datagram(hdr[i], static_cast<std::size_t>(r), slots[s.got].capacity,

@@ -66,7 +66,8 @@ inline udp::socket bound(asio::io_context& io, const Endpoint& local,
 // Payload bytes that encode (index, position): order and integrity are checkable.
 inline std::vector<std::byte> bytes_for(std::size_t index, std::size_t size) {
     std::vector<std::byte> p(size);
-    for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<std::byte>((index * 31 + i * 7 + 1) & 0xff);
+    for (std::size_t i = 0; i < size; ++i)
+        p[i] = static_cast<std::byte>((index * 31 + i * 7 + 1) & 0xff);
     return p;
 }
 
@@ -76,8 +77,10 @@ inline void check_accounting(const SendResult& r, std::span<const std::error_cod
     BOOST_TEST(r.sent + r.failed + r.unsent == n);
     std::size_t ok = 0, blocked = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        if (!status[i]) ++ok;
-        else if (status[i] == std::errc::operation_would_block) ++blocked;
+        if (!status[i])
+            ++ok;
+        else if (status[i] == std::errc::operation_would_block)
+            ++blocked;
     }
     BOOST_TEST(ok == r.sent);
     BOOST_TEST(blocked == r.unsent);
@@ -136,7 +139,8 @@ void check_loopback(Make make) {
             const Endpoint to = rx.local_endpoint();
             detail::Batch b;
             constexpr std::size_t n = 200;
-            for (std::size_t i = 0; i < n; ++i) b.add(detail::bytes_for(i, 64 + i % 100), to);
+            for (std::size_t i = 0; i < n; ++i)
+                b.add(detail::bytes_for(i, 64 + i % 100), to);
             b.seal();
             BatchSender<B> sender(make());
             std::vector<std::error_code> status(n);
@@ -153,8 +157,10 @@ void check_loopback(Make make) {
                 const auto want = detail::bytes_for(i, 64 + i % 100);
                 BOOST_TEST(got[i].meta.size == want.size(), "datagram " << i);
                 const auto d = got[i].data();
-                BOOST_TEST((std::vector<std::byte>(d.begin(), d.end()) == want), "datagram " << i << " in order");
-                BOOST_TEST((got[i].meta.addr == tx.local_endpoint()), "datagram " << i << " source");
+                BOOST_TEST((std::vector<std::byte>(d.begin(), d.end()) == want),
+                           "datagram " << i << " in order");
+                BOOST_TEST((got[i].meta.addr == tx.local_endpoint()),
+                           "datagram " << i << " source");
                 BOOST_TEST((got[i].meta.flags == PacketFlags::none));
             }
         }
@@ -268,7 +274,8 @@ void check_loopback(Make make) {
             udp::socket tx = detail::bound(io, detail::loopback4());
             udp::socket rx = detail::bound(io, detail::loopback4());
             detail::Batch b;
-            for (std::size_t i = 0; i < 10; ++i) b.add(detail::bytes_for(i, 32), rx.local_endpoint());
+            for (std::size_t i = 0; i < 10; ++i)
+                b.add(detail::bytes_for(i, 32), rx.local_endpoint());
             b.seal();
             BatchSender<FaultInjecting<B>> sender{FaultInjecting<B>{make()}};
             sender.backend().would_block_after(6);
@@ -287,8 +294,9 @@ void check_loopback(Make make) {
             BOOST_TEST(receiver.recv_mmsg_exact(rx, got, ec) == 10u);
             for (std::size_t i = 0; i < 10; ++i) {
                 const auto want = detail::bytes_for(i, 32);
-                BOOST_TEST((std::vector<std::byte>(got[i].data().begin(), got[i].data().end()) == want),
-                           "datagram " << i);
+                BOOST_TEST(
+                    (std::vector<std::byte>(got[i].data().begin(), got[i].data().end()) == want),
+                    "datagram " << i);
             }
         }
 
@@ -303,7 +311,8 @@ void check_loopback(Make make) {
                 udp::socket tx = detail::bound(io, {asio::ip::address_v6::loopback(), 0});
                 udp::socket rx = detail::bound(io, {asio::ip::address_v6::loopback(), 0});
                 detail::Batch b;
-                for (std::size_t i = 0; i < 5; ++i) b.add(detail::bytes_for(i, 80), rx.local_endpoint());
+                for (std::size_t i = 0; i < 5; ++i)
+                    b.add(detail::bytes_for(i, 80), rx.local_endpoint());
                 b.seal();
                 BatchSender<B> sender(make());
                 BOOST_TEST(sender.batch_send(tx, b.packets).ok());
@@ -349,7 +358,7 @@ void check_mock(Make make) {
             net.unreachable(dead);
             detail::Batch b;
             b.add(detail::bytes_for(0, 10), c);
-            b.add(detail::bytes_for(1, 10), c);   // fail_nth(1)
+            b.add(detail::bytes_for(1, 10), c);    // fail_nth(1)
             b.add(detail::bytes_for(2, 10), dead); // unreachable
             b.add(detail::bytes_for(3, 10), c);
             b.seal();
@@ -371,7 +380,8 @@ void check_mock(Make make) {
             net.limit_per_call(3);
             net.interrupt_next(2);
             detail::Batch b;
-            for (std::size_t i = 0; i < 10; ++i) b.add(detail::bytes_for(i, 10), c);
+            for (std::size_t i = 0; i < 10; ++i)
+                b.add(detail::bytes_for(i, 10), c);
             b.seal();
             BatchSender<B> sender(make(net));
             std::vector<std::error_code> status(10);
@@ -388,7 +398,8 @@ void check_mock(Make make) {
             net.open(c);
             net.would_block_after(4);
             detail::Batch b;
-            for (std::size_t i = 0; i < 9; ++i) b.add(detail::bytes_for(i, 10), c);
+            for (std::size_t i = 0; i < 9; ++i)
+                b.add(detail::bytes_for(i, 10), c);
             b.seal();
             BatchSender<B> sender(make(net));
             std::vector<std::error_code> status(9);
@@ -404,7 +415,8 @@ void check_mock(Make make) {
             const int tx = net.open(a);
             net.close(tx);
             detail::Batch b;
-            for (std::size_t i = 0; i < 3; ++i) b.add(detail::bytes_for(i, 10), c);
+            for (std::size_t i = 0; i < 3; ++i)
+                b.add(detail::bytes_for(i, 10), c);
             b.seal();
             BatchSender<B> sender(make(net));
             std::vector<std::error_code> status(3);
