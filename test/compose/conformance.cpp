@@ -6,6 +6,7 @@
 #include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
 #include <mmsg/backend/mock.hpp>
+#include <mmsg/backend/mock_gso_ops.hpp>
 #include <mmsg/backend/portable.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/counting.hpp>
@@ -58,9 +59,16 @@ struct OverMock<Fallback<Inner>> {
     }
 };
 
+// LinuxGsoBackend's own code over the mock network (its kernel calls simulated).
+template <>
+struct OverMock<MockGsoBackend> {
+    static MockGsoBackend make(MockNetwork& n) { return MockGsoBackend(MockGsoOps(n)); }
+};
+
 constexpr auto mock_backends =
     hana::tuple_t<MockBackend, Counting<MockBackend>, FaultInjecting<MockBackend>,
-                  Fallback<MockBackend>, Counting<FaultInjecting<Fallback<MockBackend>>>>;
+                  Fallback<MockBackend>, Counting<FaultInjecting<Fallback<MockBackend>>>,
+                  MockGsoBackend, Counting<MockGsoBackend>>;
 
 } // namespace
 

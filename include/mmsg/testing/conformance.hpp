@@ -335,7 +335,9 @@ void check_loopback() {
 
 /*! Runs the MockNetwork conformance checks on B, made by `make(net)` for a MockNetwork
     `net` (B sends through it: MockBackend, or a backend that wraps one). Checks that B
-    passes the network's faults through faithfully, so that BatchSender's accounting holds:
+    passes the network's faults through faithfully, so that BatchSender's accounting holds
+    (datagrams of different sizes, so that a segmentation-offload backend sends them one by
+    one and each scripted fault hits exactly one datagram):
       - a scripted failure (fail_nth) and an unreachable endpoint fail alone;
       - a per-call limit still sends everything, in more calls;
       - would-block leaves exactly the suffix unsent;
@@ -357,10 +359,10 @@ void check_mock(Make make) {
             net.fail_nth(1, std::make_error_code(std::errc::permission_denied));
             net.unreachable(dead);
             detail::Batch b;
-            b.add(detail::bytes_for(0, 10), c);
-            b.add(detail::bytes_for(1, 10), c);    // fail_nth(1)
-            b.add(detail::bytes_for(2, 10), dead); // unreachable
-            b.add(detail::bytes_for(3, 10), c);
+            b.add(detail::bytes_for(0, 10 + 0), c);
+            b.add(detail::bytes_for(1, 10 + 1), c);    // fail_nth(1)
+            b.add(detail::bytes_for(2, 10 + 2), dead); // unreachable
+            b.add(detail::bytes_for(3, 10 + 3), c);
             b.seal();
             BatchSender<B> sender(make(net));
             std::vector<std::error_code> status(4);
@@ -381,7 +383,7 @@ void check_mock(Make make) {
             net.interrupt_next(2);
             detail::Batch b;
             for (std::size_t i = 0; i < 10; ++i)
-                b.add(detail::bytes_for(i, 10), c);
+                b.add(detail::bytes_for(i, 10 + i), c);
             b.seal();
             BatchSender<B> sender(make(net));
             std::vector<std::error_code> status(10);
@@ -399,7 +401,7 @@ void check_mock(Make make) {
             net.would_block_after(4);
             detail::Batch b;
             for (std::size_t i = 0; i < 9; ++i)
-                b.add(detail::bytes_for(i, 10), c);
+                b.add(detail::bytes_for(i, 10 + i), c);
             b.seal();
             BatchSender<B> sender(make(net));
             std::vector<std::error_code> status(9);
@@ -416,7 +418,7 @@ void check_mock(Make make) {
             net.close(tx);
             detail::Batch b;
             for (std::size_t i = 0; i < 3; ++i)
-                b.add(detail::bytes_for(i, 10), c);
+                b.add(detail::bytes_for(i, 10 + i), c);
             b.seal();
             BatchSender<B> sender(make(net));
             std::vector<std::error_code> status(3);
