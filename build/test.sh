@@ -111,6 +111,20 @@ expected_examples() {
     echo "$n"
 }
 
+# failed_actions LOG: for each action b2 reports as failed, its action line, what it printed
+# (compiler diagnostics, the test's output) and the ...failed line; not the command text.
+failed_actions() {
+    awk '
+        /^[a-z0-9_+-]+\.[a-zA-Z0-9_.+-]+ \// { block = $0 "\n"; incmd = 0; next }
+        /^\.\.\.failed updating / { next }
+        /^\.\.\.failed / { printf "%s%s\n\n", block, $0; block = ""; incmd = 0; next }
+        /^\*\*passed\*\*/ || /^\.\.\./ { next }
+        {
+            if (!incmd && $0 ~ /^    [^0-9 |]/) incmd = 1
+            if (!incmd) block = block $0 "\n"
+        }' "$1"
+}
+
 # b2_step NAME BUILD_SUBDIR EXPECT_TESTS EXPECT_EXAMPLES b2-args...
 b2_step() {
     local name=$1 sub=$2 want_t=$3 want_e=$4
@@ -139,8 +153,7 @@ b2_step() {
     fi
     if ((f > 0)); then
         echo "    (full log: $log; what failed follows)"
-        grep -B40 -E '^\.\.\.failed ' "$log" | grep -vE '^\s*(LD_LIBRARY_PATH|export|status=|if test|echo|fi$|cp |verbose=|exit \$status)' |
-            tail -n 150
+        failed_actions "$log" | head -n 200
     fi
     record "$name" "$p" "$f" $((SECONDS - t0)) "$note"
 }
