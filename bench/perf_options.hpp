@@ -60,9 +60,10 @@ inline const char* usage_text() {
            "  --size LIST      payload sizes in bytes, comma-separated (1..65507; default 1232),\n"
            "                   e.g. --size 64,1232\n"
            "  --batch N        datagrams per batch call (1..1024; default 1024)\n"
-           "  --rows LIST      only rows whose \"group/name\" contains one of these words\n"
-           "                   (case-insensitive, comma-separated); each group's reference\n"
-           "                   row always runs. See --list.\n"
+           "  --rows LIST      only these rows (comma-separated, case-insensitive): a group\n"
+           "                   (\"send\") or \"group/name\" selects exactly that, any other word\n"
+           "                   the rows whose \"group/name\" contains it (\"gso\"); each group's\n"
+           "                   reference row always runs. See --list.\n"
            "  --json FILE      also write the results as JSON (\"-\": stdout, table to stderr)\n"
            "  --csv FILE       also write the results as CSV (\"-\": stdout, table to stderr)\n"
            "  --port N         loopback port of the socket that send rows send to (0: any free)\n"
@@ -180,18 +181,26 @@ inline Options parse_options(std::span<const std::string_view> args) {
     return o;
 }
 
-//! Indices of the rows to run, in registry order: the rows matching a filter (a
-//! case-insensitive substring of "group/name"), plus each chosen group's reference row.
+//! Indices of the rows to run, in registry order: the rows matching a filter, plus each
+//! chosen group's reference row. A filter equal to a group or to a "group/name" (ignoring
+//! case) selects exactly that; any other filter, every row whose "group/name" contains it.
 //! Every filter must match some row. An empty filter list selects every row.
 inline std::vector<std::size_t> select_rows(const std::vector<Row>& rows,
                                             const std::vector<std::string>& filters) {
     std::set<std::string> groups;
     std::vector<bool> chosen(rows.size(), filters.empty());
+    auto key = [&](std::size_t i) { return detail::lower(rows[i].group + "/" + rows[i].name); };
     for (const std::string& f : filters) {
+        const std::string want = detail::lower(f);
+        // A filter that names a group or a "group/name" exactly selects just that;
+        // otherwise it selects every row whose "group/name" contains it.
+        bool exact = false;
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            exact = exact || key(i) == want || detail::lower(rows[i].group) == want;
         bool any = false;
         for (std::size_t i = 0; i < rows.size(); ++i)
-            if (detail::lower(rows[i].group + "/" + rows[i].name).find(detail::lower(f)) !=
-                std::string::npos)
+            if (exact ? key(i) == want || detail::lower(rows[i].group) == want
+                      : key(i).find(want) != std::string::npos)
                 chosen[i] = any = true;
         if (!any) {
             std::string known;

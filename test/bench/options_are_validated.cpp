@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(unknown_options_missing_values_and_addresses_are_rejected) 
     BOOST_TEST(!rejection({"--json", "-", "--csv", "-"}).empty());
 }
 
-BOOST_AUTO_TEST_CASE(row_filter_selects_matching_rows_and_always_their_group_reference) {
+BOOST_AUTO_TEST_CASE(row_filter_selects_named_groups_or_matching_rows_and_always_their_reference) {
     const std::vector<Row> rows{row("sendto loop", "send", true), row("LinuxMmsgBackend", "send"),
                                 row("PortableBackend", "send"),
                                 row("recvmsg loop", "receive", true),
@@ -90,6 +90,10 @@ BOOST_AUTO_TEST_CASE(row_filter_selects_matching_rows_and_always_their_group_ref
     BOOST_TEST(select_rows(rows, {"send/linux"}) == (std::vector<std::size_t>{0, 1}),
                boost::test_tools::per_element());
     BOOST_TEST(select_rows(rows, {"linuxmmsg"}) == (std::vector<std::size_t>{0, 1, 3, 4}),
+               boost::test_tools::per_element());
+    BOOST_TEST(select_rows(rows, {"Send"}) == (std::vector<std::size_t>{0, 1, 2}),
+               boost::test_tools::per_element());
+    BOOST_TEST(select_rows(rows, {"receive/LinuxMmsgBackend"}) == (std::vector<std::size_t>{3, 4}),
                boost::test_tools::per_element());
     BOOST_TEST(select_rows(rows, {"receive", "portable"}) == (std::vector<std::size_t>{0, 2, 3, 4}),
                boost::test_tools::per_element());
