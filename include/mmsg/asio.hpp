@@ -55,14 +55,16 @@ inline constexpr bool outlives_call =
 template <class Socket, class Round, class Token>
 auto start_send(Socket& s, Round round, Token&& token) {
     return boost::asio::async_compose<Token, async_send_signature>(
-        AsyncSendOp<Socket, Round>(s, std::move(round)), token, s);
+        ReadinessLoop<Socket, SendStep<Round>>(s, SendStep<Round>(std::move(round))), token, s);
 }
 
 template <class Socket, class Receive, std::size_t N, class Token>
 auto start_recv(Socket& s, std::span<BasicPacket<N>> packets, bool exact, Receive receive,
                 Token&& token) {
     return boost::asio::async_compose<Token, async_recv_signature>(
-        AsyncRecvOp<Socket, Receive, N>(s, packets, exact, std::move(receive)), token, s);
+        ReadinessLoop<Socket, RecvStep<Receive, N>>(
+            s, RecvStep<Receive, N>(packets, exact, std::move(receive))),
+        token, s);
 }
 
 template <class Sender, class Packets>
@@ -132,8 +134,7 @@ template <class B, class Buf, AsyncSocket Socket, SendBatch Packets,
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
 auto async_batch_send(BatchSender<B, Buf>& sender, Socket& s, const Packets& packets,
                       Token&& token = {}) {
-    return detail::start_send(s, detail::batch_round(sender, packets),
-                              std::forward<Token>(token));
+    return detail::start_send(s, detail::batch_round(sender, packets), std::forward<Token>(token));
 }
 
 //! Sends `payload` to every destination, in order, asynchronously with `sender`'s backend.
@@ -159,8 +160,7 @@ auto async_multi_target_send(BatchSender<B, Buf>& sender, Socket& s, const Paylo
 */
 template <class B, AsyncSocket Socket, PacketRange Packets,
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
-auto async_recv_mmsg(BatchReceiver<B>& receiver, Socket& s, Packets&& packets,
-                     Token&& token = {}) {
+auto async_recv_mmsg(BatchReceiver<B>& receiver, Socket& s, Packets&& packets, Token&& token = {}) {
     static_assert(detail::outlives_call<Packets>,
                   "mmsg::async_recv_mmsg: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), false,
@@ -175,8 +175,9 @@ template <class B, AsyncSocket Socket, PacketRange Packets,
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
 auto async_recv_mmsg_exact(BatchReceiver<B>& receiver, Socket& s, Packets&& packets,
                            Token&& token = {}) {
-    static_assert(detail::outlives_call<Packets>,
-                  "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
+    static_assert(
+        detail::outlives_call<Packets>,
+        "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), true,
                               detail::receive_round(receiver), std::forward<Token>(token));
 }
@@ -198,9 +199,8 @@ auto async_batch_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, E
 //! overload.
 template <class Executor, ByteBuffer Payload, DestinationList Dests,
           class Token = boost::asio::default_completion_token_t<Executor>>
-auto async_multi_target_send(
-    boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
-    const Payload& payload, const Dests& dests, Token&& token = {}) {
+auto async_multi_target_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+                             const Payload& payload, const Dests& dests, Token&& token = {}) {
     return detail::start_send(s, detail::multi_round(detail::thread_sender_ref, payload, dests),
                               std::forward<Token>(token));
 }
@@ -220,11 +220,11 @@ auto async_recv_mmsg(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Ex
 //! async_recv_mmsg_exact on DefaultBackend. See the BatchReceiver overload.
 template <class Executor, PacketRange Packets,
           class Token = boost::asio::default_completion_token_t<Executor>>
-auto async_recv_mmsg_exact(
-    boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s, Packets&& packets,
-    Token&& token = {}) {
-    static_assert(detail::outlives_call<Packets>,
-                  "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
+auto async_recv_mmsg_exact(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+                           Packets&& packets, Token&& token = {}) {
+    static_assert(
+        detail::outlives_call<Packets>,
+        "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), true,
                               detail::receive_round(detail::thread_receiver_ref),
                               std::forward<Token>(token));

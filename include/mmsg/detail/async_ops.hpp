@@ -73,29 +73,31 @@ auto tail(const R& r, std::size_t from) {
     const std::size_t n = std::ranges::size(r);
     std::ranges::advance(first, static_cast<std::ranges::range_difference_t<const R>>(from));
     return TailView<decltype(first), decltype(std::ranges::end(r))>{first, std::ranges::end(r),
-                                                                      n - from};
+                                                                    n - from};
 }
 
-/*! async_batch_send / async_multi_target_send. `round(fd, from)` makes one non-blocking
-    BatchSender call for the datagrams [from, n) and returns its SendResult.
+/*! The loop every asynchronous operation shares. `Step` does the work of one round:
+    `attempt(fd, ec)` makes one non-blocking backend call (or a few, for an exact receive)
+    and returns true when the operation is finished (with `ec` set if it failed);
+    `progress()` is what the handler receives; `enable_cancellation(self)` says which
+    cancellation types the operation honours; `Step::wait` is the readiness it waits for.
 
-    Start: one speculative round (the socket is usually writable); if it finished, the
+    Start: one speculative round (the socket is usually ready); if it finished, the
     completion is posted (never run inside the initiating function). Otherwise wait for
-    wait_write and run the next round from resume_index(). Cancellation (terminal or
-    partial: datagrams may already be sent) or a failed wait completes with the progress
-    so far; the datagrams not attempted are `unsent`, exactly as the last round said.
+    readiness and run the next round. Cancellation or a failed wait completes with the
+    progress so far.
 */
-template <class Socket, class Round>
-class AsyncSendOp {
+template <class Socket, class Step>
+class ReadinessLoop {
 public:
-    AsyncSendOp(Socket& s, Round round) : socket_(s), round_(std::move(round)) {}
+    ReadinessLoop(Socket& s, Step step) : socket_(s), step_(std::move(step)) {}
 
     template <class Self>
     void operator()(Self& self, boost::system::error_code ec = {}) {
         switch (state_) {
         case State::start:
-            self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
-            if (attempt()) {
+            step_.enable_cancellation(self);
+            if (step_.attempt(native(socket_), ec_)) {
                 state_ = State::done;
                 boost::asio::post(std::move(self));
                 return;
@@ -104,102 +106,99 @@ public:
         case State::waiting:
             if (!ec && self.cancelled() != boost::asio::cancellation_type::none)
                 ec = boost::asio::error::operation_aborted;
-            if (ec) return self.complete(ec, result_);
-            if (attempt()) return self.complete(ec_, result_);
+            if (ec) return self.complete(ec, step_.progress());
+            if (step_.attempt(native(socket_), ec_)) return self.complete(ec_, step_.progress());
             break;
         case State::done:
-            return self.complete(ec_, result_);
+            return self.complete(ec_, step_.progress());
         }
         state_ = State::waiting;
-        socket_.async_wait(boost::asio::socket_base::wait_write, std::move(self));
+        socket_.async_wait(Step::wait, std::move(self));
     }
 
 private:
     enum class State { start, waiting, done };
 
-    // One backend round; true when the operation is finished.
-    bool attempt() {
-        const SendResult r = round_(native(socket_), result_.resume_index());
-        merge(result_, r);
-        if (r.fatal) {
-            ec_ = fatal_error(r);
-            return true;
-        }
-        return r.unsent == 0;
-    }
-
     Socket& socket_;
-    Round round_;
-    SendResult result_{};
+    Step step_;
     boost::system::error_code ec_{};
     State state_ = State::start;
 };
 
-/*! async_recv_mmsg / async_recv_mmsg_exact. `receive(fd, packets, ec)` is one
-    non-blocking BatchReceiver::receive.
-
-    Start: one speculative receive; if nothing is queued, wait for wait_read and receive
-    again (a wake-up with nothing to read waits again). recv_mmsg completes after the first
-    receive that got datagrams; recv_mmsg_exact goes on until every packet is filled.
-    Cancellation of a recv_mmsg consumes nothing, so every type is honoured; for
-    recv_mmsg_exact, terminal and partial (the count filled so far is reported).
+/*! The round of async_batch_send / async_multi_target_send. `round(fd, from)` makes one
+    non-blocking BatchSender call for the datagrams [from, n) and returns its SendResult;
+    the rounds' results are merged, the next round starts at resume_index(). Cancellation
+    is terminal or partial (datagrams may already be sent); the datagrams not attempted
+    are `unsent`, exactly as the last round said.
 */
-template <class Socket, class Receive, std::size_t N>
-class AsyncRecvOp {
+template <class Round>
+class SendStep {
 public:
-    AsyncRecvOp(Socket& s, std::span<BasicPacket<N>> packets, bool exact, Receive receive)
-        : socket_(s), packets_(packets), receive_(std::move(receive)), exact_(exact) {}
+    static constexpr auto wait = boost::asio::socket_base::wait_write;
+
+    explicit SendStep(Round round) : round_(std::move(round)) {}
 
     template <class Self>
-    void operator()(Self& self, boost::system::error_code ec = {}) {
-        switch (state_) {
-        case State::start:
-            if (exact_) self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
-            else self.reset_cancellation_state(boost::asio::enable_total_cancellation());
-            if (attempt()) {
-                state_ = State::done;
-                boost::asio::post(std::move(self));
-                return;
-            }
-            break;
-        case State::waiting:
-            if (!ec && self.cancelled() != boost::asio::cancellation_type::none)
-                ec = boost::asio::error::operation_aborted;
-            if (ec) return self.complete(ec, filled_);
-            if (attempt()) return self.complete(ec_, filled_);
-            break;
-        case State::done:
-            return self.complete(ec_, filled_);
-        }
-        state_ = State::waiting;
-        socket_.async_wait(boost::asio::socket_base::wait_read, std::move(self));
+    void enable_cancellation(Self& self) {
+        self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
     }
+    bool attempt(int fd, boost::system::error_code& ec) {
+        const SendResult r = round_(fd, result_.resume_index());
+        merge(result_, r);
+        if (r.fatal) {
+            ec = fatal_error(r);
+            return true;
+        }
+        return r.unsent == 0;
+    }
+    const SendResult& progress() const noexcept { return result_; }
 
 private:
-    enum class State { start, waiting, done };
+    Round round_;
+    SendResult result_{};
+};
 
-    // Receives what is queued; true when the operation is finished.
-    bool attempt() {
-        const int fd = native(socket_);
+/*! The round of async_recv_mmsg / async_recv_mmsg_exact. `receive(fd, packets, ec)` is
+    one non-blocking BatchReceiver::receive. recv_mmsg completes after the first receive
+    that got datagrams (a wake-up with nothing to read waits again); recv_mmsg_exact goes
+    on until every packet is filled. Cancellation of a recv_mmsg consumes nothing, so every
+    type is honoured; for recv_mmsg_exact, terminal and partial (the count filled so far
+    is reported).
+*/
+template <class Receive, std::size_t N>
+class RecvStep {
+public:
+    static constexpr auto wait = boost::asio::socket_base::wait_read;
+
+    RecvStep(std::span<BasicPacket<N>> packets, bool exact, Receive receive)
+        : packets_(packets), receive_(std::move(receive)), exact_(exact) {}
+
+    template <class Self>
+    void enable_cancellation(Self& self) {
+        if (exact_)
+            self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
+        else
+            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+    }
+    bool attempt(int fd, boost::system::error_code& ec) {
         for (;;) {
             std::error_code e;
             filled_ += receive_(fd, packets_.subspan(filled_), e);
             if (e) {
                 if (is_would_block(e)) return false;
-                ec_ = to_boost(e);
+                ec = to_boost(e);
                 return true;
             }
             if (!exact_ || filled_ == packets_.size()) return true;
         }
     }
+    std::size_t progress() const noexcept { return filled_; }
 
-    Socket& socket_;
+private:
     std::span<BasicPacket<N>> packets_;
     Receive receive_;
     std::size_t filled_ = 0;
-    boost::system::error_code ec_{};
     bool exact_;
-    State state_ = State::start;
 };
 
 } // namespace mmsg::detail
