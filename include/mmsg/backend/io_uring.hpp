@@ -1,5 +1,5 @@
-//! Defines mmsg::IoUringBackend: a batch of datagrams as one chain of io_uring sendmsg /
-//! recvmsg submissions, submitted and reaped with one io_uring_enter (liburing).
+//! Defines mmsg::IoUringBackend: a batch of datagrams as io_uring sendmsg / recvmsg
+//! submissions (one per datagram), submitted and reaped with one io_uring_enter (liburing).
 #ifndef MMSG_BACKEND_IO_URING_HPP
 #define MMSG_BACKEND_IO_URING_HPP
 
