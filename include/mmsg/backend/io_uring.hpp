@@ -136,7 +136,7 @@ public:
                      WaitMode mode) {
         if (std::error_code ec = ensure_state()) return {0, ec};
         State& s = *state_;
-        const std::size_t n = std::min<std::size_t>(items.size(), opts_.entries);
+        std::size_t n = std::min<std::size_t>(items.size(), opts_.entries);
         for (std::size_t i = 0; i < n; ++i) {
             const SendItem& it = items[i];
             msghdr& h = s.send_hdr[i];
@@ -144,10 +144,15 @@ public:
             h.msg_namelen = static_cast<socklen_t>(it.dest->size());
             s.send_iov[i].iov_base = const_cast<std::byte*>(it.data);
             s.send_iov[i].iov_len = it.size;
-            io_uring_sqe* sqe = io_uring_get_sqe(&s.ring);
+            io_uring_sqe* sqe = next_sqe(s.ring);
+            if (sqe == nullptr) {
+                n = i; // no room now: move what was prepared, the sender calls again
+                break;
+            }
             io_uring_prep_sendmsg(sqe, fd, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
             sqe->user_data = i;
         }
+        if (n == 0) return {0, detail::errno_code(EAGAIN)};
         if (std::error_code ec = run(s, n)) return {0, ec};
         const SendOutcome out = detail::settle_sends(std::span<const int>(s.res.get(), n), errors);
         if (out.done == n) return out;
@@ -166,16 +171,24 @@ public:
     std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
         if ((ec = ensure_state())) return 0;
         State& s = *state_;
-        const std::size_t n = std::min({slots.size(), max_recv, std::size_t{opts_.entries}});
+        std::size_t n = std::min({slots.size(), max_recv, std::size_t{opts_.entries}});
         for (std::size_t i = 0; i < n; ++i) {
             msghdr& h = s.recv_hdr[i];
             s.recv_iov[i].iov_base = slots[i].data;
             s.recv_iov[i].iov_len = slots[i].capacity;
             h.msg_namelen = sizeof(sockaddr_storage);
             h.msg_flags = 0;
-            io_uring_sqe* sqe = io_uring_get_sqe(&s.ring);
+            io_uring_sqe* sqe = next_sqe(s.ring);
+            if (sqe == nullptr) {
+                n = i;
+                break;
+            }
             io_uring_prep_recvmsg(sqe, fd, &h, MSG_DONTWAIT);
             sqe->user_data = i;
+        }
+        if (n == 0) {
+            ec = detail::errno_code(EAGAIN);
+            return 0;
         }
         if ((ec = run(s, n))) return 0;
         const auto [got, stop] =
@@ -275,6 +288,17 @@ private:
         }
         state_ = std::move(s);
         return {};
+    }
+
+    // A free submission slot. With SQPOLL the kernel thread advances the ring's head only
+    // after it has issued a whole batch, so completions of the last call can be seen before
+    // its slots are free again: wait for them (io_uring_sqring_wait) rather than take NULL.
+    static io_uring_sqe* next_sqe(io_uring& ring) noexcept {
+        io_uring_sqe* sqe;
+        while ((sqe = io_uring_get_sqe(&ring)) == nullptr)
+            if ((ring.flags & IORING_SETUP_SQPOLL) == 0 || io_uring_sqring_wait(&ring) < 0)
+                return nullptr;
+        return sqe;
     }
 
     // Submits the `n` prepared submissions and reaps their `n` completions into res[]. Every
