@@ -56,6 +56,13 @@ inline void check_status(std::span<std::error_code> status, std::size_t n) {
     - Batches of any size are cut into chunks of max_send_batch; a failure in one chunk
       never stops later chunks. An empty batch makes no system call.
     - After the first call, no call allocates: the item arrays are kept and reused.
+    - Dense rejections do not make a batch quadratic. A backend builds its arrays for every
+      datagram it is offered, and the kernel stops at each rejected one, so a batch where
+      most datagrams fail would rebuild ~n/2 headers per datagram. When fewer than 64
+      datagrams were accepted since the previous rejection, the next call offers 64, and
+      four times more after each call that takes all it was offered. Rejections at least
+      64 apart, and the first rejection of a batch, change nothing: every call offers all
+      the rest of the chunk.
 
     `Buffer` is the payload type of multi_target_send; batch_send takes any byte buffer.
     Not thread-safe: use one BatchSender per thread (they are cheap until first used).
@@ -178,6 +185,10 @@ private:
             return r;
         };
 
+        // Datagrams offered per call (see the class comment), and accepted since the last
+        // rejection.
+        std::size_t window = max_send_batch;
+        std::size_t accepted = max_send_batch;
         for (std::size_t base = 0; base < n;) {
             const std::size_t chunk = std::min(n - base, max_send_batch);
             for (std::size_t i = 0; i < chunk; ++i, ++it) items[i] = make(*it);
@@ -185,12 +196,14 @@ private:
             std::size_t off = 0;
             std::size_t stalls = 0;
             while (off < chunk) {
+                const std::size_t offer = std::min(chunk - off, window);
                 std::span<std::error_code> errs =
-                    status.empty() ? std::span<std::error_code>(scratch + off, chunk - off)
-                                   : status.subspan(base + off, chunk - off);
+                    status.empty() ? std::span<std::error_code>(scratch + off, offer)
+                                   : status.subspan(base + off, offer);
                 const SendOutcome out =
-                    backend_.send(fd, std::span<const SendItem>(items + off, chunk - off), errs, mode);
-                const std::size_t done = std::min(out.done, chunk - off);
+                    backend_.send(fd, std::span<const SendItem>(items + off, offer), errs, mode);
+                const std::size_t done = std::min(out.done, offer);
+                accepted += done;
                 for (std::size_t j = 0; j < done; ++j) {
                     if (!errs[j]) {
                         ++r.sent;
@@ -213,6 +226,7 @@ private:
                     // after a few tries, treat it as back-pressure.
                     if (done == 0 && ++stalls > 3)
                         return finish_rest(base + off, detail::would_block_code(), true);
+                    if (done == offer) window = std::min(window * 4, max_send_batch);
                     continue;
                 }
                 stalls = 0;
@@ -224,11 +238,16 @@ private:
                 fail(e);
                 if (!status.empty()) status[base + off] = e;
                 ++off;
+                window = accepted < resume_window ? resume_window : max_send_batch;
+                accepted = 0;
             }
             base += chunk;
         }
         return r;
     }
+
+    //! What a call offers after dense rejections (see the class comment).
+    static constexpr std::size_t resume_window = 64;
 
     Backend backend_{};
     detail::Scratch<SendItem> items_;

@@ -390,3 +390,63 @@ BOOST_AUTO_TEST_CASE(a_backend_that_makes_no_progress_and_says_nothing_does_not_
     BOOST_TEST(s.backend().calls >= 1u);
     BOOST_TEST(s.backend().calls <= 10u);
 }
+
+namespace {
+//! MockBackend that records how many datagrams each call was offered.
+struct OfferRecorder {
+    MockBackend inner;
+    std::vector<std::size_t>* offers;
+    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+                     WaitMode mode) {
+        offers->push_back(items.size());
+        return inner.send(fd, items, errors, mode);
+    }
+};
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(dense_rejections_do_not_make_a_batch_quadratic, Fixture) {
+    std::vector<std::size_t> offers;
+    BatchSender<OfferRecorder> s{OfferRecorder{MockBackend(net), &offers}};
+    std::set<std::size_t> all;
+    for (std::size_t i = 0; i < 1024; ++i) all.insert(i);
+    net.unreachable(dead, err(EACCES));
+
+    // Every datagram rejected: still one call per datagram (the kernel stops at each), but
+    // after the first rejection (which narrows nothing) each call is offered at most 64,
+    // not the whole rest of the chunk.
+    const auto r = s.batch_send(tx, batch(1024, all), fresh_status());
+    BOOST_TEST(r.failed == 1024u);
+    BOOST_TEST_REQUIRE(offers.size() == 1024u);
+    BOOST_TEST(offers[0] == 1024u);
+    BOOST_TEST(offers[1] == 1023u);
+    std::size_t offered = 0;
+    for (std::size_t i = 2; i < offers.size(); ++i) {
+        BOOST_TEST(offers[i] <= 64u);
+        offered += offers[i];
+    }
+    BOOST_TEST(offered <= 64u * 1022u); // was 1022 + 1021 + ... + 1 = 522 753
+
+    // Rejections 64 or more apart (and the first of a batch) never narrow a call: the same
+    // calls as without the rule, each offered the rest of the chunk.
+    offers.clear();
+    const std::set<std::size_t> sparse{0, 100, 500, 600};
+    const auto r2 = s.batch_send(tx, batch(1024, sparse), fresh_status());
+    BOOST_TEST(r2.sent == 1020u);
+    BOOST_TEST(r2.failed == 4u);
+    // The mock takes datagrams up to a rejection and reports it in the same call:
+    // [0] | [1,100) [100] | [101,500) [500] | [501,600) [600] | [601,1024)
+    const std::vector<std::size_t> want{1024, 1023, 923, 523, 423};
+    BOOST_TEST(offers == want, boost::test_tools::per_element());
+    expect_delivered(all_but(1024, sparse));
+
+    // Dense rejections, then a clean run: the window grows fourfold per full call, so the
+    // clean rest costs at most two calls more than one.
+    offers.clear();
+    std::set<std::size_t> first_ten;
+    for (std::size_t i = 0; i < 10; ++i) first_ten.insert(i);
+    const auto r3 = s.batch_send(tx, batch(1024, first_ten), fresh_status());
+    BOOST_TEST(r3.sent == 1014u);
+    BOOST_TEST(r3.failed == 10u);
+    BOOST_TEST(offers.size() <= 10u + 3u);
+    expect_delivered(all_but(1024, first_ten));
+}
