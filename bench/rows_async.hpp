@@ -1,8 +1,13 @@
 //! mmsg-perf rows of the asynchronous layer (<mmsg/asio.hpp>). Group "async send": the
 //! blocking BatchSender<LinuxMmsgBackend>::batch_send (the reference) against
 //! async_batch_send on a Boost.Asio socket, each completion starting the next batch.
-//! Group "async receive": the blocking BatchReceiver::recv_mmsg (the reference) against
-//! async_recv_mmsg, both fed by a Feeder thread. The ratio is the cost of the async layer.
+//! Group "async receive": the blocking BatchReceiver::recv_mmsg on a plain socket (the
+//! reference) against async_recv_mmsg, both fed by a Feeder thread. Group "async receive,
+//! same socket": the same two on a Boost.Asio socket. Asio registers every socket with its
+//! reactor (epoll) when it opens it, and from then on the kernel runs epoll's wake-up
+//! callback for every datagram queued on it, on the sending side, whether anyone waits or
+//! not. That costs a blocking receiver on such a socket about as much as the whole async
+//! layer costs against a plain socket, so the second group is the layer's own cost.
 #ifndef MMSG_BENCH_ROWS_ASYNC_HPP
 #define MMSG_BENCH_ROWS_ASYNC_HPP
 
@@ -120,6 +125,40 @@ Measurement async_receiver_n(const RowContext& ctx) {
     if (m.datagrams == 0 && m.error.empty()) m.error = "the feeder delivered nothing";
     return m;
 }
+/*! BatchReceiver::recv_mmsg, blocking, on a socket Boost.Asio has registered with its
+    reactor: the socket of the blocking row, handed to an asio udp::socket (assign) for
+    the row and taken back (release) after it.
+*/
+template <std::size_t N>
+Measurement asio_blocking_receiver_n(const RowContext& ctx) {
+    LoopbackSocket rx = receiver_socket();
+    asio::io_context io(1);
+    udp::socket registered(io);
+    boost::system::error_code ec;
+    registered.assign(udp::v4(), rx.fd(), ec);
+    if (ec) {
+        Measurement m;
+        m.error = "udp::socket::assign: " + ec.message();
+        return m;
+    }
+    rows_mmsg::PacketBuffers<N> buf;
+    BatchReceiver<Counted<LinuxMmsgBackend>> receiver;
+    Measurement m = timed_receive(ctx, rx, [&](std::size_t k) {
+        const std::size_t before = receiver.backend().syscalls;
+        std::error_code e;
+        const std::size_t n = receiver.recv_mmsg(rx.fd(), buf.first(std::min(k, num_rcvmmsgs)), e);
+        Moved moved{n, receiver.backend().syscalls - before, {}};
+        if (e) moved.error = "recv_mmsg: " + e.message();
+        return moved;
+    });
+    registered.release(ec); // the descriptor stays rx's
+    return m;
+}
+template <std::size_t N>
+struct AsioBlockingReceiver {
+    Measurement operator()(const RowContext& c) const { return asio_blocking_receiver_n<N>(c); }
+};
+
 template <std::size_t N>
 struct AsyncReceiver {
     Measurement operator()(const RowContext& c) const { return async_receiver_n<N>(c); }
@@ -135,6 +174,12 @@ inline const Registration registration{
         true, "BatchReceiver<LinuxMmsgBackend>::recv_mmsg, blocking (the reference)"},
     Row{"async_recv_mmsg", "async receive", rows_mmsg::by_capacity<AsyncReceiver>, false,
         "async_recv_mmsg on a Boost.Asio socket, each completion starting the next receive"},
+    Row{"blocking recv_mmsg, asio socket", "async receive, same socket",
+        rows_mmsg::by_capacity<AsioBlockingReceiver>, true,
+        "BatchReceiver::recv_mmsg, blocking, on a socket registered with Boost.Asio's reactor "
+        "(the reference)"},
+    Row{"async_recv_mmsg", "async receive, same socket", rows_mmsg::by_capacity<AsyncReceiver>,
+        false, "async_recv_mmsg, as in group \"async receive\""},
 };
 
 } // namespace mmsg::bench::rows_async
