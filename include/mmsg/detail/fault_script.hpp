@@ -15,6 +15,8 @@
 #include <span>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace mmsg::detail {
 
@@ -50,7 +52,14 @@ public:
     };
 
     //! Every datagram sent to `dest` from now on fails with `ec`.
-    void unreachable(const Endpoint& dest, std::error_code ec) { unreachable_[dest] = ec; }
+    void unreachable(const Endpoint& dest, std::error_code ec) {
+        for (auto& [d, e] : unreachable_)
+            if (d == dest) {
+                e = ec;
+                return;
+            }
+        unreachable_.emplace_back(dest, ec);
+    }
 
     //! The n-th attempted datagram (0-based, counting every attempt since the script was
     //! made) fails with `ec`. May be called for several n.
@@ -108,17 +117,21 @@ public:
         for (std::size_t t = 0; t < k; ++t)
             if (auto f = fail_nth_.find(attempts_ + ahead + t); f != fail_nth_.end())
                 return {f->second, true};
-        if (auto u = unreachable_.find(dest); u != unreachable_.end()) return {u->second, true};
+        if (const std::error_code* u = unreachable_error(dest)) return {*u, true};
         return {};
     }
 
     //! Plans one send call over `items` (see SendPlan). Changes nothing.
     SendPlan plan_send(std::span<const SendItem> items) const {
+        // check(*items[i].dest, 1, i) for each i, with the scripted failure looked up once:
+        // every datagram before i passes, so it is attempted and accepted.
         const std::size_t n = call_limit(items.size());
+        auto next_fail = fail_nth_.lower_bound(attempts_);
         for (std::size_t i = 0; i < n; ++i) {
-            // Every datagram before i passes, so it is attempted and accepted.
-            if (const Verdict v = check(*items[i].dest, 1, i); v.fault)
-                return {i, v.fault, v.attempts};
+            if (send_budget_ != no_limit && send_budget_ <= i) return {i, would_block_code(), false};
+            if (next_fail != fail_nth_.end() && next_fail->first == attempts_ + i)
+                return {i, next_fail->second, true};
+            if (const std::error_code* u = unreachable_error(*items[i].dest)) return {i, *u, true};
         }
         return {n, {}, false};
     }
@@ -130,7 +143,14 @@ public:
     }
 
 private:
-    std::map<Endpoint, std::error_code> unreachable_;
+    const std::error_code* unreachable_error(const Endpoint& dest) const noexcept {
+        for (const auto& [d, e] : unreachable_)
+            if (d == dest) return &e;
+        return nullptr;
+    }
+
+    // Few entries in practice: a linear search beats a tree of endpoints.
+    std::vector<std::pair<Endpoint, std::error_code>> unreachable_;
     std::map<std::size_t, std::error_code> fail_nth_;
     std::size_t limit_ = no_limit;
     std::size_t send_budget_ = no_limit;
