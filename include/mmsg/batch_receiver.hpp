@@ -8,12 +8,14 @@
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/native_handle.hpp>
+#include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
 
 #include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <ranges>
 #include <span>
 #include <system_error>
@@ -49,7 +51,9 @@ concept PacketRange = std::ranges::contiguous_range<R> && std::ranges::sized_ran
     - Each filled packet's meta is assigned anew: size, source address (IPv4 and IPv6),
       flags (PacketFlags::truncated when the datagram was longer than the buffer).
     - An error that comes after some datagrams were received is kept and reported by the
-      next call on the same socket, so the datagrams are never lost to it.
+      next call on the same socket, so the datagrams are never lost to it. (The same
+      socket: if its descriptor number was closed and reused meanwhile, SO_COOKIE tells
+      them apart and the error is dropped with the socket it belonged to.)
     - EINTR is retried. The socket's blocking mode is never changed. After the first call,
       no call allocates.
 */
@@ -123,8 +127,12 @@ public:
         const std::size_t n = std::min(packets.size(), num_rcvmmsgs);
         if (n == 0) return 0;
         if (pending_ && pending_fd_ == fd) {
-            ec = std::exchange(pending_, {});
-            return 0;
+            const std::error_code kept = std::exchange(pending_, {});
+            // Only for the socket that met it: the number may have been closed and reused.
+            if (pending_cookie_ == detail::socket_cookie(fd)) {
+                ec = kept;
+                return 0;
+            }
         }
         for (std::size_t i = 0; i < n; ++i)
             slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
@@ -146,6 +154,7 @@ public:
             if (ec && !detail::is_interrupted(ec) && !detail::is_would_block(ec)) {
                 pending_ = ec;
                 pending_fd_ = fd;
+                pending_cookie_ = detail::socket_cookie(fd);
             }
             ec.clear();
             return got;
@@ -157,6 +166,7 @@ private:
     std::array<RecvSlot, num_rcvmmsgs> slots_{};
     std::error_code pending_{};
     int pending_fd_ = -1;
+    std::uint64_t pending_cookie_ = 0; // SO_COOKIE of that socket (0: unknown, e.g. the mock)
 };
 
 namespace detail {

@@ -18,6 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace mmsg;
 using mmsg::test::numbered;
 using mmsg::test::same_bytes;
@@ -211,6 +214,26 @@ BOOST_AUTO_TEST_CASE(a_kept_error_belongs_to_its_socket) {
     BOOST_TEST(!ec);
     BOOST_TEST(r.recv_mmsg(7, p, ec) == 0u);
     MMSG_CHECK_ERRC(ec, std::errc::connection_refused);
+}
+
+BOOST_AUTO_TEST_CASE(a_kept_error_dies_with_its_socket_when_the_number_is_reused) {
+    // Real sockets (for their SO_COOKIE), scripted receives.
+    BatchReceiver<ScriptedRecv> r(ScriptedRecv{{{3, err(ECONNREFUSED)}, {2, {}}, {1, err(EIO)}}});
+    std::vector<BasicPacket<4>> p(8);
+    std::error_code ec;
+    const int first = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    BOOST_TEST_REQUIRE(first >= 0);
+    BOOST_TEST(r.recv_mmsg(first, p, ec) == 3u); // ECONNREFUSED kept for `first`
+    ::close(first);
+    const int second = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    BOOST_TEST_REQUIRE(second == first); // the lowest free number: the same one
+    BOOST_TEST(r.recv_mmsg(second, p, ec) == 2u); // a new socket: not its error
+    BOOST_TEST(!ec, ec.message());
+    // An error kept for `second` is still reported to `second`.
+    BOOST_TEST(r.recv_mmsg(second, p, ec) == 1u);
+    BOOST_TEST(r.recv_mmsg(second, p, ec) == 0u);
+    MMSG_CHECK_ERRC(ec, std::errc::io_error);
+    ::close(second);
 }
 
 BOOST_AUTO_TEST_CASE(would_block_or_eintr_after_some_datagrams_is_not_kept) {

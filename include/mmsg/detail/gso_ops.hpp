@@ -94,16 +94,8 @@ struct KernelGsoOps {
         ec = errno_code(errno);
         return false;
     }
-    //! SO_COOKIE: unique for the life of the system, so a reused descriptor number is told
-    //! apart from the socket that had it before.
-    static std::uint64_t socket_id(int fd) noexcept {
-        std::uint64_t cookie = 0;
-        socklen_t len = sizeof cookie;
-#ifdef SO_COOKIE
-        if (::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0) return cookie;
-#endif
-        return 0;
-    }
+    //! SO_COOKIE (see detail::socket_cookie).
+    static std::uint64_t socket_id(int fd) noexcept { return socket_cookie(fd); }
 };
 
 } // namespace mmsg::detail

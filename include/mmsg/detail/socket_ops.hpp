@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
 
@@ -61,6 +62,22 @@ inline long send_msg(int fd, const msghdr* msg, int flags, std::error_code& ec) 
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
     return static_cast<long>(r);
+}
+
+/*! The kernel's identity of the socket behind `fd` (SO_COOKIE): unique for the life of
+    the system, so a reused descriptor number is told apart from the socket that had it
+    before. 0 when unknown (not a socket, or no SO_COOKIE). One system call: for rare
+    paths only.
+*/
+inline std::uint64_t socket_cookie(int fd) noexcept {
+#ifdef SO_COOKIE
+    std::uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0) return cookie;
+#else
+    (void)fd;
+#endif
+    return 0;
 }
 
 #if MMSG_HAS_MMSG
