@@ -6,6 +6,8 @@
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/native_handle.hpp>
+#include <mmsg/detail/recv_decode.hpp>
+#include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_limits.hpp>
 
@@ -79,7 +81,8 @@ inline std::error_code probe_send_train(int fd, const Endpoint& to, std::size_t 
                                         std::size_t total, std::byte* buf) noexcept {
     for (std::size_t i = 0; i < total; ++i) buf[i] = static_cast<std::byte>(i % 251);
     iovec iov{buf, total};
-    alignas(cmsghdr) unsigned char ctl[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+    alignas(cmsghdr) unsigned char ctl[gso_cmsg_space] = {};
+    write_segment_cmsg(ctl, static_cast<std::uint16_t>(segment));
     msghdr m{};
     m.msg_name = const_cast<void*>(static_cast<const void*>(to.data()));
     m.msg_namelen = static_cast<socklen_t>(to.size());
@@ -87,12 +90,6 @@ inline std::error_code probe_send_train(int fd, const Endpoint& to, std::size_t 
     m.msg_iovlen = 1;
     m.msg_control = ctl;
     m.msg_controllen = sizeof ctl;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-    const auto seg = static_cast<std::uint16_t>(segment);
-    std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
     if (::sendmsg(fd, &m, MSG_NOSIGNAL) < 0) return last_error();
     return {};
 }
@@ -115,13 +112,7 @@ inline std::error_code probe_receive(int fd, std::size_t segment, std::size_t to
         const ssize_t r = ::recvmsg(fd, &m, 0);
         if (r < 0) return last_error(); // SO_RCVTIMEO bounds the wait
         if (m.msg_flags & MSG_TRUNC) return std::make_error_code(std::errc::message_size);
-        std::size_t gro = 0;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c))
-            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-                int v = 0;
-                std::memcpy(&v, CMSG_DATA(c), sizeof v);
-                gro = v > 0 ? static_cast<std::size_t>(v) : 0;
-            }
+        const std::size_t gro = parse_control(m).gro_segment;
         const auto n = static_cast<std::size_t>(r);
         if (gro == segment && n > segment) coalesced = true;
         else if (n > segment) return std::make_error_code(std::errc::message_size);

@@ -1,11 +1,13 @@
 //! The system-call layer of LinuxGsoBackend on the real kernel (detail::KernelGsoOps) and
-//! the small helpers both of its layers share (UDP_SEGMENT control messages, destinations).
+//! the small helpers both of its layers share (destinations; the UDP_SEGMENT control
+//! message is in detail/udp_segment.hpp).
 #ifndef MMSG_DETAIL_GSO_OPS_HPP
 #define MMSG_DETAIL_GSO_OPS_HPP
 
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/socket_ops.hpp>
+#include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/gso_limits.hpp>
@@ -22,32 +24,6 @@
 #include <sys/socket.h>
 
 namespace mmsg::detail {
-
-//! Bytes of control buffer for one outgoing train: one UDP_SEGMENT message (a u16).
-inline constexpr std::size_t gso_cmsg_space = CMSG_SPACE(sizeof(std::uint16_t));
-
-//! Writes a UDP_SEGMENT control message for `segment`-byte datagrams into `buf`.
-inline void write_segment_cmsg(unsigned char* buf, std::uint16_t segment) noexcept {
-    cmsghdr h{};
-    h.cmsg_level = SOL_UDP;
-    h.cmsg_type = UDP_SEGMENT;
-    h.cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-    std::memcpy(buf, &h, sizeof h);
-    std::memcpy(buf + CMSG_LEN(0), &segment, sizeof segment);
-}
-
-//! The UDP_SEGMENT size a message asks for, or 0 when it carries none (a plain datagram).
-inline std::size_t segment_of(const msghdr& h) noexcept {
-    if (h.msg_control == nullptr || h.msg_controllen < CMSG_LEN(sizeof(std::uint16_t))) return 0;
-    cmsghdr c;
-    std::memcpy(&c, h.msg_control, sizeof c);
-    if (c.cmsg_level != SOL_UDP || c.cmsg_type != UDP_SEGMENT ||
-        c.cmsg_len < CMSG_LEN(sizeof(std::uint16_t)))
-        return 0;
-    std::uint16_t seg = 0;
-    std::memcpy(&seg, static_cast<const unsigned char*>(h.msg_control) + CMSG_LEN(0), sizeof seg);
-    return seg;
-}
 
 //! True when two endpoints name the same destination (family, address, port, and for IPv6
 //! flow label and scope), compared on the raw sockaddr without building address objects.
