@@ -5,6 +5,7 @@
 
 #include <mmsg/backend/linux_mmsg.hpp>
 #include <mmsg/backend/mock.hpp>
+#include <mmsg/backend/mock_gso_ops.hpp>
 #include <mmsg/batch_receiver.hpp>
 
 #include "../support/backends.hpp"
@@ -315,6 +316,61 @@ BOOST_FIXTURE_TEST_CASE(mock_short_status_span_is_rejected_with_no_call, MockRig
     BOOST_TEST(net.calls() == 0u);
     BOOST_TEST(net.queued(rx) == 0u);
 }
+
+BOOST_FIXTURE_TEST_CASE(mock_payload_over_the_udp_maximum_fails_alone_with_emsgsize, MockRig) {
+    // The mock refuses what the kernel refuses: 65507 bytes fit IPv4, 65508 do not.
+    const std::vector<std::byte> max(65507), big(65508);
+    std::vector<std::error_code> status(4);
+    const auto r = sender.batch_send(tx, Batch{{small, to}, {big, to}, {max, to}, {small, to}}, status);
+    BOOST_TEST(r.sent == 3u);
+    BOOST_TEST(r.failed == 1u);
+    BOOST_TEST(!r.fatal);
+    BOOST_TEST(is(status[1], std::errc::message_size), status[1].message());
+    BOOST_TEST(!status[0]);
+    BOOST_TEST(!status[2]);
+    BOOST_TEST(!status[3]);
+    std::vector<BasicPacket<65536>> packets(4);
+    BOOST_TEST_REQUIRE(receiver.recv_mmsg(rx, packets) == 3u);
+    BOOST_TEST(packets[0].meta.size == 100u);
+    BOOST_TEST(packets[1].meta.size == 65507u);
+    BOOST_TEST(packets[2].meta.size == 100u);
+}
+
+BOOST_FIXTURE_TEST_CASE(mock_unspecified_endpoint_and_port_zero_fail_alone_with_einval, MockRig) {
+    const Endpoint port0(asio::ip::address_v4::loopback(), 0);
+    std::vector<std::error_code> status(4);
+    const auto r =
+        sender.batch_send(tx, Batch{{small, to}, {small, Endpoint{}}, {small, port0}, {small, to}}, status);
+    BOOST_TEST(r.sent == 2u);
+    BOOST_TEST(r.failed == 2u);
+    BOOST_TEST(is(status[1], std::errc::invalid_argument), status[1].message());
+    BOOST_TEST(is(status[2], std::errc::invalid_argument), status[2].message());
+    BOOST_TEST(net.queued(rx) == 2u);
+}
+
+#if MMSG_HAS_UDP_GSO
+BOOST_FIXTURE_TEST_CASE(mock_gso_backend_port_zero_and_oversize_fail_alone, MockRig) {
+    // LinuxGsoBackend's own code on the mock: a train to port 0 is refused (EINVAL, which it
+    // takes for "no offload here" and resends as plain datagrams, each refused in turn), and
+    // an oversize datagram fails alone; the trains around them go.
+    BatchSender<MockGsoBackend> gso{MockGsoBackend(MockGsoOps(net))};
+    const Endpoint port0(asio::ip::address_v4::loopback(), 0);
+    const std::vector<std::byte> big(65508);
+    Batch b;
+    for (int i = 0; i < 4; ++i) b.emplace_back(small, to);
+    for (int i = 0; i < 3; ++i) b.emplace_back(small, port0);
+    b.emplace_back(big, to);
+    for (int i = 0; i < 4; ++i) b.emplace_back(small, to);
+    std::vector<std::error_code> status(b.size());
+    const auto r = gso.batch_send(tx, b, status);
+    BOOST_TEST(r.sent == 8u);
+    BOOST_TEST(r.failed == 4u);
+    BOOST_TEST(!r.fatal);
+    for (std::size_t i : {4u, 5u, 6u}) BOOST_TEST(is(status[i], std::errc::invalid_argument), status[i].message());
+    BOOST_TEST(is(status[7], std::errc::message_size), status[7].message());
+    BOOST_TEST(net.queued(rx) == 8u);
+}
+#endif
 
 BOOST_FIXTURE_TEST_CASE(mock_empty_payloads_are_delivered_empty, MockRig) {
     const std::span<const std::byte> none;

@@ -34,6 +34,12 @@ namespace mmsg {
     datagrams the network attempted (a call that would block or is interrupted attempts
     none). would_block_after counts accepted datagrams. At most max_send_batch datagrams
     move per call, as with sendmmsg.
+
+    The kernel's own per-datagram refusals are modelled, unscripted: a payload over the UDP
+    maximum of the destination's family (65507 bytes for IPv4, 65527 for IPv6; for a
+    UDP_SEGMENT train, the whole train) fails with EMSGSIZE, and destination port 0 with
+    EINVAL. Such a datagram counts as attempted. Where a scripted fault meets the same
+    datagram, the script's wins.
 */
 class MockNetwork {
 public:
@@ -180,7 +186,12 @@ public:
         auto self = sockets_.find(handle);
         if (self == sockets_.end()) return {0, detail::errno_code(EBADF)};
         if (std::error_code e = script_.take_interrupt()) return {0, e};
-        const auto plan = script_.plan_send(items.first(std::min(items.size(), max_send_batch)));
+        auto plan = script_.plan_send(items.first(std::min(items.size(), max_send_batch)));
+        for (std::size_t i = 0; i < plan.clear; ++i)
+            if (const std::error_code e = refused(*items[i].dest, items[i].size)) {
+                plan = {i, e, true};
+                break;
+            }
         for (std::size_t i = 0; i < plan.clear; ++i) {
             const SendItem& it = items[i];
             if (Socket* to = bound(*it.dest)) {
@@ -295,6 +306,14 @@ private:
         std::deque<Datagram> queue;
     };
 
+    // The kernel's own refusal of one datagram (or train) of `size` bytes to `dest`.
+    static std::error_code refused(const Endpoint& dest, std::size_t size) noexcept {
+        const std::size_t max = dest.address().is_v6() ? 65527 : 65507;
+        if (size > max) return detail::errno_code(EMSGSIZE);
+        if (dest.port() == 0) return detail::errno_code(EINVAL);
+        return {};
+    }
+
     // The socket a datagram to `dest` reaches: bound exactly, or to the wildcard address
     // of dest's family on dest's port.
     Socket* bound(const Endpoint& dest) {
@@ -317,14 +336,16 @@ private:
         const std::size_t seg = (m.segment == 0 || m.segment >= size) ? size : m.segment;
         const std::size_t k = size == 0 ? 1 : (size + seg - 1) / seg;
         std::error_code e;
-        const bool refused = k > 1 && train_failures_ > 0;
-        if (refused) e = train_error_;
+        const bool train_refused = k > 1 && train_failures_ > 0;
+        if (train_refused) e = train_error_;
         else if (const auto v = script_.check(*m.dest, k); v.fault) {
             if (!v.attempts) return v.fault; // would block: nothing attempted
             e = v.fault;
+        } else {
+            e = refused(*m.dest, size);
         }
         if (!attempt && e) return e;
-        if (refused) {
+        if (train_refused) {
             if (train_failures_ != no_limit) --train_failures_;
             ++trains_failed_;
             return e; // refused before any datagram was attempted
