@@ -141,16 +141,7 @@ Measurement asio_blocking_receiver_n(const RowContext& ctx) {
         m.error = "udp::socket::assign: " + ec.message();
         return m;
     }
-    rows_mmsg::PacketBuffers<N> buf;
-    BatchReceiver<Counted<LinuxMmsgBackend>> receiver;
-    Measurement m = timed_receive(ctx, rx, [&](std::size_t k) {
-        const std::size_t before = receiver.backend().syscalls;
-        std::error_code e;
-        const std::size_t n = receiver.recv_mmsg(rx.fd(), buf.first(std::min(k, num_rcvmmsgs)), e);
-        Moved moved{n, receiver.backend().syscalls - before, {}};
-        if (e) moved.error = "recv_mmsg: " + e.message();
-        return moved;
-    });
+    Measurement m = rows_mmsg::batch_receive_on<LinuxMmsgBackend, CallCost::one_syscall, N>(ctx, rx);
     registered.release(ec); // the descriptor stays rx's
     return m;
 }

@@ -164,9 +164,9 @@ Measurement recvmmsg_loop_n(const RowContext& ctx) {
     });
 }
 
+//! BatchReceiver<B>::recv_mmsg on `rx`, fed by a Feeder.
 template <class B, CallCost Cost, std::size_t N>
-Measurement batch_receiver_n(const RowContext& ctx) {
-    LoopbackSocket rx = receiver_socket();
+Measurement batch_receive_on(const RowContext& ctx, LoopbackSocket& rx) {
     PacketBuffers<N> buf;
     BatchReceiver<Counted<B, Cost>> receiver;
     return timed_receive(ctx, rx, [&](std::size_t k) {
@@ -177,6 +177,11 @@ Measurement batch_receiver_n(const RowContext& ctx) {
         if (ec) m.error = "recv_mmsg: " + ec.message();
         return m;
     });
+}
+template <class B, CallCost Cost, std::size_t N>
+Measurement batch_receiver_n(const RowContext& ctx) {
+    LoopbackSocket rx = receiver_socket();
+    return batch_receive_on<B, Cost, N>(ctx, rx);
 }
 
 //! Runs F<N> with the smallest packet capacity N that holds ctx.size bytes.
