@@ -8,7 +8,9 @@
 #include <mmsg/detail/json.hpp>
 #include <mmsg/packet_flags.hpp>
 
-#include <boost/hana/define_struct.hpp>
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/adapt_struct.hpp>
+#include <boost/hana/length.hpp>
 
 #include <array>
 #include <bit>
@@ -77,30 +79,42 @@ struct ErrnoCounts {
     }
 };
 
-//! What a Counting backend counted. A plain aggregate: read the members; to_json prints it
-//! (the member list comes from BOOST_HANA_DEFINE_STRUCT, never written twice). Like any
-//! aggregate of integers, a default-initialised local is indeterminate: write
-//! `CountingStats s{};` to start from zero (Counting does).
+//! What a Counting backend counted. A plain aggregate whose counters start at zero however
+//! it is made (`CountingStats s;` too): read the members; to_json prints it (the member list
+//! is given once, to BOOST_HANA_ADAPT_STRUCT below, which checks it names every member).
 struct CountingStats {
-    // clang-format off
-    BOOST_HANA_DEFINE_STRUCT(CountingStats,
-        (std::uint64_t, send_calls),          // backend send calls
-        (std::uint64_t, recv_calls),          // backend receive calls
-        (std::uint64_t, datagrams_sent),      // accepted by the kernel
-        (std::uint64_t, datagrams_failed),    // rejected, each with its own error
-        (std::uint64_t, datagrams_received),
-        (std::uint64_t, bytes_sent),
-        (std::uint64_t, bytes_received),      // bytes placed in packets (after truncation)
-        (std::uint64_t, would_block),         // calls that stopped on back-pressure / empty queue
-        (std::uint64_t, interrupted),         // calls that stopped on EINTR
-        (std::uint64_t, truncations),         // received datagrams longer than their buffer
-        (std::uint64_t, gso_fallbacks),       // trains resent as plain datagrams (Inner::fallbacks())
-        (CallHistogram, send_sizes),          // datagrams per send call
-        (CallHistogram, recv_sizes),          // datagrams per receive call
-        (ErrnoCounts, errors)                 // every error seen, send and receive, by errno
-    );
-    // clang-format on
+    std::uint64_t send_calls = 0;         //!< backend send calls
+    std::uint64_t recv_calls = 0;         //!< backend receive calls
+    std::uint64_t datagrams_sent = 0;     //!< accepted by the kernel
+    std::uint64_t datagrams_failed = 0;   //!< rejected, each with its own error
+    std::uint64_t datagrams_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;     //!< bytes placed in packets (after truncation)
+    std::uint64_t would_block = 0;        //!< calls that stopped on back-pressure / empty queue
+    std::uint64_t interrupted = 0;        //!< calls that stopped on EINTR
+    std::uint64_t truncations = 0;        //!< received datagrams longer than their buffer
+    std::uint64_t gso_fallbacks = 0;      //!< trains resent as plain datagrams (Inner::fallbacks())
+    CallHistogram send_sizes{};           //!< datagrams per send call
+    CallHistogram recv_sizes{};           //!< datagrams per receive call
+    ErrnoCounts errors{};                 //!< every error seen, send and receive, by errno
 };
+
+} // namespace mmsg
+
+BOOST_HANA_ADAPT_STRUCT(mmsg::CountingStats, send_calls, recv_calls, datagrams_sent,
+                        datagrams_failed, datagrams_received, bytes_sent, bytes_received,
+                        would_block, interrupted, truncations, gso_fallbacks, send_sizes,
+                        recv_sizes, errors);
+
+namespace mmsg {
+
+// Every member is in the adapted list: a member added above and forgotten there would be
+// silently missing from to_json.
+static_assert(sizeof(CountingStats) == 11 * sizeof(std::uint64_t) + 2 * sizeof(CallHistogram) +
+                                           sizeof(ErrnoCounts),
+              "CountingStats: a member is not listed in BOOST_HANA_ADAPT_STRUCT");
+static_assert(boost::hana::length(boost::hana::accessors<CountingStats>()) == 14,
+              "CountingStats: BOOST_HANA_ADAPT_STRUCT must list all 14 members");
 
 //! `stats` as one line of JSON.
 inline std::string to_json(const CountingStats& stats) {

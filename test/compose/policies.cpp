@@ -94,8 +94,22 @@ BOOST_AUTO_TEST_CASE(counting_counts_received_datagrams_bytes_and_truncations) {
     BOOST_TEST(st.recv_sizes.buckets[2] == 1u); // 2 datagrams: bucket [2, 4)
 }
 
+BOOST_AUTO_TEST_CASE(counting_stats_start_at_zero_however_made) {
+    // Default-initialised on a dirtied stack: the members' own initialisers still apply.
+    {
+        volatile unsigned char junk[sizeof(CountingStats)];
+        for (auto& b : junk) b = 0xab;
+    }
+    CountingStats st;
+    const std::string j = to_json(st);
+    BOOST_TEST(j.find_first_of("123456789") == std::string::npos, j);
+    BOOST_TEST(st.send_calls == 0u);
+    BOOST_TEST(st.errors[EACCES] == 0u);
+    BOOST_TEST(st.recv_sizes.calls() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(counting_stats_print_as_json_with_every_member_named) {
-    CountingStats st{}; // value-initialised: every counter 0
+    CountingStats st;
     st.send_calls = 3;
     st.bytes_sent = 4096;
     st.errors.add(std::make_error_code(std::errc::permission_denied));
