@@ -20,9 +20,11 @@
 namespace mmsg::detail {
 
 //! A completion result (-errno) that means "not done for lack of room or time", not a
-//! rejection: EAGAIN/EWOULDBLOCK, ENOBUFS, EINTR.
+//! rejection: back-pressure or an interruption, as detail/errors.hpp classifies them.
 inline bool uring_would_block(int res) noexcept {
-    return res == -EAGAIN || res == -EWOULDBLOCK || res == -ENOBUFS || res == -EINTR;
+    if (res >= 0) return false;
+    const std::error_code e = errno_code(-res);
+    return is_would_block(e) || is_interrupted(e);
 }
 
 /*! Settles a batch of sends from their completion results `res` (bytes sent, or -errno), in
