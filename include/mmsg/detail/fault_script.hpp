@@ -114,24 +114,22 @@ public:
     Verdict check(const Endpoint& dest, std::size_t k = 1, std::size_t ahead = 0) const {
         if (send_budget_ != no_limit && (send_budget_ < ahead || send_budget_ - ahead < k))
             return {would_block_code(), false};
-        for (std::size_t t = 0; t < k; ++t)
-            if (auto f = fail_nth_.find(attempts_ + ahead + t); f != fail_nth_.end())
-                return {f->second, true};
+        // The first scripted failure at or after this group's first attempt, if it falls
+        // within the group.
+        if (auto f = fail_nth_.lower_bound(attempts_ + ahead);
+            f != fail_nth_.end() && f->first < attempts_ + ahead + k)
+            return {f->second, true};
         if (const std::error_code* u = unreachable_error(dest)) return {*u, true};
         return {};
     }
 
     //! Plans one send call over `items` (see SendPlan). Changes nothing.
     SendPlan plan_send(std::span<const SendItem> items) const {
-        // check(*items[i].dest, 1, i) for each i, with the scripted failure looked up once:
-        // every datagram before i passes, so it is attempted and accepted.
         const std::size_t n = call_limit(items.size());
-        auto next_fail = fail_nth_.lower_bound(attempts_);
         for (std::size_t i = 0; i < n; ++i) {
-            if (send_budget_ != no_limit && send_budget_ <= i) return {i, would_block_code(), false};
-            if (next_fail != fail_nth_.end() && next_fail->first == attempts_ + i)
-                return {i, next_fail->second, true};
-            if (const std::error_code* u = unreachable_error(*items[i].dest)) return {i, *u, true};
+            // Every datagram before i passes, so it is attempted and accepted.
+            if (const Verdict v = check(*items[i].dest, 1, i); v.fault)
+                return {i, v.fault, v.attempts};
         }
         return {n, {}, false};
     }
