@@ -276,8 +276,8 @@ private:
             h.msg_name = detail::sockaddr_of(*head.dest);
             h.msg_namelen = static_cast<socklen_t>(head.dest->size());
             if (k > 1) {
-                const auto s16 = static_cast<std::uint16_t>(seg);
-                std::memcpy(a.ctl[m] + CMSG_LEN(0), &s16, sizeof s16);
+                // The message was written once (send_arrays); only its size changes.
+                detail::set_segment_cmsg(a.ctl[m], static_cast<std::uint16_t>(seg));
                 h.msg_controllen = detail::gso_cmsg_space;
             } else {
                 h.msg_controllen = 0;

@@ -20,6 +20,11 @@ namespace mmsg::detail {
 //! Bytes of control buffer for one outgoing train: one UDP_SEGMENT message (a u16).
 inline constexpr std::size_t gso_cmsg_space = CMSG_SPACE(sizeof(std::uint16_t));
 
+//! Sets the segment size of a UDP_SEGMENT control message already written into `buf`.
+inline void set_segment_cmsg(unsigned char* buf, std::uint16_t segment) noexcept {
+    std::memcpy(buf + CMSG_LEN(0), &segment, sizeof segment);
+}
+
 //! Writes a UDP_SEGMENT control message for `segment`-byte datagrams into `buf`.
 inline void write_segment_cmsg(unsigned char* buf, std::uint16_t segment) noexcept {
     cmsghdr h{};
@@ -27,7 +32,7 @@ inline void write_segment_cmsg(unsigned char* buf, std::uint16_t segment) noexce
     h.cmsg_type = UDP_SEGMENT;
     h.cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
     std::memcpy(buf, &h, sizeof h);
-    std::memcpy(buf + CMSG_LEN(0), &segment, sizeof segment);
+    set_segment_cmsg(buf, segment);
 }
 
 //! The UDP_SEGMENT size a message asks for, or 0 when it carries none (a plain datagram).
