@@ -462,10 +462,11 @@ BOOST_AUTO_TEST_CASE(fault_matrix_document_matches_the_behaviour) {
     BOOST_TEST(!committed.empty(), path << " is missing: run with MMSG_UPDATE_FAULT_MATRIX=1");
     // Where the machine differs from the one that generated the file, its GSO and io_uring
     // sections cannot match (their cells were still run and checked above); the rest must.
+    const std::string here = machine();
     const bool same_machine =
-        committed.find("generated where: " + machine() + ".\n") != std::string::npos;
+        committed.find("generated where: " + here + ".\n") != std::string::npos;
     if (!same_machine)
-        BOOST_TEST_MESSAGE("this machine (" << machine() << ") is not the one " << path
+        BOOST_TEST_MESSAGE("this machine (" << here << ") is not the one " << path
                                             << " was generated on: its LinuxGsoBackend and "
                                                "IoUringBackend loopback sections are not compared");
     const bool same = same_machine ? committed == now : portable_part(committed) == portable_part(now);
