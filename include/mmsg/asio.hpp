@@ -14,7 +14,6 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/basic_datagram_socket.hpp>
-#include <boost/asio/compose.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -54,17 +53,16 @@ inline constexpr bool outlives_call =
 
 template <class Socket, class Round, class Token>
 auto start_send(Socket& s, Round round, Token&& token) {
-    return boost::asio::async_compose<Token, async_send_signature>(
-        ReadinessLoop<Socket, SendStep<Round>>(s, SendStep<Round>(std::move(round))), token, s);
+    return boost::asio::async_initiate<Token, async_send_signature>(
+        InitiateReadiness<Socket>{&s}, token, SendStep<Round>(std::move(round)));
 }
 
 template <class Socket, class Receive, std::size_t N, class Token>
 auto start_recv(Socket& s, std::span<BasicPacket<N>> packets, bool exact, Receive receive,
                 Token&& token) {
-    return boost::asio::async_compose<Token, async_recv_signature>(
-        ReadinessLoop<Socket, RecvStep<Receive, N>>(
-            s, RecvStep<Receive, N>(packets, exact, std::move(receive))),
-        token, s);
+    return boost::asio::async_initiate<Token, async_recv_signature>(
+        InitiateReadiness<Socket>{&s}, token,
+        RecvStep<Receive, N>(packets, exact, std::move(receive)));
 }
 
 template <class Sender, class Packets>

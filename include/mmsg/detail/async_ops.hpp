@@ -9,6 +9,11 @@
 #include <mmsg/detail/native_handle.hpp>
 #include <mmsg/send_result.hpp>
 
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/error.hpp>
@@ -21,6 +26,7 @@
 #include <ranges>
 #include <span>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace mmsg::detail {
@@ -76,53 +82,98 @@ auto tail(const R& r, std::size_t from) {
                                                                     n - from};
 }
 
-/*! The loop every asynchronous operation shares. `Step` does the work of one round:
-    `attempt(fd, ec)` makes one non-blocking backend call (or a few, for an exact receive)
-    and returns true when the operation is finished (with `ec` set if it failed);
-    `progress()` is what the handler receives; `enable_cancellation(self)` says which
-    cancellation types the operation honours; `Step::wait` is the readiness it waits for.
+/*! One asynchronous operation of <mmsg/asio.hpp>: the loop every operation shares. `Step`
+    does the work of one round: `attempt(fd, ec)` makes one non-blocking backend call (or a
+    few, for an exact receive) and returns true when the operation is finished (with `ec`
+    set if it failed); `progress()` is what the handler receives; `cancellation(slot)` makes
+    the cancellation state with the types the operation honours; `Step::wait` is the
+    readiness it waits for.
 
-    Start: one speculative round (the socket is usually ready); if it finished, the
-    completion is posted (never run inside the initiating function). Otherwise wait for
-    readiness and run the next round. Cancellation or a failed wait completes with the
-    progress so far.
+    Start: one speculative round (the socket is usually ready); otherwise wait for readiness
+    and run the next round. Cancellation or a failed wait completes with the progress so far.
+
+    Lifetime (Asio's own order): the operation holds no work of the I/O executor itself;
+    each pending wait does, and the socket releases it on an I/O thread. A wait's completion
+    runs this operation on the handler's associated executor, where the handler is then
+    invoked directly. A round that finishes at once is not completed inside the initiating
+    function: the handler is posted through the socket's executor, which dispatches it to
+    the handler's own. So once the result can be observed (a future is ready, a strand runs
+    the handler), nothing of the operation touches the I/O executor, the socket or the
+    io_context again, whatever the completion token.
 */
-template <class Socket, class Step>
-class ReadinessLoop {
+template <class Socket, class Step, class Handler>
+class ReadinessOp {
 public:
-    ReadinessLoop(Socket& s, Step step) : socket_(s), step_(std::move(step)) {}
+    using executor_type =
+        boost::asio::associated_executor_t<Handler, typename Socket::executor_type>;
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    using cancellation_slot_type = boost::asio::cancellation_slot;
 
-    template <class Self>
-    void operator()(Self& self, boost::system::error_code ec = {}) {
-        switch (state_) {
-        case State::start:
-            step_.enable_cancellation(self);
-            if (step_.attempt(native(socket_), ec_)) {
-                state_ = State::done;
-                boost::asio::post(std::move(self));
-                return;
-            }
-            break;
-        case State::waiting:
-            if (!ec && self.cancelled() != boost::asio::cancellation_type::none)
-                ec = boost::asio::error::operation_aborted;
-            if (ec) return self.complete(ec, step_.progress());
-            if (step_.attempt(native(socket_), ec_)) return self.complete(ec_, step_.progress());
-            break;
-        case State::done:
-            return self.complete(ec_, step_.progress());
-        }
-        state_ = State::waiting;
-        socket_.async_wait(Step::wait, std::move(self));
+    ReadinessOp(Socket& s, Step step, Handler handler)
+        : socket_(&s), step_(std::move(step)), handler_(std::move(handler)),
+          cancel_(step_.cancellation(boost::asio::get_associated_cancellation_slot(handler_))) {}
+
+    executor_type get_executor() const noexcept {
+        return boost::asio::get_associated_executor(handler_, socket_->get_executor());
+    }
+    allocator_type get_allocator() const noexcept {
+        return boost::asio::get_associated_allocator(handler_);
+    }
+    //! The slot a wait installs its cancellation handler in: the handler's, filtered by
+    //! the cancellation types the operation honours.
+    cancellation_slot_type get_cancellation_slot() const noexcept { return cancel_.slot(); }
+
+    //! The first round, in the initiating function.
+    void start() {
+        boost::system::error_code ec;
+        if (!step_.attempt(native(*socket_), ec)) return wait();
+        auto result = step_.progress();
+        boost::asio::post(socket_->get_executor(),
+                          boost::asio::append(std::move(handler_), ec, std::move(result)));
     }
 
-private:
-    enum class State { start, waiting, done };
+    //! A wait completed: runs on the handler's associated executor.
+    void operator()(boost::system::error_code ec) {
+        cancel_.slot().clear(); // the wait's own cancellation handler, if it left one
+        if (!ec && cancel_.cancelled() != boost::asio::cancellation_type::none)
+            ec = boost::asio::error::operation_aborted;
+        if (!ec && !step_.attempt(native(*socket_), ec)) return wait();
+        auto result = step_.progress();
+        Handler h(std::move(handler_));
+        std::move(h)(ec, std::move(result));
+    }
 
-    Socket& socket_;
+    //! Asio's scheduling hint: every wait after the first continues this operation.
+    friend bool asio_handler_is_continuation(ReadinessOp* op) noexcept { return op->waited_; }
+
+private:
+    void wait() {
+        waited_ = true;
+        Socket& s = *socket_;
+        s.async_wait(Step::wait, std::move(*this));
+    }
+
+    Socket* socket_;
     Step step_;
-    boost::system::error_code ec_{};
-    State state_ = State::start;
+    Handler handler_;
+    boost::asio::cancellation_state cancel_;
+    bool waited_ = false;
+};
+
+//! The initiation of every operation of <mmsg/asio.hpp> on `Socket`.
+template <class Socket>
+struct InitiateReadiness {
+    Socket* socket;
+
+    using executor_type = typename Socket::executor_type;
+    executor_type get_executor() const noexcept { return socket->get_executor(); }
+
+    template <class Handler, class Step>
+    void operator()(Handler&& handler, Step step) const {
+        ReadinessOp<Socket, Step, std::decay_t<Handler>>(*socket, std::move(step),
+                                                         std::forward<Handler>(handler))
+            .start();
+    }
 };
 
 /*! The round of async_batch_send / async_multi_target_send. `round(fd, from)` makes one
@@ -138,9 +189,8 @@ public:
 
     explicit SendStep(Round round) : round_(std::move(round)) {}
 
-    template <class Self>
-    void enable_cancellation(Self& self) {
-        self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
+    static boost::asio::cancellation_state cancellation(boost::asio::cancellation_slot slot) {
+        return {slot, boost::asio::enable_partial_cancellation()};
     }
     bool attempt(int fd, boost::system::error_code& ec) {
         const SendResult r = round_(fd, result_.resume_index());
@@ -173,12 +223,9 @@ public:
     RecvStep(std::span<BasicPacket<N>> packets, bool exact, Receive receive)
         : packets_(packets), receive_(std::move(receive)), exact_(exact) {}
 
-    template <class Self>
-    void enable_cancellation(Self& self) {
-        if (exact_)
-            self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
-        else
-            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+    boost::asio::cancellation_state cancellation(boost::asio::cancellation_slot slot) const {
+        if (exact_) return {slot, boost::asio::enable_partial_cancellation()};
+        return {slot, boost::asio::enable_total_cancellation()};
     }
     bool attempt(int fd, boost::system::error_code& ec) {
         for (;;) {
