@@ -1,5 +1,7 @@
-//! Thin wrappers over the socket system calls: the only place that reads errno.
-//! No retry policy lives here (EINTR goes back to BatchSender/BatchReceiver, which retry it).
+//! Thin wrappers over the socket system calls: the only place that reads errno. The one
+//! policy here is the socket's own timeout: an interrupted blocking call spends what is
+//! left of SO_RCVTIMEO / SO_SNDTIMEO rather than starting it over (see interruptible);
+//! every other EINTR goes back to BatchSender/BatchReceiver, which retry it.
 #ifndef MMSG_DETAIL_SOCKET_OPS_HPP
 #define MMSG_DETAIL_SOCKET_OPS_HPP
 
@@ -16,8 +18,11 @@
 #include <system_error>
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
+#include <time.h>
 
 namespace mmsg::detail {
 
@@ -40,28 +45,99 @@ inline Endpoint endpoint_from(const sockaddr_storage& ss, socklen_t len) noexcep
 
 inline int flags_for(bool dont_wait) noexcept { return dont_wait ? MSG_DONTWAIT : 0; }
 
+//! A coarse monotonic time in nanoseconds (CLOCK_MONOTONIC_COARSE: a few ms resolution,
+//! about 10 ns to read), enough to account for a socket timeout.
+inline std::int64_t coarse_now_ns() noexcept {
+    timespec t{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+//! The socket's SO_RCVTIMEO / SO_SNDTIMEO (`which`) in nanoseconds; 0: none (or unknown).
+inline std::int64_t socket_timeout_ns(int fd, int which) noexcept {
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    if (::getsockopt(fd, SOL_SOCKET, which, &tv, &len) != 0) return 0;
+    return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 +
+           static_cast<std::int64_t>(tv.tv_usec) * 1000;
+}
+
+/*! Makes the blocking socket call `call(flags)` (returns < 0 with errno set when it fails)
+    so that an interruption spends the socket's own timeout instead of restarting it.
+
+    A socket call with SO_RCVTIMEO / SO_SNDTIMEO that a signal interrupts fails with EINTR
+    (SA_RESTART or not); called again, the kernel would start the whole timeout over, so a
+    periodic signal (a profiler's SIGPROF) would keep a timed receive from ever timing out.
+    Here, after EINTR: wait with ppoll for `events` (POLLIN / POLLOUT) for what is left of
+    the timeout since the first call began, then make the call again without waiting
+    (MSG_DONTWAIT). Time used up is EAGAIN, as the kernel reports a timeout; a socket without
+    a timeout waits as long as it takes. With MSG_DONTWAIT in `flags` the call cannot wait:
+    it is made once and may still return EINTR.
+*/
+template <class Call>
+long interruptible(int fd, short events, int flags, Call&& call) noexcept {
+    if (flags & MSG_DONTWAIT) return call(flags);
+    const std::int64_t since = coarse_now_ns();
+    long r = call(flags);
+    if (r >= 0 || errno != EINTR) return r;
+    const std::int64_t timeout = socket_timeout_ns(fd, events == POLLIN ? SO_RCVTIMEO : SO_SNDTIMEO);
+    for (;;) {
+        timespec left{};
+        const timespec* limit = nullptr;
+        if (timeout > 0) {
+            const std::int64_t rest = timeout - (coarse_now_ns() - since);
+            if (rest <= 0) {
+                errno = EAGAIN;
+                return -1;
+            }
+            left.tv_sec = static_cast<time_t>(rest / 1'000'000'000);
+            left.tv_nsec = static_cast<long>(rest % 1'000'000'000);
+            limit = &left;
+        }
+        pollfd p{fd, events, 0};
+        const int k = ::ppoll(&p, 1, limit, nullptr);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (k == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        r = call(flags | MSG_DONTWAIT);
+        // Another reader may have taken what made the socket ready: wait again.
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return r;
+    }
+}
+
 inline long send_to(int fd, const void* data, std::size_t size, const Endpoint& dest, int flags,
                     std::error_code& ec) noexcept {
-    const ssize_t r = ::sendto(fd, data, size, flags | MSG_NOSIGNAL,
-                               static_cast<const sockaddr*>(sockaddr_of(dest)),
-                               static_cast<socklen_t>(dest.size()));
+    const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
+        return static_cast<long>(::sendto(fd, data, size, f | MSG_NOSIGNAL,
+                                          static_cast<const sockaddr*>(sockaddr_of(dest)),
+                                          static_cast<socklen_t>(dest.size())));
+    });
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
-    return static_cast<long>(r);
+    return r;
 }
 
 inline long recv_msg(int fd, msghdr* msg, int flags, std::error_code& ec) noexcept {
-    const ssize_t r = ::recvmsg(fd, msg, flags);
+    const long r = interruptible(fd, POLLIN, flags, [&](int f) {
+        return static_cast<long>(::recvmsg(fd, msg, f));
+    });
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
-    return static_cast<long>(r);
+    return r;
 }
 
 inline long send_msg(int fd, const msghdr* msg, int flags, std::error_code& ec) noexcept {
-    const ssize_t r = ::sendmsg(fd, msg, flags | MSG_NOSIGNAL);
+    const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
+        return static_cast<long>(::sendmsg(fd, msg, f | MSG_NOSIGNAL));
+    });
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
-    return static_cast<long>(r);
+    return r;
 }
 
 /*! The kernel's identity of the socket behind `fd` (SO_COOKIE): unique for the life of
@@ -82,19 +158,23 @@ inline std::uint64_t socket_cookie(int fd) noexcept {
 
 #if MMSG_HAS_MMSG
 inline int send_mmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
-    const int r = ::sendmmsg(fd, v, n, flags | MSG_NOSIGNAL);
+    const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
+        return static_cast<long>(::sendmmsg(fd, v, n, f | MSG_NOSIGNAL));
+    });
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
-    return r;
+    return static_cast<int>(r);
 }
 
 inline int recv_mmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
-    // The timeout argument is never used: it is only checked between datagrams, so a
-    // quiet socket would block past it (the hang of the seeds). SO_RCVTIMEO is honoured.
-    const int r = ::recvmmsg(fd, v, n, flags, nullptr);
+    // The timeout argument is never used: the kernel checks it only between datagrams, so
+    // a quiet socket would block past it. SO_RCVTIMEO is honoured, signals or not.
+    const long r = interruptible(fd, POLLIN, flags, [&](int f) {
+        return static_cast<long>(::recvmmsg(fd, v, n, f, nullptr));
+    });
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
-    return r;
+    return static_cast<int>(r);
 }
 #endif
 
