@@ -2,7 +2,7 @@
 //! timing, every fault scripted. The code under test is a small "gossip" function written
 //! once against BatchSender<Backend>; production uses the default backend, the test the mock.
 //! Built and run as a test (Boost.Test, header-only variant: no library to link).
-#include <mmsg/backend/mock.hpp>
+#include <mmsg/testing/mock_network.hpp>
 #include <mmsg/batch_sender.hpp>
 
 #define BOOST_TEST_MODULE example_mock_fault_test

@@ -1,19 +1,25 @@
-//! Umbrella header: everything in mmsg except the asynchronous layer (<mmsg/asio.hpp>).
+//! Umbrella header: every production header of mmsg that needs no library beyond Boost's
+//! header-only ones. Left out, each to be included on its own:
+//!  - <mmsg/asio.hpp>: the asynchronous layer (Boost.Asio's reactor and completion tokens);
+//!  - <mmsg/backend/io_uring.hpp>: IoUringBackend, which needs liburing (link -luring);
+//!  - <mmsg/testing.hpp> and <mmsg/testing/...>: test doubles (MockNetwork, MockBackend,
+//!    MockGsoOps, MockSocket) and the conformance kit (which needs Boost.Test).
 #ifndef MMSG_HPP
 #define MMSG_HPP
 
 #include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
-#include <mmsg/backend/mock.hpp>
-#include <mmsg/backend/mock_gso_ops.hpp>
 #include <mmsg/backend/portable.hpp>
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/config.hpp>
+#include <mmsg/counting.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/fallback.hpp>
+#include <mmsg/fault_injecting.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/gso_limits.hpp>
 #include <mmsg/meta.hpp>

@@ -3,7 +3,6 @@
 #ifndef MMSG_ASIO_HPP
 #define MMSG_ASIO_HPP
 
-#include <mmsg/asio/mock_socket.hpp>
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>

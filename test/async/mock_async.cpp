@@ -2,7 +2,8 @@
 // accounting and cancellation, deterministically (no kernel, no timing).
 #include <mmsg/asio.hpp>
 
-#include <mmsg/backend/mock.hpp>
+#include <mmsg/testing/mock_network.hpp>
+#include <mmsg/testing/mock_socket.hpp>
 
 #include "../support/loopback.hpp"
 

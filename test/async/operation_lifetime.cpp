@@ -13,6 +13,8 @@
 #include "../support/loopback.hpp"
 #include "../support/tracking_executor.hpp"
 
+#include <mmsg/testing/mock_socket.hpp>
+
 #define BOOST_TEST_MODULE async_operation_lifetime
 #include <boost/test/unit_test.hpp>
 

@@ -5,8 +5,8 @@
 
 #include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
-#include <mmsg/backend/mock.hpp>
-#include <mmsg/backend/mock_gso_ops.hpp>
+#include <mmsg/testing/mock_network.hpp>
+#include <mmsg/testing/mock_gso_ops.hpp>
 #include <mmsg/backend/portable.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/counting.hpp>

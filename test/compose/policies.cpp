@@ -6,7 +6,7 @@
 
 #include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
-#include <mmsg/backend/mock.hpp>
+#include <mmsg/testing/mock_network.hpp>
 #include <mmsg/backend/portable.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>

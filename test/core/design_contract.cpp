@@ -2,6 +2,7 @@
 // there, used literally, and the behaviour stated there. If this file needs anything the
 // design does not promise, the design or the library is wrong.
 #include <mmsg.hpp>
+#include <mmsg/testing.hpp> // MockNetwork, MockBackend (DESIGN §1: test doubles live in testing/)
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>

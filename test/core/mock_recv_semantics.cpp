@@ -2,7 +2,7 @@
 // deterministically.
 #include <mmsg/batch_receiver.hpp>
 
-#include <mmsg/backend/mock.hpp>
+#include <mmsg/testing/mock_network.hpp>
 
 #include "../support/datagrams.hpp"
 #include "../support/loopback.hpp"

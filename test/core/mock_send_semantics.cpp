@@ -1,7 +1,7 @@
 // BatchSender semantics on MockBackend: the algorithm, deterministically.
 #include <mmsg/batch_sender.hpp>
 
-#include <mmsg/backend/mock.hpp>
+#include <mmsg/testing/mock_network.hpp>
 #include <mmsg/batch_receiver.hpp>
 
 #include "../support/datagrams.hpp"

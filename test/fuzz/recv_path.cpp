@@ -15,7 +15,7 @@
 #include <mmsg/detail/recv_decode.hpp>
 
 #include <mmsg/backend/linux_gso.hpp>
-#include <mmsg/backend/mock.hpp>
+#include <mmsg/testing/mock_network.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/gso_limits.hpp>

@@ -7,8 +7,8 @@
 // fuzz-flags: -fno-sanitize-coverage=trace-cmp
 #include <mmsg/batch_sender.hpp>
 
-#include <mmsg/backend/mock.hpp>
-#include <mmsg/backend/mock_gso_ops.hpp>
+#include <mmsg/testing/mock_network.hpp>
+#include <mmsg/testing/mock_gso_ops.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/fault_injecting.hpp>

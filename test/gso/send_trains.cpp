@@ -2,8 +2,8 @@
 // UDP_GRO receiver), and on MockNetwork for failures, the offload fallback and accounting.
 #include <mmsg/backend/linux_gso.hpp>
 
-#include <mmsg/backend/mock.hpp>
-#include <mmsg/backend/mock_gso_ops.hpp>
+#include <mmsg/testing/mock_network.hpp>
+#include <mmsg/testing/mock_gso_ops.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/gso_capability.hpp>

@@ -7,8 +7,8 @@
 #include <mmsg/batch_sender.hpp>
 
 #include <mmsg/backend/linux_mmsg.hpp>
-#include <mmsg/backend/mock.hpp>
-#include <mmsg/backend/mock_gso_ops.hpp>
+#include <mmsg/testing/mock_network.hpp>
+#include <mmsg/testing/mock_gso_ops.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>

@@ -11,7 +11,7 @@
 #ifndef MMSG_TESTING_CONFORMANCE_HPP
 #define MMSG_TESTING_CONFORMANCE_HPP
 
-#include <mmsg/backend/mock.hpp>
+#include <mmsg/testing/mock_network.hpp>
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>

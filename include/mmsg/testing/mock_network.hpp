@@ -1,0 +1,407 @@
+//! Defines mmsg::MockNetwork (an in-memory UDP network with scripted faults) and
+//! mmsg::MockBackend (a backend whose "system calls" go to a MockNetwork).
+#ifndef MMSG_TESTING_MOCK_NETWORK_HPP
+#define MMSG_TESTING_MOCK_NETWORK_HPP
+
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/fault_script.hpp>
+#include <mmsg/endpoint.hpp>
+#include <mmsg/packet_flags.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <span>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace mmsg {
+
+/*! An in-memory UDP network. Mock sockets are opened on it with a local endpoint; a
+    datagram sent to an endpoint a mock socket is bound to is queued there with the
+    sender's endpoint as source; to any other endpoint it is accepted and dropped, as UDP
+    does. Faults are scripted deterministically. Thread-safe: every member locks.
+
+    Counting rules: calls() counts every backend call, send or receive. fail_nth counts
+    datagrams the network attempted (a call that would block or is interrupted attempts
+    none). would_block_after counts accepted datagrams. At most max_send_batch datagrams
+    move per call, as with sendmmsg.
+
+    The kernel's own per-datagram refusals are modelled, unscripted: a payload over the UDP
+    maximum of the destination's family (65507 bytes for IPv4, 65527 for IPv6; for a
+    UDP_SEGMENT train, the whole train) fails with EMSGSIZE, and destination port 0 with
+    EINVAL. Such a datagram counts as attempted. Where a scripted fault meets the same
+    datagram, the script's wins.
+*/
+class MockNetwork {
+public:
+    static constexpr std::size_t no_limit = std::numeric_limits<std::size_t>::max();
+
+    MockNetwork() = default;
+    MockNetwork(const MockNetwork&) = delete;
+    MockNetwork& operator=(const MockNetwork&) = delete;
+
+    //! Opens a mock socket bound to `local` and returns its handle. Port 0 picks a free
+    //! port. Throws std::system_error(address_in_use) if `local` is taken.
+    int open(const Endpoint& local) {
+        std::lock_guard lock(mu_);
+        Endpoint ep = local;
+        if (ep.port() == 0) {
+            do ep.port(next_port_++);
+            while (bound(ep) != nullptr);
+        } else if (bound(ep) != nullptr) {
+            throw std::system_error(std::make_error_code(std::errc::address_in_use),
+                                    "mmsg::MockNetwork::open");
+        }
+        const int h = next_handle_++;
+        sockets_.emplace(h, Socket{ep, {}});
+        return h;
+    }
+
+    //! Closes a mock socket: later calls on the handle fail with EBADF; queued data is lost.
+    void close(int handle) {
+        std::lock_guard lock(mu_);
+        sockets_.erase(handle);
+        notify_locked();
+    }
+
+    //! The endpoint a mock socket is bound to. Throws std::system_error(EBADF) if unknown.
+    Endpoint local_endpoint(int handle) const {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        if (it == sockets_.end())
+            throw std::system_error(detail::errno_code(EBADF), "mmsg::MockNetwork::local_endpoint");
+        return it->second.local;
+    }
+
+    //! Every datagram sent to `dest` from now on fails with `ec`.
+    void unreachable(const Endpoint& dest,
+                     std::error_code ec = std::make_error_code(std::errc::network_unreachable)) {
+        std::lock_guard lock(mu_);
+        script_.unreachable(dest, ec);
+    }
+
+    //! The n-th datagram attempted on this network (0-based, counting every attempt since
+    //! the network was made) fails with `ec`. May be called for several n.
+    void fail_nth(std::size_t n, std::error_code ec) {
+        std::lock_guard lock(mu_);
+        script_.fail_nth(n, ec);
+    }
+
+    //! Each backend call moves at most `k` datagrams (k >= 1); no_limit lifts it.
+    void limit_per_call(std::size_t k) {
+        if (k == 0) throw std::invalid_argument("mmsg::MockNetwork::limit_per_call: k must be >= 1");
+        std::lock_guard lock(mu_);
+        script_.limit_per_call(k);
+    }
+
+    //! After `k` more accepted datagrams, sends would block until clear_would_block().
+    void would_block_after(std::size_t k) {
+        std::lock_guard lock(mu_);
+        script_.would_block_after(k);
+        if (k > 0) notify_locked();
+    }
+    void clear_would_block() {
+        std::lock_guard lock(mu_);
+        script_.clear_would_block();
+        notify_locked();
+    }
+
+    //! The next `calls` backend calls (send or receive) fail with EINTR.
+    void interrupt_next(std::size_t calls) {
+        std::lock_guard lock(mu_);
+        script_.interrupt_next(calls);
+    }
+
+    //! Backend calls so far: the simulated system calls.
+    std::size_t calls() const {
+        std::lock_guard lock(mu_);
+        return script_.calls();
+    }
+    //! Datagrams the network attempted so far (what fail_nth counts).
+    std::size_t attempts() const {
+        std::lock_guard lock(mu_);
+        return script_.attempts();
+    }
+    //! Datagrams waiting on a mock socket (0 for an unknown handle).
+    std::size_t queued(int handle) const {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        return it == sockets_.end() ? 0 : it->second.queue.size();
+    }
+
+    //! Queues a datagram on a mock socket as if `from` had sent it (no fault applies).
+    void inject(int handle, const Endpoint& from, std::span<const std::byte> payload) {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        if (it == sockets_.end())
+            throw std::system_error(detail::errno_code(EBADF), "mmsg::MockNetwork::inject");
+        it->second.queue.push_back({{payload.begin(), payload.end()}, from});
+        if (it->second.queue.size() == 1) notify_locked();
+    }
+
+    //! Readiness hook for asynchronous layers (mmsg::MockSocket in <mmsg/testing/mock_socket.hpp>).
+    //! `on_change` is called, with the network locked, whenever a mock socket may have become
+    //! readable (a datagram was queued on an empty socket, a socket was closed) or writable
+    //! (would_block_after with k > 0, clear_would_block). It must not call into the network:
+    //! it should post work that does (and then asks readable() / writable()). Returns an id
+    //! for unwatch().
+    std::size_t watch(std::function<void()> on_change) {
+        std::lock_guard lock(mu_);
+        watchers_.emplace(next_watch_, std::move(on_change));
+        return next_watch_++;
+    }
+    //! Removes a readiness hook; it is not called after unwatch returns.
+    void unwatch(std::size_t id) {
+        std::lock_guard lock(mu_);
+        watchers_.erase(id);
+    }
+    //! Whether a send on `handle` would not block now (true for an unknown handle: the send
+    //! fails at once with EBADF).
+    bool writable(int handle) const {
+        std::lock_guard lock(mu_);
+        return !script_.send_blocked() || sockets_.find(handle) == sockets_.end();
+    }
+    //! Whether a receive on `handle` would not block now: a datagram is queued, or the handle
+    //! is unknown (the receive fails at once with EBADF).
+    bool readable(int handle) const {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        return it == sockets_.end() || !it->second.queue.empty();
+    }
+
+    //! The simulated sendmmsg: see SendOutcome. Used by MockBackend.
+    SendOutcome send(int handle, std::span<const SendItem> items,
+                     std::span<std::error_code> errors) {
+        std::lock_guard lock(mu_);
+        script_.count_call();
+        auto self = sockets_.find(handle);
+        if (self == sockets_.end()) return {0, detail::errno_code(EBADF)};
+        if (std::error_code e = script_.take_interrupt()) return {0, e};
+        auto plan = script_.plan_send(items.first(std::min(items.size(), max_send_batch)));
+        for (std::size_t i = 0; i < plan.clear; ++i)
+            if (const std::error_code e = refused(*items[i].dest, items[i].size)) {
+                plan = {i, e, true};
+                break;
+            }
+        for (std::size_t i = 0; i < plan.clear; ++i) {
+            const SendItem& it = items[i];
+            if (Socket* to = bound(*it.dest)) {
+                to->queue.push_back({{it.data, it.data + it.size}, self->second.local});
+                if (to->queue.size() == 1) notify_locked();
+            }
+            errors[i].clear();
+        }
+        script_.record_send(plan.clear + (plan.attempts ? 1 : 0), plan.clear);
+        return {plan.clear, plan.fault};
+    }
+
+    //! One message of a simulated sendmmsg(2) with UDP_SEGMENT (see send_messages).
+    struct Message {
+        const Endpoint* dest = nullptr;
+        std::span<const std::byte> data; //!< the message's payload, contiguous
+        std::size_t segment = 0;         //!< UDP_SEGMENT size; 0 (or >= data.size()): plain
+    };
+
+    //! The next `count` trains (messages of two or more segments sent with send_messages)
+    //! fail as a whole with `ec` before any of their datagrams is attempted: what a path
+    //! without segmentation offload does (EIO, EINVAL). Plain datagrams are unaffected.
+    //! A later call replaces the rule; count 0 lifts it.
+    void fail_trains(std::error_code ec, std::size_t count = no_limit) {
+        std::lock_guard lock(mu_);
+        train_error_ = ec;
+        train_failures_ = count;
+    }
+    //! Trains send_messages delivered / failed so far.
+    std::size_t trains_sent() const {
+        std::lock_guard lock(mu_);
+        return trains_sent_;
+    }
+    std::size_t trains_failed() const {
+        std::lock_guard lock(mu_);
+        return trains_failed_;
+    }
+
+    //! The simulated sendmmsg(2) of whole messages, for backends that build messages
+    //! (MockGsoOps). Returns how many messages were sent, or -1 with `ec` when the first one
+    //! failed. A train (segment < data.size()) is cut into datagrams of `segment` bytes (the
+    //! last may be shorter), each queued like a datagram of send(), and is atomic: it fails
+    //! as a whole, with nothing queued, on fail_trains, on would-block (fewer accepted
+    //! datagrams left than it holds), or when any of its datagrams meets a fail_nth or
+    //! unreachable rule (every datagram of it counts as attempted). A message that would fail
+    //! after the first ends the call before it is attempted: the kernel reports such an error
+    //! only when the message comes first in the next call. limit_per_call counts messages.
+    int send_messages(int handle, std::span<const Message> msgs, std::error_code& ec) {
+        std::lock_guard lock(mu_);
+        script_.count_call();
+        auto self = sockets_.find(handle);
+        if (self == sockets_.end()) {
+            ec = detail::errno_code(EBADF);
+            return -1;
+        }
+        if (std::error_code e = script_.take_interrupt()) {
+            ec = e;
+            return -1;
+        }
+        const std::size_t n = std::min(script_.call_limit(msgs.size()), max_send_batch);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (const std::error_code e = send_message_locked(self->second, msgs[i], i == 0)) {
+                if (i > 0) return static_cast<int>(i);
+                ec = e;
+                return -1;
+            }
+        }
+        ec.clear();
+        return static_cast<int>(n);
+    }
+
+    //! The simulated recvmmsg: see RecvBackend. Used by MockBackend. Never waits.
+    std::size_t recv(int handle, std::span<const RecvSlot> slots, std::error_code& ec) {
+        std::lock_guard lock(mu_);
+        script_.count_call();
+        auto self = sockets_.find(handle);
+        if (self == sockets_.end()) {
+            ec = detail::errno_code(EBADF);
+            return 0;
+        }
+        if (std::error_code e = script_.take_interrupt()) {
+            ec = e;
+            return 0;
+        }
+        auto& q = self->second.queue;
+        if (q.empty()) {
+            ec = detail::would_block_code();
+            return 0;
+        }
+        const std::size_t n = std::min(script_.call_limit(slots.size()), q.size());
+        for (std::size_t i = 0; i < n; ++i) {
+            const Datagram& d = q.front();
+            const RecvSlot& s = slots[i];
+            const std::size_t take = std::min(d.bytes.size(), s.capacity);
+            std::copy_n(d.bytes.begin(), take, s.data);
+            s.meta->size = take;
+            s.meta->addr = d.source;
+            s.meta->flags = d.bytes.size() > s.capacity ? PacketFlags::truncated : PacketFlags::none;
+            q.pop_front();
+        }
+        ec.clear();
+        return n;
+    }
+
+private:
+    struct Datagram {
+        std::vector<std::byte> bytes;
+        Endpoint source;
+    };
+    struct Socket {
+        Endpoint local;
+        std::deque<Datagram> queue;
+    };
+
+    // The kernel's own refusal of one datagram (or train) of `size` bytes to `dest`.
+    static std::error_code refused(const Endpoint& dest, std::size_t size) noexcept {
+        const std::size_t max = dest.address().is_v6() ? 65527 : 65507;
+        if (size > max) return detail::errno_code(EMSGSIZE);
+        if (dest.port() == 0) return detail::errno_code(EINVAL);
+        return {};
+    }
+
+    // The socket a datagram to `dest` reaches: bound exactly, or to the wildcard address
+    // of dest's family on dest's port.
+    Socket* bound(const Endpoint& dest) {
+        for (auto& [h, s] : sockets_)
+            if (s.local == dest) return &s;
+        for (auto& [h, s] : sockets_)
+            if (s.local.port() == dest.port() && s.local.address().is_unspecified() &&
+                s.local.protocol() == dest.protocol())
+                return &s;
+        return nullptr;
+    }
+
+    void notify_locked() const {
+        for (const auto& [id, f] : watchers_) f();
+    }
+
+    // One message of send_messages; `attempt` false: only find out whether it would fail.
+    std::error_code send_message_locked(Socket& self, const Message& m, bool attempt) {
+        const std::size_t size = m.data.size();
+        const std::size_t seg = (m.segment == 0 || m.segment >= size) ? size : m.segment;
+        const std::size_t k = size == 0 ? 1 : (size + seg - 1) / seg;
+        std::error_code e;
+        const bool train_refused = k > 1 && train_failures_ > 0;
+        if (train_refused) e = train_error_;
+        else if (const auto v = script_.check(*m.dest, k); v.fault) {
+            if (!v.attempts) return v.fault; // would block: nothing attempted
+            e = v.fault;
+        } else {
+            e = refused(*m.dest, size);
+        }
+        if (!attempt && e) return e;
+        if (train_refused) {
+            if (train_failures_ != no_limit) --train_failures_;
+            ++trains_failed_;
+            return e; // refused before any datagram was attempted
+        }
+        script_.record_send(k, e ? 0 : k);
+        if (e) {
+            if (k > 1) ++trains_failed_;
+            return e;
+        }
+        if (k > 1) ++trains_sent_;
+        if (Socket* to = bound(*m.dest)) {
+            const bool was_empty = to->queue.empty();
+            for (std::size_t t = 0; t < k; ++t) {
+                const std::byte* b = m.data.data() + t * seg;
+                to->queue.push_back({{b, b + std::min(seg, size - t * seg)}, self.local});
+            }
+            if (was_empty) notify_locked();
+        }
+        return {};
+    }
+
+    mutable std::mutex mu_;
+    std::map<int, Socket> sockets_;
+    std::map<std::size_t, std::function<void()>> watchers_;
+    std::size_t next_watch_ = 0;
+    detail::FaultScript script_; // every scripted fault and the call/attempt counters
+    std::error_code train_error_{};
+    std::size_t train_failures_ = 0;
+    std::size_t trains_sent_ = 0;
+    std::size_t trains_failed_ = 0;
+    int next_handle_ = 1 << 20; // far from real descriptors, so a mix-up fails loudly
+    std::uint16_t next_port_ = 40000;
+};
+
+//! A backend whose system calls go to a MockNetwork. A cheap handle: copies share the network.
+class MockBackend {
+public:
+    explicit MockBackend(MockNetwork& net) noexcept : net_(&net) {}
+
+    MockNetwork& network() const noexcept { return *net_; }
+
+    SendOutcome send(int handle, std::span<const SendItem> items,
+                     std::span<std::error_code> errors, WaitMode) {
+        return net_->send(handle, items, errors);
+    }
+    std::size_t recv(int handle, std::span<const RecvSlot> slots, WaitMode, std::error_code& ec) {
+        return net_->recv(handle, slots, ec);
+    }
+
+private:
+    MockNetwork* net_;
+};
+
+static_assert(SendBackend<MockBackend> && RecvBackend<MockBackend>,
+              "MockBackend must model mmsg::SendBackend and mmsg::RecvBackend");
+
+} // namespace mmsg
+
+#endif // MMSG_TESTING_MOCK_NETWORK_HPP
