@@ -26,8 +26,7 @@ template <class Backend>
 std::size_t gossip(mmsg::BatchSender<Backend>& sender, int socket,
                    std::span<const std::byte> payload, std::vector<mmsg::Endpoint>& peers) {
     std::vector<std::error_code> status(peers.size());
-    const mmsg::SendResult r = sender.send_multi(socket, payload, peers, status,
-                                                 mmsg::WaitMode::socket_default);
+    const mmsg::SendResult r = sender.multi_target_send(socket, payload, peers, status);
     std::vector<mmsg::Endpoint> kept;
     for (std::size_t i = 0; i < peers.size(); ++i)
         // An unsent datagram (back-pressure) is no reason to forget a peer.

@@ -64,48 +64,41 @@ auto start_recv(Socket& s, std::span<BasicPacket<N>> packets, bool exact, Receiv
         RecvStep<Receive, N>(packets, exact, std::move(receive)));
 }
 
-template <class Sender, class Packets>
-auto batch_round(Sender& sender, const Packets& packets) {
-    return [&sender, &packets](int fd, std::size_t from) {
-        return sender.send_batch(fd, tail(packets, from), {}, WaitMode::never);
+// A round is one non-blocking call of a sender or receiver on the socket itself, so the
+// socket's own SocketState (or the sender's state for a plain socket) is used. `get()`
+// returns the sender/receiver: the caller's, or the calling thread's for the default-backend
+// forms (a round is one synchronous call, so nothing of theirs is held across a wait).
+template <class Get, class Packets>
+auto batch_round(Get get, const Packets& packets) {
+    return [get, &packets](auto& socket, std::size_t from) {
+        return get().try_batch_send(socket, tail(packets, from));
     };
 }
 
-template <class Sender, class Payload, class Dests>
-auto multi_round(Sender& sender, const Payload& payload, const Dests& dests) {
-    return [&sender, &payload, &dests](int fd, std::size_t from) {
-        return sender.send_multi(fd, payload, tail(dests, from), {}, WaitMode::never);
+template <class Get, class Payload, class Dests>
+auto multi_round(Get get, const Payload& payload, const Dests& dests) {
+    return [get, &payload, &dests](auto& socket, std::size_t from) {
+        return get().try_multi_target_send(socket, payload, tail(dests, from));
     };
 }
 
-template <class Receiver>
-auto receive_round(Receiver& receiver) {
-    return [&receiver](int fd, auto packets, std::error_code& ec) {
-        return receiver.receive(fd, packets, WaitMode::never, ec);
+template <class Get>
+auto receive_round(Get get) {
+    return [get](auto& socket, auto packets, std::error_code& ec) {
+        return get().try_recv_mmsg(socket, packets, ec);
     };
 }
 
-// The default-backend forms use the calling thread's sender/receiver for each round: a
-// round is one synchronous call, so nothing of theirs is held across a wait.
-struct ThreadSender {
-    template <class Packets>
-    SendResult send_batch(int fd, const Packets& p, std::span<std::error_code> st, WaitMode m) {
-        return thread_sender().send_batch(fd, p, st, m);
-    }
-    template <class Payload, class Dests>
-    SendResult send_multi(int fd, const Payload& b, const Dests& d, std::span<std::error_code> st,
-                          WaitMode m) {
-        return thread_sender().send_multi(fd, b, d, st, m);
-    }
-};
-struct ThreadReceiver {
-    template <std::size_t N>
-    std::size_t receive(int fd, std::span<BasicPacket<N>> p, WaitMode m, std::error_code& ec) {
-        return thread_receiver().receive(fd, p, m, ec);
-    }
-};
-inline ThreadSender thread_sender_ref{};
-inline ThreadReceiver thread_receiver_ref{};
+template <class T>
+auto use(T& t) {
+    return [&t]() -> T& { return t; };
+}
+inline auto thread_sender_of_this_thread() {
+    return []() -> BatchSender<DefaultBackend>& { return thread_sender(); };
+}
+inline auto thread_receiver_of_this_thread() {
+    return []() -> BatchReceiver<DefaultBackend>& { return thread_receiver(); };
+}
 
 } // namespace detail
 
@@ -131,7 +124,7 @@ template <class B, class Buf, AsyncSocket Socket, SendBatch Packets,
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
 auto async_batch_send(BatchSender<B, Buf>& sender, Socket& s, const Packets& packets,
                       Token&& token = {}) {
-    return detail::start_send(s, detail::batch_round(sender, packets), std::forward<Token>(token));
+    return detail::start_send(s, detail::batch_round(detail::use(sender), packets), std::forward<Token>(token));
 }
 
 //! Sends `payload` to every destination, in order, asynchronously with `sender`'s backend.
@@ -141,7 +134,7 @@ template <class B, class Buf, AsyncSocket Socket, ByteBuffer Payload, Destinatio
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
 auto async_multi_target_send(BatchSender<B, Buf>& sender, Socket& s, const Payload& payload,
                              const Dests& dests, Token&& token = {}) {
-    return detail::start_send(s, detail::multi_round(sender, payload, dests),
+    return detail::start_send(s, detail::multi_round(detail::use(sender), payload, dests),
                               std::forward<Token>(token));
 }
 
@@ -161,7 +154,7 @@ auto async_recv_mmsg(BatchReceiver<B>& receiver, Socket& s, Packets&& packets, T
     static_assert(detail::outlives_call<Packets>,
                   "mmsg::async_recv_mmsg: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), false,
-                              detail::receive_round(receiver), std::forward<Token>(token));
+                              detail::receive_round(detail::use(receiver)), std::forward<Token>(token));
 }
 
 /*! Fills every packet, waiting for readability as often as needed. Completion as
@@ -176,7 +169,7 @@ auto async_recv_mmsg_exact(BatchReceiver<B>& receiver, Socket& s, Packets&& pack
         detail::outlives_call<Packets>,
         "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), true,
-                              detail::receive_round(receiver), std::forward<Token>(token));
+                              detail::receive_round(detail::use(receiver)), std::forward<Token>(token));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -188,7 +181,7 @@ template <class Executor, SendBatch Packets,
           class Token = boost::asio::default_completion_token_t<Executor>>
 auto async_batch_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
                       const Packets& packets, Token&& token = {}) {
-    return detail::start_send(s, detail::batch_round(detail::thread_sender_ref, packets),
+    return detail::start_send(s, detail::batch_round(detail::thread_sender_of_this_thread(), packets),
                               std::forward<Token>(token));
 }
 
@@ -198,7 +191,7 @@ template <class Executor, ByteBuffer Payload, DestinationList Dests,
           class Token = boost::asio::default_completion_token_t<Executor>>
 auto async_multi_target_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
                              const Payload& payload, const Dests& dests, Token&& token = {}) {
-    return detail::start_send(s, detail::multi_round(detail::thread_sender_ref, payload, dests),
+    return detail::start_send(s, detail::multi_round(detail::thread_sender_of_this_thread(), payload, dests),
                               std::forward<Token>(token));
 }
 
@@ -210,7 +203,7 @@ auto async_recv_mmsg(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Ex
     static_assert(detail::outlives_call<Packets>,
                   "mmsg::async_recv_mmsg: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), false,
-                              detail::receive_round(detail::thread_receiver_ref),
+                              detail::receive_round(detail::thread_receiver_of_this_thread()),
                               std::forward<Token>(token));
 }
 
@@ -223,7 +216,7 @@ auto async_recv_mmsg_exact(boost::asio::basic_datagram_socket<boost::asio::ip::u
         detail::outlives_call<Packets>,
         "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), true,
-                              detail::receive_round(detail::thread_receiver_ref),
+                              detail::receive_round(detail::thread_receiver_of_this_thread()),
                               std::forward<Token>(token));
 }
 

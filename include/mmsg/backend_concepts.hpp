@@ -1,10 +1,12 @@
 //! Defines the backend contract: SendItem, RecvSlot, SendOutcome, WaitMode and the
 //! SendBackend / RecvBackend concepts that BatchSender and BatchReceiver require.
+//! This header is the authoritative statement of what a backend must do.
 #ifndef MMSG_BACKEND_CONCEPTS_HPP
 #define MMSG_BACKEND_CONCEPTS_HPP
 
 #include <mmsg/endpoint.hpp>
 #include <mmsg/meta.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -53,21 +55,24 @@ struct SendOutcome {
     system call and reports how far it got. All retry, skip, chunking and accounting
     policy lives in BatchSender, never in a backend.
 
-    Requirements, for `B& b`, `int s`, `std::span<const SendItem> items` (never empty),
+    Requirements, for `B& b`, `SocketRef s`, `std::span<const SendItem> items` (never empty),
     `std::span<std::error_code> errors` (errors.size() >= items.size()) and `WaitMode w`:
       b.send(s, items, errors, w)  -> SendOutcome   (see SendOutcome for the contract)
+    The member may take the socket as an `int` (SocketRef converts to its descriptor) or,
+    to keep per-socket state in s.state, as a SocketRef.
 */
 template <class B>
 concept SendBackend = std::move_constructible<B> &&
-    requires(B& b, int s, std::span<const SendItem> items, std::span<std::error_code> errors,
+    requires(B& b, SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
              WaitMode w) {
         { b.send(s, items, errors, w) } -> std::same_as<SendOutcome>;
     };
 
 /*! A receive backend: fills "some" slots from the front with one system call.
 
-    Requirements, for `B& b`, `int s`, `std::span<const RecvSlot> slots` (never empty, at most
-    num_rcvmmsgs), `WaitMode w` and `std::error_code& ec`:
+    Requirements, for `B& b`, `SocketRef s` (an `int` or a SocketRef parameter, as for
+    SendBackend), `std::span<const RecvSlot> slots` (never empty, at most num_rcvmmsgs),
+    `WaitMode w` and `std::error_code& ec`:
       b.recv(s, slots, w, ec)  -> std::size_t
     returns how many slots it filled (assigning each filled slot's *meta completely: size,
     source address, flags) and sets `ec` when it stopped on an error (would-block, EINTR,
@@ -76,7 +81,7 @@ concept SendBackend = std::move_constructible<B> &&
 */
 template <class B>
 concept RecvBackend = std::move_constructible<B> &&
-    requires(B& b, int s, std::span<const RecvSlot> slots, WaitMode w, std::error_code& ec) {
+    requires(B& b, SocketRef s, std::span<const RecvSlot> slots, WaitMode w, std::error_code& ec) {
         { b.recv(s, slots, w, ec) } -> std::same_as<std::size_t>;
     };
 

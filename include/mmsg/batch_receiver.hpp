@@ -7,18 +7,21 @@
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/errors.hpp>
-#include <mmsg/detail/native_handle.hpp>
-#include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/socket_like.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <ranges>
 #include <span>
 #include <system_error>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -29,6 +32,15 @@ template <class T>
 struct is_basic_packet : std::false_type {};
 template <std::size_t N>
 struct is_basic_packet<BasicPacket<N>> : std::true_type {};
+
+// The throwing receives' answer to an empty packet range.
+inline void refuse_empty(std::size_t n, const char* what) {
+    if (n == 0)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                std::string(what) +
+                                    ": the packet range is empty, so nothing can be received "
+                                    "into it (a vector that was reserve()d, not resize()d?)");
+}
 
 template <class Packets>
 auto packet_span(Packets& p) noexcept {
@@ -42,27 +54,47 @@ concept PacketRange = std::ranges::contiguous_range<R> && std::ranges::sized_ran
     detail::is_basic_packet<std::remove_cv_t<std::ranges::range_value_t<R>>>::value &&
     !std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>;
 
+//! The exception of the throwing recv_mmsg_exact: the error, and how many packets were
+//! filled before it (they stay filled).
+class ReceiveError : public std::system_error {
+public:
+    ReceiveError(std::error_code ec, std::size_t received, const char* what)
+        : std::system_error(ec, what), received_(received) {}
+    //! Packets filled from the front before the error.
+    std::size_t received() const noexcept { return received_; }
+
+private:
+    std::size_t received_;
+};
+
 /*! The receive half of mmsg: takes every queued datagram (up to num_rcvmmsgs) with one
     backend call.
 
-    - recv_mmsg blocks as the socket says (blocking mode, SO_RCVTIMEO) until one datagram
-      is there, then takes all that are queued, up to min(packets.size(), num_rcvmmsgs).
-      A timeout or an empty non-blocking socket is operation_would_block, never a hang.
-    - Each filled packet's meta is assigned anew: size, source address (IPv4 and IPv6),
-      flags (PacketFlags::truncated when the datagram was longer than the buffer).
-    - An error that comes after some datagrams were received is kept and reported by the
-      next call on the same socket, so the datagrams are never lost to it. (The same
-      socket: if its descriptor number was closed and reused meanwhile, SO_COOKIE tells
-      them apart and the error is dropped with the socket it belonged to.)
-    - EINTR is retried. The socket's blocking mode is never changed. After the first call,
-      no call allocates.
+    - recv_mmsg blocks as the socket says (blocking mode, SO_RCVTIMEO, counted across
+      signals) until one datagram is there, then takes all that are queued, up to
+      min(packets.size(), num_rcvmmsgs). A timeout or an empty non-blocking socket is
+      operation_would_block, never a hang. An empty packet range returns 0 at once with no
+      system call and no error, except that the throwing recv_mmsg throws for it: in a
+      receive loop it is almost always a mistake (a vector that was reserve()d rather than
+      resize()d) that would make the loop spin.
+    - Each filled packet's meta is assigned anew (size, source, flags; wire_size is the
+      datagram's length on the wire, more than size when it was truncated).
+    - An error that comes after some datagrams were received is kept in the socket's
+      SocketState and reported by the next call on that socket, so the datagrams are never
+      lost to it. EINTR is retried. The socket's blocking mode is never changed.
+    - After the first call on a socket, no call allocates.
+
+    Per-socket state comes with the socket argument when it carries one (mmsg::Socket,
+    with_state()); for a plain descriptor the receiver keeps it for the socket it served
+    last (see doc/socket_state.adoc).
 */
 template <class Backend = DefaultBackend>
 class BatchReceiver {
     static_assert(RecvBackend<Backend>,
                   "mmsg::BatchReceiver<Backend>: Backend does not model mmsg::RecvBackend. It "
-                  "needs a member `std::size_t recv(int, std::span<const RecvSlot>, WaitMode, "
-                  "std::error_code&)` (see mmsg/backend_concepts.hpp).");
+                  "needs a member `std::size_t recv(int or mmsg::SocketRef, "
+                  "std::span<const RecvSlot>, WaitMode, std::error_code&)` (see "
+                  "mmsg/backend_concepts.hpp).");
 
 public:
     using backend_type = Backend;
@@ -75,13 +107,16 @@ public:
 
     //! Receives into packets from the front; returns how many were filled. On error returns
     //! 0 with `ec` set (operation_would_block for a timeout or an empty non-blocking socket).
+    //! An empty range returns 0 with no error and no system call.
     template <SocketLike Socket, PacketRange Packets>
     std::size_t recv_mmsg(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
-        return receive(detail::native(s), detail::packet_span(packets), WaitMode::socket_default, ec);
+        return receive(s, detail::packet_span(packets), WaitMode::socket_default, ec);
     }
-    //! Same; throws std::system_error on error.
+    //! Same; throws std::system_error on error, and for an empty packet range
+    //! (invalid_argument: nothing could ever be received into it).
     template <SocketLike Socket, PacketRange Packets>
     std::size_t recv_mmsg(Socket&& s, Packets&& packets) {
+        detail::refuse_empty(std::ranges::size(packets), "mmsg::recv_mmsg");
         std::error_code ec;
         const std::size_t n = recv_mmsg(s, packets, ec);
         if (ec) throw std::system_error(ec, "mmsg::recv_mmsg");
@@ -92,22 +127,22 @@ public:
     //! so far with `ec` set.
     template <SocketLike Socket, PacketRange Packets>
     std::size_t recv_mmsg_exact(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
-        const int fd = detail::native(s);
         auto all = detail::packet_span(packets);
         std::size_t filled = 0;
         ec.clear();
         while (filled < all.size()) {
-            filled += receive(fd, all.subspan(filled), WaitMode::socket_default, ec);
+            filled += receive(s, all.subspan(filled), WaitMode::socket_default, ec);
             if (ec) break;
         }
         return filled;
     }
-    //! Same; throws std::system_error on error (the packets filled so far stay filled).
+    //! Same; throws ReceiveError (a std::system_error that says how many packets were
+    //! filled before the error; they stay filled). An empty range is already full: 0.
     template <SocketLike Socket, PacketRange Packets>
     std::size_t recv_mmsg_exact(Socket&& s, Packets&& packets) {
         std::error_code ec;
         const std::size_t n = recv_mmsg_exact(s, packets, ec);
-        if (ec) throw std::system_error(ec, "mmsg::recv_mmsg_exact");
+        if (ec) throw ReceiveError(ec, n, "mmsg::recv_mmsg_exact");
         return n;
     }
 
@@ -116,57 +151,65 @@ public:
     //! is readable and call again.
     template <SocketLike Socket, PacketRange Packets>
     std::size_t try_recv_mmsg(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
-        return receive(detail::native(s), detail::packet_span(packets), WaitMode::never, ec);
+        return receive(s, detail::packet_span(packets), WaitMode::never, ec);
     }
 
-    //! The algorithm itself, for layers built on BatchReceiver (the asynchronous one).
-    template <std::size_t N>
-    std::size_t receive(int fd, std::span<BasicPacket<N>> packets, WaitMode mode,
-                        std::error_code& ec) noexcept {
-        ec.clear();
-        const std::size_t n = std::min(packets.size(), num_rcvmmsgs);
-        if (n == 0) return 0;
-        if (pending_ && pending_fd_ == fd) {
-            const std::error_code kept = std::exchange(pending_, {});
-            // Only for the socket that met it: the number may have been closed and reused.
-            if (pending_cookie_ == detail::socket_cookie(fd)) {
-                ec = kept;
-                return 0;
-            }
-        }
-        for (std::size_t i = 0; i < n; ++i)
-            slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
-        for (;;) {
-            std::size_t got = 0;
-            try {
-                got = std::min(backend_.recv(fd, std::span<const RecvSlot>(slots_.data(), n), mode, ec), n);
-            } catch (const std::bad_alloc&) {
-                ec = std::make_error_code(std::errc::not_enough_memory);
-                return 0;
-            }
-            if (got == 0) {
-                if (detail::is_interrupted(ec)) continue;
-                // A backend that returns nothing and no error would leave the caller
-                // blocked-looking forever; report it as would-block.
-                if (!ec) ec = detail::would_block_code();
-                return 0;
-            }
-            if (ec && !detail::is_interrupted(ec) && !detail::is_would_block(ec)) {
-                pending_ = ec;
-                pending_fd_ = fd;
-                pending_cookie_ = detail::socket_cookie(fd);
-            }
-            ec.clear();
-            return got;
-        }
+    //! The SocketState this receiver uses for `s`: the one `s` carries, else the one it
+    //! keeps for plain descriptors (bound to `s` from now on).
+    template <SocketLike Socket>
+    SocketState& socket_state(Socket&& s) {
+        return *detail::socket_ref(s, implicit_).state;
     }
+    //! Datagrams owed to a plain descriptor (GRO segments kept for its next receive) that
+    //! were dropped because the receiver was used on another plain descriptor before it
+    //! got them (see doc/socket_state.adoc). Always 0 with sockets that carry their state.
+    std::uint64_t discarded() const noexcept { return implicit_.discarded(); }
 
 private:
+    //! An error met after some datagrams, for the next receive on that socket.
+    struct KeptError {
+        std::error_code error;
+        bool owes() const noexcept { return static_cast<bool>(error); }
+    };
+
+    template <class Socket, std::size_t N>
+    std::size_t receive(Socket& s, std::span<BasicPacket<N>> packets, WaitMode mode,
+                        std::error_code& ec) noexcept {
+        ec.clear();
+        if (packets.empty()) return 0;
+        const std::size_t n = std::min(packets.size(), num_rcvmmsgs);
+        try {
+            const SocketRef sock = detail::socket_ref(s, implicit_);
+            if (KeptError* kept = sock.state->find<KeptError>(); kept && kept->error) {
+                ec = std::exchange(kept->error, {});
+                return 0;
+            }
+            for (std::size_t i = 0; i < n; ++i)
+                slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
+            for (;;) {
+                const std::size_t got =
+                    std::min(backend_.recv(sock, std::span<const RecvSlot>(slots_.data(), n), mode, ec), n);
+                if (got == 0) {
+                    if (detail::is_interrupted(ec)) continue;
+                    // A backend that returns nothing and no error would leave the caller
+                    // blocked-looking forever; report it as would-block.
+                    if (!ec) ec = detail::would_block_code();
+                    return 0;
+                }
+                if (ec && !detail::is_interrupted(ec) && !detail::is_would_block(ec))
+                    sock.state->get<KeptError>().error = ec;
+                ec.clear();
+                return got;
+            }
+        } catch (const std::bad_alloc&) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+            return 0;
+        }
+    }
+
     Backend backend_{};
     std::array<RecvSlot, num_rcvmmsgs> slots_{};
-    std::error_code pending_{};
-    int pending_fd_ = -1;
-    std::uint64_t pending_cookie_ = 0; // SO_COOKIE of that socket (0: unknown, e.g. the mock)
+    detail::ImplicitState implicit_;
 };
 
 namespace detail {

@@ -6,11 +6,14 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/errors.hpp>
-#include <mmsg/detail/native_handle.hpp>
 #include <mmsg/detail/scratch.hpp>
 #include <mmsg/detail/send_items.hpp>
+#include <mmsg/detail/send_outcome.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/send_batch.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/socket_like.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <algorithm>
 #include <concepts>
@@ -24,16 +27,6 @@
 #include <utility>
 
 namespace mmsg {
-
-//! A batch for batch_send: a sized range of pair-like (payload, destination) elements.
-template <class R>
-concept SendBatch = std::ranges::input_range<const R> && std::ranges::sized_range<const R> &&
-    detail::BatchElement<std::ranges::range_value_t<const R>>;
-
-//! A destination list for multi_target_send: a sized range of destinations.
-template <class R>
-concept DestinationList = std::ranges::input_range<const R> && std::ranges::sized_range<const R> &&
-    Destination<std::ranges::range_reference_t<const R>>;
 
 namespace detail {
 inline void check_status(std::span<std::error_code> status, std::size_t n) {
@@ -51,27 +44,24 @@ inline void check_status(std::span<std::error_code> status, std::size_t n) {
       counted failed and the batch goes on with the next one.
     - EINTR is retried. EAGAIN/EWOULDBLOCK/ENOBUFS stop the batch: the rest is `unsent`
       (resume from SendResult::resume_index()).
-    - A socket-level error (EBADF, ENOTSOCK, EFAULT, EPIPE, EOPNOTSUPP, EDESTADDRREQ) stops
-      the batch with `fatal`; that datagram and all after it count as failed with it.
+    - A socket-level error (EBADF, ENOTSOCK, EPROTOTYPE for a socket that is not a datagram
+      socket, EFAULT, EPIPE, EOPNOTSUPP, EDESTADDRREQ) stops the batch with `fatal`; that
+      datagram and all after it count as failed with it.
     - Batches of any size are cut into chunks of max_send_batch; a failure in one chunk
       never stops later chunks. An empty batch makes no system call.
-    - After the first call, no call allocates: the item arrays are kept and reused.
-    - Dense rejections do not make a batch quadratic. A backend builds its arrays for every
-      datagram it is offered, and the kernel stops at each rejected one, so a batch where
-      most datagrams fail would rebuild ~n/2 headers per datagram. When fewer than 64
-      datagrams were accepted since the previous rejection, the next call offers 64, and
-      four times more after each call that takes all it was offered. Rejections at least
-      64 apart, and the first rejection of a batch, change nothing: every call offers all
-      the rest of the chunk.
+    - After the first call on a socket, no call allocates.
+    - Dense rejections do not make a batch quadratic (see doc/send_semantics.adoc).
 
-    `Buffer` is the payload type of multi_target_send; batch_send takes any byte buffer.
-    Not thread-safe: use one BatchSender per thread (they are cheap until first used).
+    Per-socket state (SocketState) comes with the socket argument when it carries one
+    (mmsg::Socket, with_state()); for a plain descriptor the sender keeps it for the socket
+    it served last. `Buffer` is the payload type of multi_target_send; batch_send takes any
+    byte buffer. Not thread-safe: one BatchSender per thread (cheap until first used).
 */
 template <class Backend = DefaultBackend, class Buffer = std::span<const std::byte>>
 class BatchSender {
     static_assert(SendBackend<Backend>,
                   "mmsg::BatchSender<Backend>: Backend does not model mmsg::SendBackend. It needs "
-                  "a member `SendOutcome send(int, std::span<const SendItem>, "
+                  "a member `SendOutcome send(int or mmsg::SocketRef, std::span<const SendItem>, "
                   "std::span<std::error_code>, WaitMode)` (see mmsg/backend_concepts.hpp).");
     static_assert(ByteBuffer<Buffer>, "mmsg::BatchSender<Backend, Buffer>: Buffer must be a "
                                       "contiguous, sized range of one-byte elements");
@@ -90,7 +80,7 @@ public:
     //! socket's mode says. Throws only std::bad_alloc (on first use).
     template <SocketLike Socket, SendBatch Packets>
     SendResult batch_send(Socket&& s, const Packets& packets) {
-        return send_batch(detail::native(s), packets, {}, WaitMode::socket_default);
+        return send_batch(s, packets, {}, WaitMode::socket_default);
     }
 
     //! Same, and status[i] receives datagram i's outcome: {} sent, its error if it failed,
@@ -98,21 +88,21 @@ public:
     //! nothing) if status.size() < packets.size().
     template <SocketLike Socket, SendBatch Packets>
     SendResult batch_send(Socket&& s, const Packets& packets, std::span<std::error_code> status) {
-        check_status(status, std::ranges::size(packets));
-        return send_batch(detail::native(s), packets, status, WaitMode::socket_default);
+        detail::check_status(status, std::ranges::size(packets));
+        return send_batch(s, packets, status, WaitMode::socket_default);
     }
 
     //! Sends `payload` to every destination, in order.
     template <SocketLike Socket, DestinationList Dests>
     SendResult multi_target_send(Socket&& s, const Buffer& payload, const Dests& dests) {
-        return send_multi(detail::native(s), payload, dests, {}, WaitMode::socket_default);
+        return send_multi(s, payload, dests, {}, WaitMode::socket_default);
     }
     //! Same, with a per-destination status (see batch_send).
     template <SocketLike Socket, DestinationList Dests>
     SendResult multi_target_send(Socket&& s, const Buffer& payload, const Dests& dests,
                                  std::span<std::error_code> status) {
-        check_status(status, std::ranges::size(dests));
-        return send_multi(detail::native(s), payload, dests, status, WaitMode::socket_default);
+        detail::check_status(status, std::ranges::size(dests));
+        return send_multi(s, payload, dests, status, WaitMode::socket_default);
     }
 
     //! Non-blocking forms for any event loop: never wait, even on a blocking socket (every
@@ -121,48 +111,51 @@ public:
     template <SocketLike Socket, SendBatch Packets>
     SendResult try_batch_send(Socket&& s, const Packets& packets,
                               std::span<std::error_code> status = {}) {
-        if (!status.empty()) check_status(status, std::ranges::size(packets));
-        return send_batch(detail::native(s), packets, status, WaitMode::never);
+        if (!status.empty()) detail::check_status(status, std::ranges::size(packets));
+        return send_batch(s, packets, status, WaitMode::never);
     }
-    template <SocketLike Socket, DestinationList Dests>
-    SendResult try_multi_target_send(Socket&& s, const Buffer& payload, const Dests& dests,
+    //! (Any byte buffer is taken as the payload here, not only `Buffer`.)
+    template <SocketLike Socket, ByteBuffer Payload, DestinationList Dests>
+    SendResult try_multi_target_send(Socket&& s, const Payload& payload, const Dests& dests,
                                      std::span<std::error_code> status = {}) {
-        if (!status.empty()) check_status(status, std::ranges::size(dests));
-        return send_multi(detail::native(s), payload, dests, status, WaitMode::never);
+        if (!status.empty()) detail::check_status(status, std::ranges::size(dests));
+        return send_multi(s, payload, dests, status, WaitMode::never);
     }
 
-    //! The algorithm itself, for layers built on BatchSender (the asynchronous one): sends
-    //! the batch with the given wait mode. An empty `status` means "not wanted".
-    template <SendBatch Packets>
-    SendResult send_batch(int fd, const Packets& packets, std::span<std::error_code> status,
+    //! The SocketState this sender uses for `s`: the one `s` carries, else the one it keeps
+    //! for plain descriptors (bound to `s` from now on).
+    template <SocketLike Socket>
+    SocketState& socket_state(Socket&& s) {
+        return *detail::socket_ref(s, implicit_).state;
+    }
+
+private:
+    template <class Socket, class Packets>
+    SendResult send_batch(Socket& s, const Packets& packets, std::span<std::error_code> status,
                           WaitMode mode) {
         static_assert(detail::elements_are_stable<Packets>,
                       "mmsg::batch_send: the range makes its elements on the fly and they own "
                       "their payload or endpoint; pass a container (or a view of one) instead");
-        return run(fd, std::ranges::begin(packets), std::ranges::size(packets), status, mode,
+        return run(detail::socket_ref(s, implicit_), std::ranges::begin(packets),
+                   std::ranges::size(packets), status, mode,
                    [](const auto& e) { return detail::item_of(e); });
     }
-    template <ByteBuffer Payload, DestinationList Dests>
-    SendResult send_multi(int fd, const Payload& payload, const Dests& dests,
+    template <class Socket, class Payload, class Dests>
+    SendResult send_multi(Socket& s, const Payload& payload, const Dests& dests,
                           std::span<std::error_code> status, WaitMode mode) {
         static_assert(!std::same_as<std::ranges::range_reference_t<const Dests>, Endpoint>,
                       "mmsg::multi_target_send: the range makes Endpoints on the fly; pass a "
                       "container of endpoints (or of pointers to them) instead");
         const auto bytes = detail::bytes_of(payload);
-        return run(fd, std::ranges::begin(dests), std::ranges::size(dests), status, mode,
-                   [bytes](const auto& d) {
+        return run(detail::socket_ref(s, implicit_), std::ranges::begin(dests),
+                   std::ranges::size(dests), status, mode, [bytes](const auto& d) {
                        return SendItem{bytes.data(), bytes.size(), detail::endpoint_ptr(d)};
                    });
     }
 
-private:
-    static void check_status(std::span<std::error_code> status, std::size_t n) {
-        detail::check_status(status, n);
-    }
-
     template <class It, class MakeItem>
-    SendResult run(int fd, It it, std::size_t n, std::span<std::error_code> status, WaitMode mode,
-                   MakeItem make) {
+    SendResult run(SocketRef sock, It it, std::size_t n, std::span<std::error_code> status,
+                   WaitMode mode, MakeItem make) {
         SendResult r;
         if (n == 0) return r;
         SendItem* items = items_.get(max_send_batch);
@@ -185,8 +178,8 @@ private:
             return r;
         };
 
-        // Datagrams offered per call (see the class comment), and accepted since the last
-        // rejection.
+        // Datagrams offered per call (see doc/send_semantics.adoc, "dense rejections"), and
+        // accepted since the last rejection.
         std::size_t window = max_send_batch;
         std::size_t accepted = max_send_batch;
         for (std::size_t base = 0; base < n;) {
@@ -200,46 +193,50 @@ private:
                 std::span<std::error_code> errs =
                     status.empty() ? std::span<std::error_code>(scratch + off, offer)
                                    : status.subspan(base + off, offer);
-                const SendOutcome out =
-                    backend_.send(fd, std::span<const SendItem>(items + off, offer), errs, mode);
-                const std::size_t done = std::min(out.done, offer);
-                accepted += done;
-                for (std::size_t j = 0; j < done; ++j) {
-                    if (!errs[j]) {
-                        ++r.sent;
-                        continue;
-                    }
-                    fail(errs[j]);
-                    if (detail::is_fatal(errs[j])) {
-                        // Outcomes up to `done` are final; nothing after it will be tried.
-                        for (std::size_t k = j + 1; k < done; ++k)
-                            errs[k] ? fail(errs[k]) : void(++r.sent);
-                        return finish_rest(base + off + done, errs[j], false);
+                const detail::SendCall call = detail::read_send(
+                    backend_.send(sock, std::span<const SendItem>(items + off, offer), errs, mode),
+                    errs, offer);
+                accepted += call.done;
+                r.sent += call.accepted;
+                if (call.accepted < call.done) {
+                    for (std::size_t j = 0; j < call.done; ++j) {
+                        if (!errs[j]) continue;
+                        fail(errs[j]);
+                        if (detail::is_fatal(errs[j])) {
+                            // Outcomes up to `done` are final; nothing after it will be tried.
+                            for (std::size_t k = j + 1; k < call.done; ++k)
+                                if (errs[k]) fail(errs[k]);
+                            return finish_rest(base + off + call.done, errs[j], false);
+                        }
                     }
                 }
-                off += done;
-                if (off == chunk) break;
-
-                const std::error_code e = out.error;
-                if (!e) {
+                off += call.done;
+                switch (call.stop) {
+                case detail::SendStop::finished:
+                    window = std::min(window * 4, max_send_batch);
+                    continue;
+                case detail::SendStop::short_call:
                     // A backend that moves nothing and says nothing would spin us forever:
                     // after a few tries, treat it as back-pressure.
-                    if (done == 0 && ++stalls > 3)
+                    if (call.done == 0 && ++stalls > 3)
                         return finish_rest(base + off, detail::would_block_code(), true);
-                    if (done == offer) window = std::min(window * 4, max_send_batch);
+                    continue;
+                case detail::SendStop::interrupted:
+                    stalls = 0;
+                    continue;
+                case detail::SendStop::would_block:
+                    return finish_rest(base + off, detail::would_block_code(), true);
+                case detail::SendStop::rejected:
+                    stalls = 0;
+                    if (detail::is_fatal(call.error)) return finish_rest(base + off, call.error, false);
+                    // That one datagram was rejected: count it and go on with the next one.
+                    fail(call.error);
+                    if (!status.empty()) status[base + off] = call.error;
+                    ++off;
+                    window = accepted < resume_window ? resume_window : max_send_batch;
+                    accepted = 0;
                     continue;
                 }
-                stalls = 0;
-                if (detail::is_interrupted(e)) continue;
-                if (detail::is_would_block(e))
-                    return finish_rest(base + off, detail::would_block_code(), true);
-                if (detail::is_fatal(e)) return finish_rest(base + off, e, false);
-                // That one datagram was rejected: count it and go on with the next.
-                fail(e);
-                if (!status.empty()) status[base + off] = e;
-                ++off;
-                window = accepted < resume_window ? resume_window : max_send_batch;
-                accepted = 0;
             }
             base += chunk;
         }
@@ -252,6 +249,7 @@ private:
     Backend backend_{};
     detail::Scratch<SendItem> items_;
     detail::Scratch<std::error_code> errors_;
+    detail::ImplicitState implicit_;
 };
 
 namespace detail {
@@ -276,15 +274,12 @@ SendResult batch_send(Socket&& s, const Packets& packets, std::span<std::error_c
 //! See BatchSender::multi_target_send.
 template <SocketLike Socket, ByteBuffer Payload, DestinationList Dests>
 SendResult multi_target_send(Socket&& s, const Payload& payload, const Dests& dests) {
-    return detail::thread_sender().send_multi(detail::native(s), payload, dests, {},
-                                              WaitMode::socket_default);
+    return detail::thread_sender().multi_target_send(s, detail::bytes_of(payload), dests);
 }
 template <SocketLike Socket, ByteBuffer Payload, DestinationList Dests>
 SendResult multi_target_send(Socket&& s, const Payload& payload, const Dests& dests,
                              std::span<std::error_code> status) {
-    detail::check_status(status, std::ranges::size(dests));
-    return detail::thread_sender().send_multi(detail::native(s), payload, dests, status,
-                                              WaitMode::socket_default);
+    return detail::thread_sender().multi_target_send(s, detail::bytes_of(payload), dests, status);
 }
 
 } // namespace mmsg

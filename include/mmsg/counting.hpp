@@ -6,7 +6,9 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/json.hpp>
+#include <mmsg/detail/send_outcome.hpp>
 #include <mmsg/packet_flags.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <boost/hana/accessors.hpp>
 #include <boost/hana/adapt_struct.hpp>
@@ -150,34 +152,29 @@ public:
     std::error_code probe(int fd) requires requires(Inner& b) { b.probe(fd); }
     { return inner_.probe(fd); }
 
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) requires SendBackend<Inner> {
-        const SendOutcome out = inner_.send(fd, items, errors, mode);
-        const std::size_t done = out.done < items.size() ? out.done : items.size();
+        const SendOutcome out = inner_.send(s, items, errors, mode);
+        const detail::SendCall call = detail::read_send(out, errors, items.size());
         ++stats_.send_calls;
         std::uint64_t bytes = 0;
-        std::uint64_t sent = 0;
-        for (std::size_t i = 0; i < done; ++i) {
-            if (!errors[i]) {
-                ++sent;
-                bytes += items[i].size;
-            } else {
-                ++stats_.datagrams_failed;
-                stats_.errors.add(errors[i]);
-            }
+        for (std::size_t i = 0; i < call.done; ++i) {
+            if (!errors[i]) bytes += items[i].size;
+            else stats_.errors.add(errors[i]);
         }
-        stats_.datagrams_sent += sent;
+        stats_.datagrams_sent += call.accepted;
+        stats_.datagrams_failed += call.done - call.accepted;
         stats_.bytes_sent += bytes;
-        stats_.send_sizes.add(done);
-        if (out.error && done < items.size()) {
-            if (detail::is_would_block(out.error))
-                ++stats_.would_block;
-            else if (detail::is_interrupted(out.error))
-                ++stats_.interrupted;
-            else {
-                ++stats_.datagrams_failed; // items[done] was attempted and rejected
-                stats_.errors.add(out.error);
-            }
+        stats_.send_sizes.add(call.done);
+        switch (call.stop) {
+        case detail::SendStop::would_block: ++stats_.would_block; break;
+        case detail::SendStop::interrupted: ++stats_.interrupted; break;
+        case detail::SendStop::rejected: // items[done] was attempted and rejected
+            ++stats_.datagrams_failed;
+            stats_.errors.add(call.error);
+            break;
+        case detail::SendStop::finished:
+        case detail::SendStop::short_call: break;
         }
         if constexpr (requires(const Inner& b) {
                           { b.fallbacks() } -> std::convertible_to<std::size_t>;
@@ -189,9 +186,9 @@ public:
         return out;
     }
 
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode,
+    std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode,
                      std::error_code& ec) requires RecvBackend<Inner> {
-        const std::size_t got = inner_.recv(fd, slots, mode, ec);
+        const std::size_t got = inner_.recv(s, slots, mode, ec);
         ++stats_.recv_calls;
         stats_.datagrams_received += got;
         stats_.recv_sizes.add(got);

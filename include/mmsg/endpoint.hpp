@@ -1,24 +1,16 @@
-//! Defines mmsg::Endpoint and the library's size constants.
+//! Defines mmsg::Endpoint (and, for code written against the first release, includes the
+//! size limits, now in <mmsg/limits.hpp>).
 #ifndef MMSG_ENDPOINT_HPP
 #define MMSG_ENDPOINT_HPP
 
-#include <boost/asio/ip/udp.hpp>
+#include <mmsg/limits.hpp>
 
-#include <cstddef>
+#include <boost/asio/ip/udp.hpp>
 
 namespace mmsg {
 
 //! A UDP endpoint, IPv4 or IPv6. mmsg uses Asio's type rather than inventing one.
 using Endpoint = boost::asio::ip::udp::endpoint;
-
-//! Payload capacity of a default Packet: 1280 (IPv6 minimum MTU) - 40 (IPv6) - 8 (UDP).
-inline constexpr std::size_t packet_data_size = 1232;
-
-//! The most datagrams one recv_mmsg call returns.
-inline constexpr std::size_t num_rcvmmsgs = 64;
-
-//! The most datagrams one sendmmsg(2) call accepts (UIO_MAXIOV); the mock enforces it too.
-inline constexpr std::size_t max_send_batch = 1024;
 
 } // namespace mmsg
 

@@ -4,20 +4,18 @@
 #define MMSG_FALLBACK_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <boost/hana/at.hpp>
 #include <boost/hana/size.hpp>
 #include <boost/hana/tuple.hpp>
 
-#include <algorithm>
-#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 namespace mmsg {
 
@@ -33,12 +31,11 @@ concept ProbingBackend = requires(B& b, int fd) {
     Secondary... whose probe accepts it (a backend without probe() accepts every socket),
     e.g. `Fallback<IoUringBackend, LinuxMmsgBackend, PortableBackend>`.
 
-    The choice is made by probing on a socket's first call and kept for that descriptor
-    until forget(fd) (call it if a descriptor number is closed and reused for a different
-    kind of socket). If no backend accepts the socket, the call fails with the last
-    backend's probe error. Every backend must model SendBackend (for send) / RecvBackend
-    (for recv). May allocate once per new socket (the choice table); never per call after.
-    Not thread-safe (like every backend).
+    The choice is made by probing on a socket's first call and kept in the socket's
+    SocketState, so it lives and dies with the socket. If no backend accepts the socket, the
+    call fails with the last backend's probe error. Every backend must model SendBackend
+    (for send) / RecvBackend (for recv). Allocates once per socket (its state); never per
+    call after. Not thread-safe (like every backend).
 */
 template <class Primary, class... Secondary>
 class Fallback {
@@ -57,65 +54,54 @@ public:
         return boost::hana::at_c<I>(backends_);
     }
 
-    /*! Which backend serves `fd` (0: Primary, ... ; none if no backend accepts it), probing
-        now if this is its first use. `why` receives the last probe error when none accept.
+    /*! Which backend serves socket `s` (0: Primary, ... ; none if no backend accepts it),
+        probing now if this is its first use. `why` receives the last probe error when none
+        accept. A plain descriptor uses this backend's own state for it (see SocketRef).
     */
-    std::size_t chosen(int fd, std::error_code& why) {
-        if (fd == last_fd_) {
-            why = last_why_;
-            return last_index_;
+    std::size_t chosen(SocketRef s, std::error_code& why) {
+        s = implicit_.resolve(s);
+        Choice& c = s.state->get<Choice>();
+        if (!c.made) {
+            c.index = static_cast<std::uint8_t>(probe_from<0>(s.fd, c.why));
+            c.made = true;
         }
-        auto it =
-            std::find_if(table_.begin(), table_.end(), [&](const Entry& e) { return e.fd == fd; });
-        if (it == table_.end()) {
-            Entry e{fd, static_cast<std::uint8_t>(none), {}};
-            e.index = static_cast<std::uint8_t>(probe_all(fd, e.why));
-            table_.push_back(e);
-            it = table_.end() - 1;
-        }
-        last_fd_ = fd;
-        last_index_ = it->index;
-        last_why_ = it->why;
-        why = it->why;
-        return it->index;
+        why = c.why;
+        return c.index;
     }
-    std::size_t chosen(int fd) {
+    std::size_t chosen(SocketRef s) {
         std::error_code ignored;
-        return chosen(fd, ignored);
-    }
-
-    //! Forgets the choice made for `fd`: its next call probes again.
-    void forget(int fd) noexcept {
-        std::erase_if(table_, [&](const Entry& e) { return e.fd == fd; });
-        if (fd == last_fd_) last_fd_ = -1;
+        return chosen(s, ignored);
     }
 
     //! Fallback's own probe: accepts a socket when one of its backends does.
     std::error_code probe(int fd) {
         std::error_code why;
-        chosen(fd, why);
+        probe_from<0>(fd, why);
         return why;
     }
 
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) {
+        s = implicit_.resolve(s);
         std::error_code why;
-        const std::size_t i = chosen(fd, why);
+        const std::size_t i = chosen(s, why);
         if (i == none) return {0, why};
-        return dispatch(i, [&](auto& b) { return b.send(fd, items, errors, mode); });
+        return dispatch(i, [&](auto& b) { return b.send(s, items, errors, mode); });
     }
 
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
-        const std::size_t i = chosen(fd, ec);
+    std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
+        s = implicit_.resolve(s);
+        const std::size_t i = chosen(s, ec);
         if (i == none) return 0;
-        return dispatch(i, [&](auto& b) { return b.recv(fd, slots, mode, ec); });
+        return dispatch(i, [&](auto& b) { return b.recv(s, slots, mode, ec); });
     }
 
 private:
-    struct Entry {
-        int fd;
-        std::uint8_t index;
-        std::error_code why;
+    //! The SocketState part of this Fallback type: its choice for the socket.
+    struct Choice {
+        bool made = false;
+        std::uint8_t index = static_cast<std::uint8_t>(none);
+        std::error_code why{};
     };
 
     template <class B>
@@ -126,7 +112,6 @@ private:
             return {};
     }
 
-    std::size_t probe_all(int fd, std::error_code& why) { return probe_from<0>(fd, why); }
     template <std::size_t I>
     std::size_t probe_from(int fd, std::error_code& why) {
         if constexpr (I == count) {
@@ -153,10 +138,7 @@ private:
     }
 
     boost::hana::tuple<Primary, Secondary...> backends_{};
-    std::vector<Entry> table_;
-    int last_fd_ = -1;
-    std::size_t last_index_ = none;
-    std::error_code last_why_{};
+    detail::ImplicitState implicit_; // for calls with a plain descriptor (no state)
 };
 
 } // namespace mmsg

@@ -7,7 +7,9 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/fault_script.hpp>
+#include <mmsg/detail/send_outcome.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <algorithm>
 #include <concepts>
@@ -66,23 +68,18 @@ public:
     { return inner_.probe(fd); }
 
     //! SendBackend: the script, then Inner for the datagrams that pass it.
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) requires SendBackend<Inner> {
         if (std::error_code e = script_.begin_call()) return {0, e};
         const auto plan = script_.plan_send(items);
         std::size_t done = 0;
         if (plan.clear > 0) {
-            const SendOutcome out = inner_.send(fd, items.first(plan.clear), errors, mode);
-            done = std::min(out.done, plan.clear);
-            std::size_t accepted = 0;
-            for (std::size_t i = 0; i < done; ++i)
-                accepted += errors[i] ? 0 : 1;
-            const bool rejected = done < plan.clear && out.error &&
-                                  !detail::is_interrupted(out.error) &&
-                                  !detail::is_would_block(out.error);
-            script_.record_send(done + (rejected ? 1 : 0), accepted);
+            const SendOutcome out = inner_.send(s, items.first(plan.clear), errors, mode);
+            const detail::SendCall call = detail::read_send(out, errors, plan.clear);
+            done = call.done;
+            script_.record_send(call.attempted(), call.accepted);
             if (done < plan.clear) return {done, out.error};
-            if (accepted < done && detail::is_would_block(plan.fault))
+            if (call.accepted < done && detail::is_would_block(plan.fault))
                 return {done, {}}; // the kernel rejected some: the budget is not spent yet
         }
         if (plan.fault) script_.record_send(plan.attempts ? 1 : 0, 0);
@@ -90,10 +87,10 @@ public:
     }
 
     //! RecvBackend: interruptions and the per-call limit, then Inner.
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode,
+    std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode,
                      std::error_code& ec) requires RecvBackend<Inner> {
         if ((ec = script_.begin_call())) return 0;
-        return inner_.recv(fd, slots.first(script_.call_limit(slots.size())), mode, ec);
+        return inner_.recv(s, slots.first(script_.call_limit(slots.size())), mode, ec);
     }
 
 private:

@@ -5,7 +5,7 @@
 
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
-#include <mmsg/detail/native_handle.hpp>
+#include <mmsg/socket_like.hpp>
 #include <mmsg/detail/recv_decode.hpp>
 #include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>

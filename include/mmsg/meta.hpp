@@ -14,6 +14,10 @@ struct Meta {
     std::size_t size = 0;                  //!< bytes of payload in the buffer
     Endpoint addr{};                       //!< sender (receive side)
     PacketFlags flags = PacketFlags::none; //!< e.g. truncated
+    //! The datagram's length on the wire: size, or more when it was truncated (the bytes
+    //! beyond size are lost). Not part of DESIGN §2's Meta; added so a truncation says by
+    //! how much.
+    std::size_t wire_size = 0;
 
     friend bool operator==(const Meta&, const Meta&) = default;
 };

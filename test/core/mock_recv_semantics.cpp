@@ -209,11 +209,27 @@ BOOST_AUTO_TEST_CASE(a_kept_error_belongs_to_its_socket) {
     BatchReceiver<ScriptedRecv> r(ScriptedRecv{{{3, err(ECONNREFUSED)}, {2, {}}}});
     std::vector<BasicPacket<4>> p(8);
     std::error_code ec;
-    BOOST_TEST(r.recv_mmsg(7, p, ec) == 3u);
-    BOOST_TEST(r.recv_mmsg(8, p, ec) == 2u); // another socket: not its error
+    int seven = 7, eight = 8;
+    SocketState s7, s8;
+    BOOST_TEST(r.recv_mmsg(with_state(seven, s7), p, ec) == 3u);
+    BOOST_TEST(r.recv_mmsg(with_state(eight, s8), p, ec) == 2u); // another socket: not its error
     BOOST_TEST(!ec);
-    BOOST_TEST(r.recv_mmsg(7, p, ec) == 0u);
+    BOOST_TEST(r.recv_mmsg(with_state(seven, s7), p, ec) == 0u);
     MMSG_CHECK_ERRC(ec, std::errc::connection_refused);
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_descriptor_keeps_its_error_only_while_the_receiver_stays_on_it) {
+    // A plain descriptor carries no state: the receiver keeps one for the socket it served
+    // last, so moving to another socket forgets the first one's error (it is never reported
+    // to the wrong socket).
+    BatchReceiver<ScriptedRecv> r(ScriptedRecv{{{3, err(ECONNREFUSED)}, {2, {}}, {1, {}}}});
+    std::vector<BasicPacket<4>> p(8);
+    std::error_code ec;
+    BOOST_TEST(r.recv_mmsg(7, p, ec) == 3u);
+    BOOST_TEST(r.recv_mmsg(8, p, ec) == 2u);
+    BOOST_TEST(!ec);
+    BOOST_TEST(r.recv_mmsg(7, p, ec) == 1u);
+    BOOST_TEST(!ec);
 }
 
 BOOST_AUTO_TEST_CASE(a_kept_error_dies_with_its_socket_when_the_number_is_reused) {

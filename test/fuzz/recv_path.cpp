@@ -142,8 +142,11 @@ void fuzz_decode(fuzz::Input& in) {
     detail::decode_datagram(h, msg_len, capacity, m);
     FUZZ_CHECK(m.size <= capacity);
     FUZZ_CHECK(m.size == std::min(msg_len, capacity));
+    FUZZ_CHECK(m.wire_size == msg_len);
     const bool cut = (h.msg_flags & MSG_TRUNC) != 0 || msg_len > capacity;
-    FUZZ_CHECK(m.flags == (cut ? PacketFlags::truncated : PacketFlags::none));
+    const bool ctrunc = (h.msg_flags & MSG_CTRUNC) != 0;
+    FUZZ_CHECK(m.flags == ((cut ? PacketFlags::truncated : PacketFlags::none) |
+                           (ctrunc ? PacketFlags::control_truncated : PacketFlags::none)));
     const socklen_t len = std::min<socklen_t>(namelen, sizeof(sockaddr_storage));
     if (h.msg_name && ss->ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
         const auto* sin = reinterpret_cast<const sockaddr_in*>(ss.get());
@@ -301,7 +304,7 @@ struct GroWorld {
 struct FuzzGsoOps {
     GroWorld* w;
     static GsoLimits limits() noexcept { return GsoLimits::conservative(); }
-    static int send_mmsg(int, mmsghdr*, unsigned, int, std::error_code& ec) noexcept {
+    static int sendmmsg(int, mmsghdr*, unsigned, int, std::error_code& ec) noexcept {
         ec = detail::errno_code(EBADF);
         return -1;
     }
@@ -309,9 +312,9 @@ struct FuzzGsoOps {
         ec.clear();
         return true;
     }
-    static std::uint64_t socket_id(int) noexcept { return 1; }
+    static std::error_code refuse(SocketRef) noexcept { return {}; }
 
-    int recv_mmsg(int, mmsghdr* v, unsigned n, int, std::error_code& ec) {
+    int recvmmsg(int, mmsghdr* v, unsigned n, int, std::error_code& ec) {
         fuzz::Input& in = *w->in;
         if (in.empty()) {
             ec = detail::would_block_code();
@@ -444,7 +447,7 @@ void fuzz_gro_receive(fuzz::Input& in) {
         BasicLinuxGsoBackend<FuzzGsoOps>(FuzzGsoOps{&world})};
     static std::vector<BasicPacket<N>> packets(num_rcvmmsgs);
     constexpr int fd = 3;
-    receiver.backend().forget(fd); // a fresh socket for every input
+    receiver.socket_state(fd).clear(); // a fresh socket for every input
     world.in = &in;
     world.messages = 0;
     world.expect.clear();

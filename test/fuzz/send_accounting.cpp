@@ -278,14 +278,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::Input in(data, size);
     MockNetwork net;
     // One sender per backend for the whole run, as in real use: scratch arrays are allocated
-    // once. Each input gets a fresh network (and the backend forgets per-socket state).
+    // once. Each input gets a fresh network (and a fresh state for its socket).
     static MockNetwork first_net;
 #if MMSG_HAS_UDP_GSO
     if (in.byte() & 1) {
         // LinuxGsoBackend's own code over the mock: batches become UDP_SEGMENT trains.
         static BatchSender<MockGsoBackend> gso{MockGsoBackend(MockGsoOps(first_net))};
         gso.backend().ops() = MockGsoOps(net);
-        gso.backend().forget(1 << 20); // the first handle a fresh MockNetwork gives
+        gso.socket_state(1 << 20).clear(); // the first handle a fresh MockNetwork gives
         return run(in, net, gso, true);
     }
 #endif

@@ -219,21 +219,46 @@ BOOST_FIXTURE_TEST_CASE(segments_beyond_the_packets_are_kept_for_the_next_call, 
 
 BOOST_FIXTURE_TEST_CASE(kept_segments_wait_for_their_own_socket, Loopback) {
     if (!gro_works()) return;
+    // Two sockets served by one receiver, each with its own state.
     auto rx2 = mmsg::test::bound_socket(io, v4_loopback());
-    BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx2));
+    SocketState state1, state2;
+    auto s1 = with_state(rx, state1);
+    auto s2 = with_state(rx2, state2);
+    BOOST_TEST_REQUIRE(receiver.backend().enable_gro(s2));
     const auto a = train(40, 1232, 0, 1);
     const auto b = train(10, 1232, 0, 2);
     send_train(tx.native_handle(), rx_ep, a);
     send_train(tx.native_handle(), rx2.local_endpoint(), b);
     std::vector<Packet> p(16);
-    BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == 16u);
+    BOOST_TEST(receiver.recv_mmsg(s1, p, ec) == 16u);
+    BOOST_TEST(state1.pending() == 24u);
     std::vector<Packet> q(64);
-    BOOST_TEST(receiver.recv_mmsg(rx2, q, ec) == 10u); // not rx's kept segments
+    BOOST_TEST(receiver.recv_mmsg(s2, q, ec) == 10u); // not rx's kept segments
     expect(q, 0, b, tx_ep);
     std::vector<Packet> r(64);
-    BOOST_TEST(receiver.recv_mmsg(rx, r, ec) == 24u); // kept ones, then nothing else queued
+    BOOST_TEST(receiver.recv_mmsg(s1, r, ec) == 24u); // kept ones, then nothing else queued
     BOOST_TEST(!ec, ec.message());
     expect(r, 0, std::vector<Bytes>(a.begin() + 16, a.end()), tx_ep);
+    BOOST_TEST(receiver.discarded() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_plain_descriptor_loses_its_kept_segments_when_the_receiver_moves_on,
+                        Loopback) {
+    if (!gro_works()) return;
+    // Plain descriptors carry no state: the receiver keeps one for the socket it served last.
+    // Moving to another socket forgets what it kept for the first, and counts it; the
+    // segments are never handed to the wrong socket.
+    auto rx2 = mmsg::test::bound_socket(io, v4_loopback());
+    const auto a = train(40, 1232, 0, 1);
+    send_train(tx.native_handle(), rx_ep, a);
+    std::vector<Packet> p(16);
+    BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == 16u);
+    const auto b = train(3, 100, 0, 2);
+    send_train(tx.native_handle(), rx2.local_endpoint(), b);
+    std::vector<Packet> q(64);
+    BOOST_TEST(receiver.recv_mmsg(rx2, q, ec) == 3u);
+    expect(q, 0, b, tx_ep);
+    BOOST_TEST(receiver.discarded() == 24u);
 }
 
 BOOST_AUTO_TEST_CASE(a_reused_descriptor_never_gets_the_segments_kept_for_its_old_socket) {
@@ -263,6 +288,7 @@ BOOST_AUTO_TEST_CASE(a_reused_descriptor_never_gets_the_segments_kept_for_its_ol
     for (int i = 0; i < 4 && got < 3; ++i) got += receiver.recv_mmsg(fresh, std::span(p).subspan(got), ec);
     BOOST_TEST(got == 3u);
     expect(p, 0, b, tx.local_endpoint());
+    BOOST_TEST(receiver.discarded() == 32u); // counted, never delivered to the new socket
 }
 
 BOOST_FIXTURE_TEST_CASE(plain_datagrams_and_trains_queued_together_arrive_in_one_call,

@@ -350,7 +350,7 @@ BOOST_FIXTURE_TEST_CASE(a_destination_error_fails_every_datagram_of_its_train_an
     want.insert(want.end(), tail.begin(), tail.end());
     BOOST_TEST(same_bytes(got, want));
     // The offload itself worked: trains stay on.
-    BOOST_TEST(sender.backend().trains_enabled(tx.native_handle()));
+    BOOST_TEST(sender.backend().trains_enabled(sender.socket_state(tx.native_handle())));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_train_to_port_zero_fails_per_datagram_and_trains_stay_on, Loopback) {
@@ -364,7 +364,7 @@ BOOST_FIXTURE_TEST_CASE(a_train_to_port_zero_fails_per_datagram_and_trains_stay_
     BOOST_TEST(r.sent == 5u);
     BOOST_TEST(r.failed == 5u);
     for (std::size_t i = 0; i < 5; ++i) MMSG_CHECK_ERRC(status[i], std::errc::invalid_argument);
-    BOOST_TEST(sender.backend().trains_enabled(tx.native_handle()));
+    BOOST_TEST(sender.backend().trains_enabled(sender.socket_state(tx.native_handle())));
     const auto seen = raw_receive(rx.native_handle(), 5 * 300);
     BOOST_REQUIRE(seen.size() == 1u);
     BOOST_TEST(seen[0].gro == 300u); // still a train
@@ -542,7 +542,7 @@ BOOST_FIXTURE_TEST_CASE(a_train_without_offload_is_resent_as_plain_datagrams_exa
     BOOST_TEST(net.trains_failed() == 1u);
     BOOST_TEST(net.trains_sent() == 0u);
     BOOST_TEST(sender.backend().fallbacks() == 1u);
-    BOOST_TEST(!sender.backend().trains_enabled(tx));
+    BOOST_TEST(!sender.backend().trains_enabled(sender.socket_state(tx)));
     // end::fallback[]
     // sendmmsg stops before the failing train (2 sent), the train fails alone (EIO) and is
     // resent plain in the same backend call: 3 simulated system calls.
@@ -569,9 +569,9 @@ BOOST_FIXTURE_TEST_CASE(einval_from_offload_falls_back_like_eio, Mock) {
     BOOST_TEST(r.sent == 30u);
     BOOST_TEST(net.trains_failed() == 1u);
     BOOST_TEST(same_list(drain(), d));
-    BOOST_TEST(!sender.backend().trains_enabled(tx));
-    sender.backend().forget(tx);
-    BOOST_TEST(sender.backend().trains_enabled(tx));
+    BOOST_TEST(!sender.backend().trains_enabled(sender.socket_state(tx)));
+    sender.socket_state(tx).clear(); // the socket starts over
+    BOOST_TEST(sender.backend().trains_enabled(sender.socket_state(tx)));
 }
 
 BOOST_FIXTURE_TEST_CASE(einval_that_each_datagram_also_gets_alone_keeps_trains_on, Mock) {
@@ -588,7 +588,7 @@ BOOST_FIXTURE_TEST_CASE(einval_that_each_datagram_also_gets_alone_keeps_trains_o
     BOOST_TEST(!r.fatal);
     for (std::size_t i = 0; i < 10; ++i) MMSG_CHECK_ERRC(status[i], std::errc::invalid_argument);
     for (std::size_t i = 10; i < 20; ++i) BOOST_TEST(!status[i]);
-    BOOST_TEST(sender.backend().trains_enabled(tx));
+    BOOST_TEST(sender.backend().trains_enabled(sender.socket_state(tx)));
     BOOST_TEST(net.trains_sent() >= 1u); // the ten to rx went as trains
     BOOST_TEST(same_list(drain(), std::vector<Bytes>(d.begin() + 10, d.end())));
 }
@@ -600,7 +600,7 @@ BOOST_FIXTURE_TEST_CASE(emsgsize_resends_that_train_plain_and_keeps_trains_on, M
     BOOST_TEST(r.ok());
     BOOST_TEST(net.trains_failed() == 1u);
     BOOST_TEST(net.trains_sent() == 1u); // the second train went as a train
-    BOOST_TEST(sender.backend().trains_enabled(tx));
+    BOOST_TEST(sender.backend().trains_enabled(sender.socket_state(tx)));
     BOOST_TEST(same_list(drain(), d));
 }
 

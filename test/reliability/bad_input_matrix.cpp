@@ -15,6 +15,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 
 #include <algorithm>
@@ -169,12 +170,40 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(tcp_socket_is_fatal_for_the_batch_and_an_error_for
     const auto r = t.sender.batch_send(tcp, Batch{{t.small, t.to}, {t.small, t.to}}, status);
     BOOST_TEST(r.fatal);
     BOOST_TEST(r.failed == 2u);
-    BOOST_TEST(is(r.first_error, std::errc::broken_pipe), r.first_error.message()); // unconnected
+    BOOST_TEST(is(r.first_error, std::errc::wrong_protocol_type), r.first_error.message());
     BatchReceiver<B> receiver;
     std::vector<Packet> packets(4);
     std::error_code ec;
     BOOST_TEST(receiver.try_recv_mmsg(tcp, packets, ec) == 0u);
-    BOOST_TEST(is(ec, std::errc::not_connected), ec.message());
+    BOOST_TEST(is(ec, std::errc::wrong_protocol_type), ec.message());
+    BOOST_TEST(drain(t.rx).empty());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_connected_tcp_socket_is_refused_and_its_stream_untouched, B,
+                              mmsg::test::RealBackends) {
+    // sendmmsg on a connected TCP socket would write the payloads into the stream (ignoring
+    // the destinations) and recvmmsg would read stream bytes as one "datagram": refused.
+    Rig<B> t;
+    asio::ip::tcp::acceptor listener(t.io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    asio::ip::tcp::socket client(t.io);
+    client.connect(listener.local_endpoint());
+    asio::ip::tcp::socket server = listener.accept();
+    std::vector<std::error_code> status(2);
+    const auto r = t.sender.batch_send(client, Batch{{t.small, t.to}, {t.small, t.to}}, status);
+    BOOST_TEST(r.fatal);
+    BOOST_TEST(r.sent == 0u);
+    BOOST_TEST(r.failed == 2u);
+    for (const auto& e : status) BOOST_TEST(is(e, std::errc::wrong_protocol_type), e.message());
+    BOOST_TEST(server.available() == 0u); // nothing went into the stream
+    // Stream bytes waiting on the socket are not taken as a datagram either.
+    const char hello[] = "stream";
+    asio::write(server, asio::buffer(hello, 6));
+    BatchReceiver<B> receiver;
+    std::vector<Packet> packets(4);
+    std::error_code ec;
+    BOOST_TEST(receiver.recv_mmsg(client, packets, ec) == 0u);
+    BOOST_TEST(is(ec, std::errc::wrong_protocol_type), ec.message());
+    BOOST_TEST(client.available() == 6u); // still there
     BOOST_TEST(drain(t.rx).empty());
 }
 
@@ -246,7 +275,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_of_100000_tiny_datagrams_is_accounted_for_
     // counts it (SO_RXQ_OVFL), so sent == received + dropped, datagram for datagram.
     Rig<B> t;
     BatchReceiver<LinuxMmsgBackend> receiver;
-    BOOST_REQUIRE(!receiver.backend().enable_drop_count(t.rx.native_handle()));
+    BOOST_REQUIRE(!mmsg::enable_drop_count(t.rx));
     constexpr std::size_t n = 100'000;
     const std::byte one[1] = {std::byte{7}};
     const std::vector<Endpoint> dests(n, t.to);
@@ -268,8 +297,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_of_100000_tiny_datagrams_is_accounted_for_
     BOOST_REQUIRE(t.sender.batch_send(t.tx, Batch{{t.small, t.to}}).ok());
     BOOST_TEST_REQUIRE(receiver.recv_mmsg(t.rx, packets) == 1u);
     BOOST_TEST_MESSAGE("100000 datagrams: received " << received << ", dropped "
-                                                     << receiver.backend().dropped());
-    BOOST_TEST(received + receiver.backend().dropped() == n);
+                                                     << receiver.socket_state(t.rx).dropped());
+    BOOST_TEST(received + receiver.socket_state(t.rx).dropped() == n);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(one_byte_packets_truncate_and_say_so, B, mmsg::test::RealBackends) {

@@ -62,7 +62,8 @@ constexpr Errno errnos[] = {
     {EIO, "EIO", "datagram"},              {EBADF, "EBADF", "fatal"},
     {ENOTSOCK, "ENOTSOCK", "fatal"},       {EFAULT, "EFAULT", "fatal"},
     {EPIPE, "EPIPE", "fatal"},             {EOPNOTSUPP, "EOPNOTSUPP", "fatal"},
-    {EDESTADDRREQ, "EDESTADDRREQ", "fatal"}, {EAGAIN, "EAGAIN", "back-pressure"},
+    {EDESTADDRREQ, "EDESTADDRREQ", "fatal"}, {EPROTOTYPE, "EPROTOTYPE", "fatal"},
+    {EAGAIN, "EAGAIN", "back-pressure"},
     {ENOBUFS, "ENOBUFS", "back-pressure"}, {EINTR, "EINTR", "interrupted"},
 };
 
@@ -185,13 +186,13 @@ std::size_t reached(asio::io_context& io, udp::socket& rx, BatchReceiver<LinuxMm
         if (ec) break;
         received += k;
     }
-    if (receiver.backend().dropped() > 0 || received < expected) {
+    if (receiver.socket_state(rx).dropped() > 0 || received < expected) {
         // The counter comes with a datagram: one more into the drained queue.
         udp::socket m(io, rx.local_endpoint().protocol());
         m.send_to(asio::buffer("m", 1), rx.local_endpoint());
         received += receiver.recv_mmsg(rx, packets) - 1;
     }
-    return received + receiver.backend().dropped();
+    return received + receiver.socket_state(rx).dropped();
 }
 
 template <class B>
@@ -200,7 +201,7 @@ Cell run_injected(const Errno& err, Position pos) {
     udp::socket rx = mmsg::test::bound_socket(io, v4_loopback());
     mmsg::test::set_rcvbuf(rx, 8 << 20);
     BatchReceiver<LinuxMmsgBackend> receiver;
-    BOOST_REQUIRE(!receiver.backend().enable_drop_count(rx.native_handle()));
+    BOOST_REQUIRE(!mmsg::enable_drop_count(rx));
     udp::socket tx = mmsg::test::bound_socket(io, v4_loopback());
     const std::vector<std::byte> payload(1, std::byte{1});
 
@@ -244,7 +245,7 @@ constexpr Errno kernel_errnos[] = {
     {EINVAL, "EINVAL", "datagram"},     // destination port 0
     {EBADF, "EBADF", "fatal"},          // a closed descriptor
     {ENOTSOCK, "ENOTSOCK", "fatal"},    // /dev/null
-    {EPIPE, "EPIPE", "fatal"},          // an unconnected TCP socket
+    {EPROTOTYPE, "EPROTOTYPE", "fatal"}, // a TCP socket: not a datagram socket
 };
 
 template <class B>
@@ -254,7 +255,7 @@ Cell run_real(const Errno& err, Position pos) {
     udp::socket rx = mmsg::test::bound_socket(io, v6 ? mmsg::test::v6_loopback() : v4_loopback());
     mmsg::test::set_rcvbuf(rx, 8 << 20); // holds a whole chunk as root; drops are counted anyway
     BatchReceiver<LinuxMmsgBackend> receiver;
-    BOOST_REQUIRE(!receiver.backend().enable_drop_count(rx.native_handle()));
+    BOOST_REQUIRE(!mmsg::enable_drop_count(rx));
     const Endpoint good = rx.local_endpoint();
 
     udp::socket tx(io, v6 ? udp::v6() : udp::v4());
@@ -280,7 +281,7 @@ Cell run_real(const Errno& err, Position pos) {
         ::close(fd);
         break;
     case ENOTSOCK: fd = dev_null.fd; break;
-    case EPIPE: fd = tcp.native_handle(); break;
+    case EPROTOTYPE: fd = tcp.native_handle(); break;
     }
     const bool socket_level = std::string(err.kind) == "fatal";
 
@@ -404,7 +405,8 @@ std::string generate() {
           "EACCES (255.255.255.255 without `SO_BROADCAST`), EAFNOSUPPORT (IPv6 destination on an\n"
           "IPv4 socket), ENETUNREACH (IPv4-mapped destination on an IPv6-only socket), EMSGSIZE\n"
           "(65508-byte payload), EINVAL (destination port 0), and the socket-level EBADF (closed\n"
-          "descriptor), ENOTSOCK (`/dev/null`), EPIPE (unconnected TCP socket). `sendmmsg`\n"
+          "descriptor), ENOTSOCK (`/dev/null`), EPROTOTYPE (a TCP socket, refused before any\n"
+          "system call). `sendmmsg`\n"
           "reports an error only for the first datagram of a call, hence one more call when a\n"
           "datagram in the middle fails.\n\n"
           "The sections of `LinuxGsoBackend` and `IoUringBackend` on loopback depend on the\n"
@@ -485,10 +487,10 @@ BOOST_AUTO_TEST_CASE(fault_classes_behave_as_documented_on_the_mock) {
     BOOST_TEST(fatal.r.sent == 4u);
     BOOST_TEST(fatal.r.failed == 4u);
     BOOST_TEST(fatal.r.fatal);
-    const Cell wouldblock = run_mock(errnos[15], Position::middle); // EAGAIN
+    const Cell wouldblock = run_mock(errnos[16], Position::middle); // EAGAIN
     BOOST_TEST(wouldblock.r.sent == 4u);
     BOOST_TEST(wouldblock.r.unsent == 4u);
-    const Cell intr = run_mock(errnos[17], Position::middle); // EINTR
+    const Cell intr = run_mock(errnos[18], Position::middle); // EINTR
     BOOST_TEST(intr.r.ok());
     BOOST_TEST(intr.r.sent == 8u);
 }

@@ -63,7 +63,8 @@ BOOST_AUTO_TEST_CASE(a_receive_hole_is_closed_by_moving_later_datagrams_up_in_or
     // (truncated to 8) and slot 3 a 5-byte one.
     const int res[] = {3, -EAGAIN, 12, 5};
     hdr[2].msg_flags = MSG_TRUNC;
-    const auto s = detail::settle_receives(res, slots, hdr);
+    SocketState state;
+    const auto s = detail::settle_receives(res, slots, hdr, state);
     BOOST_TEST(s.got == 3u);
     BOOST_TEST(s.stop == 0);
     BOOST_TEST(p[0].meta.size == 3u);
@@ -82,7 +83,8 @@ BOOST_AUTO_TEST_CASE(a_receive_error_is_reported_with_every_datagram_already_tak
     for (std::size_t i = 0; i < 3; ++i)
         slots[i] = {p[i].buffer.data(), 8, &p[i].meta};
     const int res[] = {-ECONNREFUSED, 4, -EAGAIN};
-    const auto s = detail::settle_receives(res, slots, hdr);
+    SocketState state;
+    const auto s = detail::settle_receives(res, slots, hdr, state);
     BOOST_TEST(s.got == 1u);
     BOOST_TEST(s.stop == -ECONNREFUSED);
     BOOST_TEST(p[0].meta.size == 4u);

@@ -6,10 +6,12 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/kernel_socket.hpp>
 #include <mmsg/detail/recv_decode.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/uring_completions.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/socket_state.hpp>
 
 #if MMSG_HAS_IO_URING
 
@@ -38,47 +40,20 @@ struct IoUringOptions {
     bool sqpoll = false;
 };
 
-/*! Backend on io_uring (liburing): one `sendmsg` (or `recvmsg`) submission per datagram,
-    the whole batch submitted, and its completions waited for, with one io_uring_enter
-    (io_uring_submit_and_wait). Each datagram's outcome comes from its own completion: a
-    rejected datagram (EACCES, EAFNOSUPPORT, ...) fails alone within the call and the
-    others go on, with no skip-and-retry.
+/*! Backend on io_uring (liburing): one MSG_DONTWAIT `sendmsg` (or `recvmsg`) submission per
+    datagram, the whole batch submitted and its completions reaped with one io_uring_enter.
+    Each datagram's outcome is its own completion's: a rejected datagram fails alone within
+    the call. Would-block completions at the end are the unsent suffix; one followed by an
+    accepted datagram is reported failed with ENOBUFS, so unsent datagrams are always a
+    suffix and nothing is sent twice or out of order. Received datagrams land in the slots
+    (no copy). When nothing could move and the call may wait, one plain sendmsg/recvmsg
+    waits as the socket says (blocking mode, SO_SNDTIMEO / SO_RCVTIMEO).
 
-    Order and would-block: the submissions are not linked. Every one carries MSG_DONTWAIT,
-    so the kernel issues them inline, in submission order, each completing at once (sent,
-    rejected, or EAGAIN) and never parking on a poll: datagrams leave in order. A
-    would-block completion *after which nothing was accepted* is the unsent suffix the
-    contract asks for (SendOutcome::done stops there). A would-block completion *followed by
-    an accepted one* (the send buffer drained for an instant in between, possible on a real
-    NIC) cannot be left unsent, since a later datagram already went: that datagram is
-    reported failed with ENOBUFS (it was dropped for lack of buffer space), so the unsent
-    datagrams always form a suffix and nothing is sent twice or out of order. Linked chains
-    (IOSQE_IO_LINK) would avoid that case but measured slower (each link hop is deferred
-    work; see doc/io_uring.adoc) and turn every rejection into a cancelled tail: not kept.
-
-    Receive: one recvmsg submission per slot, all MSG_DONTWAIT, datagrams landing in the
-    slots directly (no copy). They take queued datagrams in order; a submission that found
-    the queue empty for a moment leaves a hole that is closed by moving later datagrams up
-    (rare). A multishot recvmsg with a provided-buffer ring was measured too (see
-    doc/io_uring.adoc) and not taken: it pulls datagrams off the socket in the background
-    into backend-owned buffers (lost if the backend is destroyed, invisible to any other
-    reader of the socket), needs a copy per datagram into the caller's packets, and cannot
-    honour the socket's blocking mode or SO_RCVTIMEO without extra system calls.
-
-    Waiting: since the ring never waits, when nothing at all could be sent or received and
-    the call is WaitMode::socket_default, the backend makes one plain sendmsg(2) /
-    recvmsg(2) for the first datagram, which blocks exactly as the socket says (blocking
-    mode, SO_SNDTIMEO / SO_RCVTIMEO). The socket's mode is never changed.
-
-    The ring is created lazily on the first call and reused; each backend object owns its
-    own (copies start without one). Registered files are not used (and were not measured):
-    a registered descriptor keeps its socket alive after the user closes it, so a reused
-    descriptor number would reach the old socket; the saving is one file reference count per
-    datagram. Registered buffers do not apply to sendmsg/recvmsg. SQPOLL is an option
-    (IoUringOptions::sqpoll), off by default: it measured slower here (2 shared cores).
-    If io_uring is not available (kernel.io_uring_disabled, seccomp, old kernel) every call
-    fails with the error io_uring_queue_init gave: use available() / probe() or
-    Fallback<IoUringBackend, ...>. Not thread-safe: one backend object per thread.
+    Errors: where io_uring is refused, every call fails with the error the ring set-up gave
+    (see available(), probe(), Fallback); a socket that is not a datagram socket is refused
+    with EPROTOTYPE. The ring is made on the first call and reused; each backend object owns
+    its own (copies start without one). Not thread-safe. Why it is built this way, with the
+    measurements: doc/io_uring.adoc.
 */
 class IoUringBackend {
 public:
@@ -119,9 +94,7 @@ public:
     std::error_code probe(int fd) noexcept {
         if (std::error_code ec = ensure_state()) return ec;
         int type = 0;
-        socklen_t len = sizeof type;
-        if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
-            return detail::errno_code(errno);
+        if (std::error_code ec = detail::socket_type(fd, type)) return ec;
         if (type != SOCK_DGRAM) return std::make_error_code(std::errc::wrong_protocol_type);
         return {};
     }
@@ -132,9 +105,12 @@ public:
     }
 
     //! Sends up to max_send() datagrams: see SendOutcome and the class comment.
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
-                     WaitMode mode) {
+    SendOutcome send(SocketRef sock, std::span<const SendItem> items,
+                     std::span<std::error_code> errors, WaitMode mode) {
         if (std::error_code ec = ensure_state()) return {0, ec};
+        sock = implicit_.resolve(sock);
+        if (std::error_code ec = detail::refuse_non_datagram(sock)) return {0, ec};
+        const int fd = sock.fd;
         State& s = *state_;
         std::size_t n = std::min<std::size_t>(items.size(), opts_.entries);
         for (std::size_t i = 0; i < n; ++i) {
@@ -159,7 +135,7 @@ public:
         if (out.done == 0 && mode == WaitMode::socket_default) {
             // Let the socket decide whether and how long to wait: one plain sendmsg.
             std::error_code ec;
-            if (detail::send_msg(fd, &s.send_hdr[0], 0, ec) < 0) return {0, ec};
+            if (detail::sys_sendmsg(fd, &s.send_hdr[0], 0, ec) < 0) return {0, ec};
             errors[0].clear();
             return {1, {}};
         }
@@ -168,8 +144,12 @@ public:
 
     //! Receives up to min(slots.size(), max_recv) datagrams: see RecvBackend and the class
     //! comment. Datagrams land directly in the slots (no copy).
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
+    std::size_t recv(SocketRef sock, std::span<const RecvSlot> slots, WaitMode mode,
+                     std::error_code& ec) {
         if ((ec = ensure_state())) return 0;
+        sock = implicit_.resolve(sock);
+        if ((ec = detail::refuse_non_datagram(sock))) return 0;
+        const int fd = sock.fd;
         State& s = *state_;
         std::size_t n = std::min({slots.size(), max_recv, std::size_t{opts_.entries}});
         for (std::size_t i = 0; i < n; ++i) {
@@ -177,13 +157,14 @@ public:
             s.recv_iov[i].iov_base = slots[i].data;
             s.recv_iov[i].iov_len = slots[i].capacity;
             h.msg_namelen = sizeof(sockaddr_storage);
+            h.msg_controllen = sizeof s.recv_ctrl[i];
             h.msg_flags = 0;
             io_uring_sqe* sqe = next_sqe(s.ring);
             if (sqe == nullptr) {
                 n = i;
                 break;
             }
-            io_uring_prep_recvmsg(sqe, fd, &h, MSG_DONTWAIT);
+            io_uring_prep_recvmsg(sqe, fd, &h, detail::recv_flags(true));
             sqe->user_data = i;
         }
         if (n == 0) {
@@ -193,7 +174,7 @@ public:
         if ((ec = run(s, n))) return 0;
         const auto [got, stop] =
             detail::settle_receives(std::span<const int>(s.res.get(), n), slots.first(n),
-                                    std::span<const msghdr>(s.recv_hdr, n));
+                                    std::span<const msghdr>(s.recv_hdr, n), *sock.state);
         if (got > 0 || stop != 0) {
             // Would-block after datagrams is the normal end of a batch; a real error is
             // reported with the datagrams (BatchReceiver reports it on the next call).
@@ -208,10 +189,11 @@ public:
             // Nothing queued: wait as the socket says (blocking mode, SO_RCVTIMEO).
             msghdr& h = s.recv_hdr[0];
             h.msg_namelen = sizeof(sockaddr_storage);
-            const long r = detail::recv_msg(fd, &h, 0, ec);
+            h.msg_controllen = sizeof s.recv_ctrl[0];
+            const long r = detail::sys_recvmsg(fd, &h, detail::recv_flags(false), ec);
             if (r < 0) return 0;
-            detail::decode_datagram(h, static_cast<std::size_t>(r), slots[0].capacity,
-                                    *slots[0].meta);
+            detail::decode_received(h, static_cast<std::size_t>(r), slots[0].capacity,
+                                    *slots[0].meta, *sock.state);
             return 1;
         }
         ec = e;
@@ -227,6 +209,9 @@ private:
         msghdr recv_hdr[max_recv]{};
         iovec recv_iov[max_recv]{};
         sockaddr_storage recv_addr[max_recv];
+        struct alignas(cmsghdr) Control {
+            unsigned char bytes[detail::recv_control_room];
+        } recv_ctrl[max_recv];
 
         bool live = false; // the ring exists
 
@@ -285,6 +270,7 @@ private:
             s->recv_hdr[i].msg_iov = &s->recv_iov[i];
             s->recv_hdr[i].msg_iovlen = 1;
             s->recv_hdr[i].msg_name = &s->recv_addr[i];
+            s->recv_hdr[i].msg_control = s->recv_ctrl[i].bytes;
         }
         state_ = std::move(s);
         return {};
@@ -338,6 +324,7 @@ private:
     IoUringOptions opts_{};
     std::unique_ptr<State> state_;
     std::error_code init_error_{};
+    detail::ImplicitState implicit_; // for calls with a plain descriptor (no state)
 };
 
 static_assert(SendBackend<IoUringBackend> && RecvBackend<IoUringBackend>,

@@ -6,15 +6,17 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
-#include <mmsg/detail/gso_ops.hpp>
-#include <mmsg/detail/native_handle.hpp>
-#include <mmsg/detail/recv_decode.hpp>
+#include <mmsg/detail/gro_split.hpp>
+#include <mmsg/detail/gso_trains.hpp>
+#include <mmsg/detail/kernel_socket.hpp>
 #include <mmsg/detail/scratch.hpp>
 #include <mmsg/detail/socket_ops.hpp>
+#include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/gso_capability.hpp>
 #include <mmsg/gso_limits.hpp>
-#include <mmsg/meta.hpp>
-#include <mmsg/packet_flags.hpp>
+#include <mmsg/socket_like.hpp>
+#include <mmsg/socket_state.hpp>
 
 #if MMSG_HAS_UDP_GSO
 
@@ -27,69 +29,57 @@
 #include <span>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 namespace mmsg {
 
-/*! Backend on UDP generic segmentation offload (Linux): many datagrams per system call *and*
-    per trip through the kernel's network stack.
+namespace detail {
 
-    Send. Consecutive datagrams to the same destination with the same size (the last of a
-    run may be shorter) form a *train*: one message whose iovecs are the datagrams and whose
-    UDP_SEGMENT control message tells the kernel where to cut. A train holds at most
-    limits().max_segments datagrams and limits().max_bytes bytes (probed, see
-    gso_capability()). Several trains, and the datagrams that join none (lone sizes,
-    zero-length datagrams), go as the messages of one sendmmsg. Trains of datagrams of up
-    to stage_max bytes are first copied into one contiguous run (for small datagrams the
-    kernel's walk over one iovec per datagram costs more than the copy). Every datagram gets its own
-    outcome; what happens when a train fails depends on the error:
+/*! LinuxGsoBackend's system-call layer on the real kernel. A layer provides:
+      limits()                     -> GsoLimits   the train limits to use by default
+      sendmmsg(fd, v, n, flags, ec) -> int        messages sent, or -1 and ec
+      recvmmsg(fd, v, n, flags, ec) -> int        messages filled, or -1 and ec
+      enable_gro(fd, ec)           -> bool        turns UDP_GRO on for the socket
+      refuse(s)                    -> error_code  why socket `s` cannot be served (see
+                                                  detail::refuse_non_datagram), or nothing
+    MockGsoOps (<mmsg/testing/mock_gso_ops.hpp>) is the other layer, on MockNetwork.
+*/
+struct KernelGsoOps {
+    static GsoLimits limits() noexcept { return probed_gso_limits(); }
+    static int sendmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
+        return sys_sendmmsg(fd, v, n, flags, ec);
+    }
+    static int recvmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
+        return sys_recvmmsg(fd, v, n, flags, ec);
+    }
+    static bool enable_gro(int fd, std::error_code& ec) noexcept {
+        ec = set_int_option(fd, SOL_UDP, UDP_GRO, 1);
+        return !ec;
+    }
+    static std::error_code refuse(SocketRef s) { return refuse_non_datagram(s); }
+};
 
-    | error of a train                 | what the backend does                                   |
-    |----------------------------------|---------------------------------------------------------|
-    | EIO, EINVAL (no offload on the path, checksum offload off, segment too large for the
-    |   device, too many segments)     | resends that train's datagrams as plain messages in the same call (none lost, none sent
-    |                                  | twice: a failed train sends nothing); if the first of them then goes through, the
-    |                                  | offload was at fault and the backend builds no more trains for that socket; if it
-    |                                  | fails too (EINVAL for port 0, say), that is its own error and trains stay on |
-    | EMSGSIZE                         | resends that train as plain messages (each then succeeds or fails on its own); trains stay on |
-    | EAGAIN, ENOBUFS, EINTR           | back-pressure / interruption: nothing of the train was sent; reported at its first datagram |
-    | EBADF, ENOTSOCK, ... (fatal)     | reported at the train's first datagram: the socket is unusable |
-    | anything else (EACCES, EPERM, ENETUNREACH, EHOSTUNREACH, EAFNOSUPPORT, ECONNREFUSED, ...) |
-    |                                  | a destination error: every datagram of the train fails with it, as each would have alone |
+} // namespace detail
 
-    Receive. UDP_GRO is turned on for each socket on its first receive. A coalesced datagram
-    (several segments with one UDP_GRO segment size) is split into one packet per segment,
-    each with the sender's address. A receive first lays a single message over *all* the
-    caller's packets (then a 64 KiB spill area), so the segments of a coalesced datagram of
-    exactly the packet capacity land in place with no copy; segments of another size are
-    repacked (moved) into their packets. If that message brought one plain datagram, a
-    second, non-waiting recvmmsg takes whatever else is queued, one message per remaining
-    packet (each followed by its own spill area), so plain traffic also arrives many per
-    call and in place. Segments beyond the caller's packets are kept, per socket, and
-    returned first by the next call on that socket: nothing
-    is dropped. Each packet's meta is assigned completely:
-    - PacketFlags::truncated: the segment (or datagram) was longer than the packet, or the
-      kernel cut the message (MSG_TRUNC; then the last segment carries the flag);
-    - PacketFlags::control_truncated: the kernel cut the control data (MSG_CTRUNC: other
-      options enabled on the socket filled the control buffer). The payload is intact as
-      long as the UDP_GRO message fitted (the kernel writes it after socket-level messages
-      such as timestamps, before IP-level ones); if it did not, a
-      coalesced datagram is delivered as one packet (it cannot be split) with this flag.
+/*! Backend on UDP segmentation offload: many datagrams per system call *and* per trip
+    through the kernel's network stack.
 
-    Per-socket state (GRO on, trains off after a fallback, kept segments) is keyed by the
-    descriptor; kept segments are tied to the socket itself (SO_COOKIE), so a reused number
-    never receives another socket's data. Call forget(fd) after closing a socket to drop its
-    state. Arrays are built once per backend and reused: no call allocates in steady state
-    (the first receive on a socket allocates its state; keeping segments may grow its store).
-    The receive spill area is 4 MiB of address space, allocated uninitialised: pages are
-    only touched when a datagram overflows its packet.
-
-    `Ops` is the system-call layer: detail::KernelGsoOps for the kernel, MockGsoOps for
-    MockNetwork (deterministic tests of the fallback). Not thread-safe, like every backend.
+    Send: consecutive datagrams to the same destination with the same size (the last may be
+    shorter) go as one UDP_SEGMENT train, within limits() (probed); several trains and lone
+    datagrams share one sendmmsg. Every datagram gets its own outcome. A train refused for
+    lack of offload (EIO, EINVAL) or size (EMSGSIZE) is resent as plain datagrams in the
+    same call, none lost or sent twice; after an offload failure the socket sends no more
+    trains. Receive: UDP_GRO is turned on per socket; a coalesced datagram is split into one
+    packet per segment, in place when the segments have the packets' capacity; segments
+    beyond the caller's packets are kept for the socket's next receive, never dropped.
+    What it remembers per socket (trains off, GRO on, kept segments) is in its SocketState.
+    Errors: as LinuxMmsgBackend (EPROTOTYPE for a socket that is not a datagram socket).
+    Details and the failure table: doc/gso.adoc. `Ops`: the system-call layer
+    (detail::KernelGsoOps, or MockGsoOps on a MockNetwork). Not thread-safe.
 */
 template <class Ops = detail::KernelGsoOps>
 class BasicLinuxGsoBackend {
@@ -99,12 +89,10 @@ public:
     static constexpr std::size_t max_recv = num_rcvmmsgs;
     //! Receive room per message: enough for any coalesced datagram (IP total length <= 64 KiB).
     static constexpr std::size_t coalesced_room = 65536;
-    //! Control buffer per received message: UDP_GRO's message and room for a few others.
-    static constexpr std::size_t control_room = 128;
-    //! Per-socket receive states kept before those with nothing kept are dropped.
-    static constexpr std::size_t max_remembered_sockets = 256;
-    //! Trains of datagrams up to this size are copied into one contiguous run (one iovec)
-    //! before the system call; larger ones are passed one iovec per datagram.
+    //! Control buffer per received message.
+    static constexpr std::size_t control_room = detail::recv_control_room;
+    //! Trains of datagrams up to this size that are not already contiguous in memory are
+    //! copied into one run before the system call (see doc/gso.adoc for the measurement).
     static constexpr std::size_t stage_max = 256;
 
     //! Limits come from Ops::limits() (the probe, for the kernel) on first use.
@@ -124,51 +112,50 @@ public:
         }
         return limits_;
     }
-    //! False once a train on socket `fd` failed for lack of offload (EIO/EINVAL).
-    bool trains_enabled(int fd) const noexcept { return !trains_off(fd); }
+    //! False once a train on the socket with state `state` failed for lack of offload.
+    static bool trains_enabled(const SocketState& state) noexcept {
+        const TrainsOff* t = state.find<TrainsOff>();
+        return t == nullptr || !t->off;
+    }
     //! Trains that failed and were resent as plain datagrams, over this backend's life.
     std::size_t fallbacks() const noexcept { return fallbacks_; }
-    //! Drops everything this backend keeps about descriptor `fd` (trains off, kept segments).
-    void forget(int fd) noexcept {
-        std::erase(no_trains_, fd);
-        std::erase_if(sockets_, [fd](const SocketState& s) { return s.fd == fd; });
-    }
-    //! Turns UDP_GRO on for socket `fd` now rather than on its first receive, so that
+    //! Turns UDP_GRO on for socket `s` now rather than on its first receive, so that
     //! datagrams queued before that receive are coalesced too. Returns whether GRO is on
     //! (false: the kernel refused; datagrams then arrive one by one, which still works).
-    //! May allocate (the socket's state), once per socket.
     template <SocketLike Socket>
     bool enable_gro(Socket&& s) {
-        return state_for(detail::native(s)).gro;
+        return gro_of(detail::socket_ref(s, implicit_)).on;
     }
     Ops& ops() noexcept { return ops_; }
 
     //! SendBackend: see the class comment and SendOutcome.
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) {
+        s = implicit_.resolve(s);
+        if (std::error_code e = ops_.refuse(s)) return {0, e};
         const std::size_t n = std::min(items.size(), max_send);
         if (n == 0) return {0, {}};
-        SendArrays& a = send_arrays();
-        const GsoLimits lim = limits();
-        const bool trains = lim.trains() && !trains_off(fd);
+        TrainsOff& off = s.state->get<TrainsOff>();
+        const GsoLimits lim = off.off ? GsoLimits::none() : limits();
         std::size_t plain_prefix = 0; // datagrams at the front that must go one per message
         bool offload_suspect = false; // a train failed with EIO/EINVAL; its datagrams go plain
         const int flags = detail::flags_for(mode == WaitMode::never);
         for (;;) {
-            const std::size_t m =
-                build(items.first(n), a, trains ? lim : GsoLimits::none(), plain_prefix, stage_);
+            const std::size_t m = build(items.first(n), lim, plain_prefix);
+            SendArrays& a = *send_.get(1);
             std::error_code ec;
-            const int r = ops_.send_mmsg(fd, a.hdr, static_cast<unsigned>(m), flags, ec);
+            const int r = ops_.sendmmsg(s.fd, a.hdr, static_cast<unsigned>(m), flags, ec);
             if (r > 0) {
                 // The first datagram of the failed train went alone: the offload was at
                 // fault, not the destination. No more trains on this socket.
-                if (offload_suspect) disable_trains(fd);
-                const std::size_t done = a.first[static_cast<std::size_t>(r)];
+                if (offload_suspect) off.off = true;
+                const std::size_t done = a.plan[static_cast<std::size_t>(r) - 1].first +
+                                         a.plan[static_cast<std::size_t>(r) - 1].count;
                 std::fill_n(errors.begin(), done, std::error_code{});
                 return {done, {}};
             }
             if (r == 0) return {0, {}};
-            const std::size_t k = a.first[1]; // datagrams in the message that failed
+            const std::size_t k = a.plan[0].count; // datagrams in the message that failed
             // A plain datagram's error is its own (after a suspect train too: then the
             // destination, not the offload, refused it, and trains stay on).
             if (k == 1 || detail::is_interrupted(ec) || detail::is_would_block(ec) ||
@@ -189,36 +176,57 @@ public:
     }
 
     //! RecvBackend: see the class comment.
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
-        ec.clear();
+    std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
+        s = implicit_.resolve(s);
+        if ((ec = ops_.refuse(s))) return 0;
         const std::size_t n = std::min(slots.size(), max_recv);
         if (n == 0) return 0;
-        SocketState& s = state_for(fd);
+        GroSocket& g = gro_of(s);
         std::size_t got = 0;
-        if (s.carry_next < s.carry.size()) {
-            if (const std::uint64_t id = ops_.socket_id(fd); id != s.id) {
-                reset(s, id); // another socket got the descriptor: the kept data is not its
-            } else {
-                got = take_kept(s, slots.first(n));
-                if (got == n) return got;
-                mode = WaitMode::never; // then only what is already queued
-            }
+        if (g.kept.pending() > 0) {
+            got = g.kept.take(slots.first(n));
+            if (got == n) return got;
+            mode = WaitMode::never; // then only what is already queued
         }
-        const std::size_t more = receive(fd, s, slots.subspan(got, n - got), mode, ec);
+        const std::size_t more = receive(s.fd, g, slots.subspan(got, n - got), mode, ec);
         if (got > 0 && detail::is_would_block(ec)) ec.clear();
         return got + more;
     }
 
 private:
+    // ---- per-socket state ---------------------------------------------------------------
+    //! Trains turned off after an offload failure (SocketState part).
+    struct TrainsOff {
+        bool off = false;
+    };
+    //! GRO turned on, and segments kept for the next receive (SocketState part).
+    struct GroSocket {
+        bool tried = false;
+        bool on = false;
+        detail::KeptSegments kept;
+        std::size_t pending() const noexcept { return kept.pending(); }
+    };
+    GroSocket& gro_of(SocketRef s) {
+        GroSocket& g = s.state->template get<GroSocket>();
+        if (!g.tried) {
+            std::error_code ignored; // without GRO every datagram simply arrives on its own
+            g.on = ops_.enable_gro(s.fd, ignored);
+            g.tried = true;
+        }
+        return g;
+    }
+
     // ---- send -----------------------------------------------------------------------------
     struct SendArrays {
         mmsghdr hdr[max_send];
         iovec iov[max_send];
-        std::size_t first[max_send + 1]; // first[j]: index of message j's first datagram
+        detail::PlannedMessage plan[max_send];
         alignas(cmsghdr) unsigned char ctl[max_send][detail::gso_cmsg_space];
     };
 
-    SendArrays& send_arrays() {
+    // Plans the messages (detail::plan_trains) and writes their headers; returns how many.
+    std::size_t build(std::span<const SendItem> items, const GsoLimits& lim,
+                      std::size_t plain_prefix) {
         const bool fresh = !send_.allocated();
         SendArrays& a = *send_.get(1);
         if (fresh)
@@ -226,109 +234,61 @@ private:
                 detail::write_segment_cmsg(a.ctl[j], 0);
                 a.hdr[j].msg_hdr.msg_control = a.ctl[j];
             }
-        return a;
-    }
-
-    // Groups items into messages (trains and plain datagrams); returns the message count.
-    // a.first[j] is where message j starts, a.first[m] == items.size().
-    static std::size_t build(std::span<const SendItem> items, SendArrays& a, GsoLimits lim,
-                             std::size_t plain_prefix, detail::Scratch<std::byte>& stage) {
+        const std::size_t m = detail::plan_trains(items, lim, plain_prefix, a.plan);
         std::byte* staged = nullptr; // contiguous copies of small trains
         std::size_t staged_used = 0;
-        const std::size_t n = items.size();
-        std::size_t m = 0;
-        for (std::size_t i = 0; i < n;) {
-            const SendItem& head = items[i];
-            std::size_t k = 1;
-            const std::size_t seg = head.size;
-            if (lim.max_segments > 1 && i >= plain_prefix && seg > 0 && seg <= 0xffff) {
-                std::size_t bytes = seg;
-                while (i + k < n && k < lim.max_segments) {
-                    const SendItem& next = items[i + k];
-                    if (next.size == 0 || next.size > seg || bytes + next.size > lim.max_bytes ||
-                        !detail::same_destination(*next.dest, *head.dest))
-                        break;
-                    bytes += next.size;
-                    ++k;
-                    if (next.size < seg) break; // a shorter datagram ends the train
-                }
+        for (std::size_t j = 0; j < m; ++j) {
+            const detail::PlannedMessage& p = a.plan[j];
+            const std::span<const SendItem> d = items.subspan(p.first, p.count);
+            msghdr& h = a.hdr[j].msg_hdr;
+            h.msg_iov = &a.iov[p.first];
+            h.msg_name = detail::sockaddr_of(*d[0].dest);
+            h.msg_namelen = static_cast<socklen_t>(d[0].dest->size());
+            if (p.count == 1) {
+                a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), d[0].size};
+                h.msg_iovlen = 1;
+                h.msg_controllen = 0;
+                continue;
             }
-            msghdr& h = a.hdr[m].msg_hdr;
-            h.msg_iov = &a.iov[i];
-            if (k > 1 && seg <= stage_max) {
-                // Measured: for small datagrams the kernel's walk over one iovec per
-                // datagram costs more than copying them here into one run.
-                if (staged == nullptr) staged = stage.get(max_send * stage_max);
+            std::size_t len = 0;
+            for (const SendItem& it : d) len += it.size;
+            if (detail::contiguous(d)) {
+                // Slices of one buffer: the train is already one run.
+                a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), len};
+                h.msg_iovlen = 1;
+            } else if (p.segment <= stage_max) {
+                // For small datagrams the kernel's walk over one iovec per datagram costs
+                // more than copying them here into one run.
+                if (staged == nullptr) staged = stage_.get(max_send * stage_max);
                 std::byte* run = staged + staged_used;
-                std::size_t len = 0;
-                for (std::size_t j = i; j < i + k; ++j) {
-                    std::memcpy(run + len, items[j].data, items[j].size);
-                    len += items[j].size;
+                std::size_t at = 0;
+                for (const SendItem& it : d) {
+                    std::memcpy(run + at, it.data, it.size);
+                    at += it.size;
                 }
                 staged_used += len;
-                a.iov[i] = iovec{run, len};
+                a.iov[p.first] = iovec{run, len};
                 h.msg_iovlen = 1;
             } else {
-                for (std::size_t j = i; j < i + k; ++j)
-                    a.iov[j] = iovec{const_cast<std::byte*>(items[j].data), items[j].size};
-                h.msg_iovlen = k;
+                for (std::size_t i = 0; i < p.count; ++i)
+                    a.iov[p.first + i] = iovec{const_cast<std::byte*>(d[i].data), d[i].size};
+                h.msg_iovlen = p.count;
             }
-            h.msg_name = detail::sockaddr_of(*head.dest);
-            h.msg_namelen = static_cast<socklen_t>(head.dest->size());
-            if (k > 1) {
-                // The message was written once (send_arrays); only its size changes.
-                detail::set_segment_cmsg(a.ctl[m], static_cast<std::uint16_t>(seg));
-                h.msg_controllen = detail::gso_cmsg_space;
-            } else {
-                h.msg_controllen = 0;
-            }
-            a.first[m] = i;
-            ++m;
-            i += k;
+            // The control message was written once; only its segment size changes.
+            detail::set_segment_cmsg(a.ctl[j], static_cast<std::uint16_t>(p.segment));
+            h.msg_controllen = detail::gso_cmsg_space;
         }
-        a.first[m] = n;
         return m;
     }
 
-    bool trains_off(int fd) const noexcept {
-        return !no_trains_.empty() &&
-               std::find(no_trains_.begin(), no_trains_.end(), fd) != no_trains_.end();
-    }
-    void disable_trains(int fd) {
-        if (!trains_off(fd)) no_trains_.push_back(fd);
-    }
-
     // ---- receive --------------------------------------------------------------------------
-    struct Kept {
-        std::size_t offset;
-        std::size_t size;
-        Endpoint addr;
-        PacketFlags flags;
-    };
-    struct SocketState {
-        int fd = -1;
-        std::uint64_t id = 0;
-        bool gro = false;         // UDP_GRO is on
-        std::vector<std::byte> kept_bytes;
-        std::vector<Kept> carry;  // segments the caller had no packet for, in order
-        std::size_t carry_next = 0;
-    };
-    struct MessageInfo {
-        std::size_t len;       // bytes the kernel wrote
-        std::size_t seg;       // segment size (len for a plain datagram)
-        std::size_t count;     // segments
-        std::size_t first_out; // packet index of its first segment
-        Endpoint addr;
-        PacketFlags flags;     // control_truncated
-        bool cut;              // MSG_TRUNC
-    };
     struct RecvArrays {
         mmsghdr hdr[max_recv];
         iovec pair[max_recv][2];   // one message per packet: the packet, then its spill area
         iovec train[max_recv + 1]; // one message over every packet, then spill area 0
         sockaddr_storage addr[max_recv];
         alignas(cmsghdr) unsigned char ctl[max_recv][control_room];
-        MessageInfo info[max_recv];
+        detail::GroMessage info[max_recv];
     };
 
     RecvArrays& recv_arrays() {
@@ -345,94 +305,7 @@ private:
         return a;
     }
 
-    SocketState& state_for(int fd) {
-        for (SocketState& s : sockets_)
-            if (s.fd == fd) return s;
-        // Many sockets over the backend's life (closed without forget()): drop the states
-        // that hold nothing kept; a socket that comes back just turns GRO on again.
-        if (sockets_.size() >= max_remembered_sockets)
-            std::erase_if(sockets_, [](const SocketState& x) { return x.carry.empty(); });
-        SocketState& s = sockets_.emplace_back();
-        s.fd = fd;
-        reset(s, ops_.socket_id(fd));
-        return s;
-    }
-    // Starts over on the socket s.fd now names: GRO on, nothing kept.
-    void reset(SocketState& s, std::uint64_t id) {
-        s.id = id;
-        s.kept_bytes.clear();
-        s.carry.clear();
-        s.carry_next = 0;
-        std::error_code ignored; // without GRO every datagram simply arrives on its own
-        s.gro = ops_.enable_gro(s.fd, ignored);
-    }
-
-    std::size_t take_kept(SocketState& s, std::span<const RecvSlot> slots) noexcept {
-        std::size_t i = 0;
-        for (; i < slots.size() && s.carry_next < s.carry.size(); ++i, ++s.carry_next) {
-            const Kept& k = s.carry[s.carry_next];
-            const std::size_t c = std::min(k.size, slots[i].capacity);
-            if (c > 0) std::memcpy(slots[i].data, s.kept_bytes.data() + k.offset, c);
-            Meta& m = *slots[i].meta;
-            m.size = c;
-            m.addr = k.addr;
-            m.flags = k.flags | (k.size > c ? PacketFlags::truncated : PacketFlags::none);
-        }
-        if (s.carry_next == s.carry.size()) {
-            s.carry.clear();
-            s.kept_bytes.clear();
-            s.carry_next = 0;
-        }
-        return i;
-    }
-
-    // A contiguous piece of a received message: bytes [start, start + len) of it, at ptr.
-    struct Region {
-        std::size_t start;
-        std::size_t len;
-        std::byte* ptr;
-    };
-
-    // The piece of message j that holds byte `off`.
-    Region region(std::size_t j, std::size_t off, bool train_layout,
-                  std::span<const RecvSlot> slots) const noexcept {
-        if (train_layout) {
-            const std::size_t cap = slots[0].capacity;
-            const std::size_t in_slots = cap * slots.size();
-            if (off < in_slots) {
-                const std::size_t k = off / cap;
-                return {k * cap, cap, slots[k].data};
-            }
-            return {in_slots, coalesced_room, spill_.p.get()};
-        }
-        const std::size_t cap = slots[j].capacity;
-        if (off < cap) return {0, cap, slots[j].data};
-        return {cap, coalesced_room, spill_.p.get() + j * coalesced_room};
-    }
-
-    // Copies bytes [off, off + len) of message j to dst, piece by piece, in the order that is
-    // safe when dst lies after (backward) or before (forward) the source in the message.
-    void copy_out(std::size_t j, std::size_t off, std::size_t len, std::byte* dst, bool backward,
-                  bool train_layout, std::span<const RecvSlot> slots) const noexcept {
-        if (backward) {
-            for (std::size_t e = off + len; e > off;) {
-                const Region r = region(j, e - 1, train_layout, slots);
-                const std::size_t b = std::max(r.start, off);
-                std::memmove(dst + (b - off), r.ptr + (b - r.start), e - b);
-                e = b;
-            }
-        } else {
-            for (std::size_t b = off; b < off + len;) {
-                const Region r = region(j, b, train_layout, slots);
-                const std::size_t e = std::min(r.start + r.len, off + len);
-                std::memmove(dst + (b - off), r.ptr + (b - r.start), e - b);
-                b = e;
-            }
-        }
-    }
-
-    // Message 0 over every packet (then spill area 0): a coalesced datagram whose segments
-    // have the packets' capacity lands in place.
+    // Message 0 over every packet (then spill area 0).
     void lay_train(RecvArrays& a, std::span<const RecvSlot> slots) noexcept {
         const std::size_t n = slots.size();
         for (std::size_t i = 0; i < n; ++i) a.train[i] = iovec{slots[i].data, slots[i].capacity};
@@ -443,7 +316,7 @@ private:
         h.msg_namelen = sizeof(sockaddr_storage);
         h.msg_controllen = control_room;
     }
-    // One message per packet (then its own spill area): plain datagrams land in place.
+    // One message per packet (then its own spill area).
     void lay_pairs(RecvArrays& a, std::span<const RecvSlot> slots) noexcept {
         for (std::size_t j = 0; j < slots.size(); ++j) {
             a.pair[j][0] = iovec{slots[j].data, slots[j].capacity};
@@ -456,111 +329,21 @@ private:
         }
     }
 
-    // Decodes how many segments each of the `got` messages holds and where they go;
-    // returns the total number of segments.
-    static std::size_t decode(RecvArrays& a, std::size_t got) noexcept {
+    // Decodes `got` messages and splits them into `slots` (the layout they were laid out in).
+    std::size_t split(RecvArrays& a, std::size_t got, std::span<const RecvSlot> slots, bool train,
+                      GroSocket& g) {
         std::size_t total = 0;
-        for (std::size_t j = 0; j < got; ++j) {
-            const msghdr& h = a.hdr[j].msg_hdr;
-            MessageInfo& mi = a.info[j];
-            mi.len = a.hdr[j].msg_len;
-            const detail::RecvControl c = detail::parse_control(h);
-            if (c.gro_segment > 0 && mi.len > c.gro_segment) {
-                mi.seg = c.gro_segment;
-                mi.count = (mi.len + mi.seg - 1) / mi.seg;
-            } else {
-                mi.seg = mi.len;
-                mi.count = 1;
-            }
-            mi.first_out = total;
-            total += mi.count;
-            mi.addr = detail::endpoint_from(a.addr[j], h.msg_namelen);
-            mi.flags = c.control_truncated ? PacketFlags::control_truncated : PacketFlags::none;
-            mi.cut = (h.msg_flags & MSG_TRUNC) != 0;
-        }
-        return total;
-    }
-
-    static PacketFlags segment_flags(const MessageInfo& mi, std::size_t t, bool too_long) noexcept {
-        const bool cut = too_long || (mi.cut && t + 1 == mi.count);
-        return mi.flags | (cut ? PacketFlags::truncated : PacketFlags::none);
-    }
-
-    // Puts the segments of `got` decoded messages (`total` segments) into the packets and
-    // keeps those beyond them; returns how many packets were filled.
-    std::size_t deliver(SocketState& s, RecvArrays& a, std::size_t got, std::size_t total,
-                        bool train_layout, std::span<const RecvSlot> slots) {
-        const std::size_t n = slots.size();
-        // Pass 1: segments beyond the caller's packets are kept, in order, before pass 2
-        // moves anything.
-        if (total > n) {
-            std::size_t bytes = 0;
-            for (std::size_t j = 0; j < got; ++j) {
-                const MessageInfo& mi = a.info[j];
-                for (std::size_t t = 0; t < mi.count; ++t)
-                    if (mi.first_out + t >= n) bytes += std::min(mi.seg, mi.len - t * mi.seg);
-            }
-            s.carry.clear();
-            s.carry.reserve(total - n);
-            s.carry_next = 0;
-            if (s.kept_bytes.size() < bytes) s.kept_bytes.resize(bytes);
-            std::size_t at = 0;
-            for (std::size_t j = 0; j < got; ++j) {
-                const MessageInfo& mi = a.info[j];
-                for (std::size_t t = 0; t < mi.count; ++t) {
-                    if (mi.first_out + t < n) continue;
-                    const std::size_t off = t * mi.seg;
-                    const std::size_t len = std::min(mi.seg, mi.len - off);
-                    copy_out(j, off, len, s.kept_bytes.data() + at, false, train_layout, slots);
-                    // Truncation to the packet is decided when it is handed out.
-                    s.carry.push_back(Kept{at, len, mi.addr, segment_flags(mi, t, false)});
-                    at += len;
-                }
-            }
-        }
-
-        // Pass 2: every other segment into its packet. Packets only ever receive data from
-        // the same or an earlier place in the layout (when segments are not larger than
-        // packets), so going from the last segment back moves each one before its packet
-        // is overwritten; larger segments go front to back for the mirror reason.
-        auto place = [&](std::size_t j, std::size_t t, bool backward) {
-            const MessageInfo& mi = a.info[j];
-            const std::size_t p = mi.first_out + t;
-            if (p >= n) return;
-            const std::size_t off = t * mi.seg;
-            const std::size_t len = std::min(mi.seg, mi.len - off);
-            const std::size_t c = std::min(len, slots[p].capacity);
-            const Region rg = region(j, off, train_layout, slots);
-            if (c > 0 && rg.ptr + (off - rg.start) != slots[p].data)
-                copy_out(j, off, c, slots[p].data, backward, train_layout, slots);
-            Meta& meta = *slots[p].meta;
-            meta.size = c;
-            meta.addr = mi.addr;
-            meta.flags = segment_flags(mi, t, len > c);
-        };
-        if (train_layout && a.info[0].seg > slots[0].capacity) {
-            for (std::size_t t = 0; t < a.info[0].count; ++t) place(0, t, false);
-        } else if (train_layout && a.info[0].seg == slots[0].capacity) {
-            // The common case: every segment is already in its packet; only metadata.
-            const MessageInfo& mi = a.info[0];
-            const std::size_t k = std::min(mi.count, n);
-            for (std::size_t t = 0; t < k; ++t) {
-                Meta& meta = *slots[t].meta;
-                meta.size = std::min(mi.seg, mi.len - t * mi.seg);
-                meta.addr = mi.addr;
-                meta.flags = segment_flags(mi, t, false);
-            }
-        } else {
-            for (std::size_t j = got; j-- > 0;)
-                for (std::size_t t = a.info[j].count; t-- > 0;) place(j, t, true);
-        }
-        return std::min(total, n);
+        for (std::size_t j = 0; j < got; ++j)
+            total += detail::decode_gro(a.hdr[j].msg_hdr, a.hdr[j].msg_len, total, a.info[j]);
+        const detail::GroLayout layout{slots, spill_.p.get(), coalesced_room, train};
+        return detail::split_gro(layout, std::span<const detail::GroMessage>(a.info, got), total,
+                                 g.kept);
     }
 
     // One receive: first a single message over every packet (zero-copy for a coalesced
     // datagram of packet-sized segments). If that brought one plain datagram, a second,
     // non-waiting call takes what else is queued, one message per remaining packet.
-    std::size_t receive(int fd, SocketState& s, std::span<const RecvSlot> slots, WaitMode mode,
+    std::size_t receive(int fd, GroSocket& g, std::span<const RecvSlot> slots, WaitMode mode,
                         std::error_code& ec) {
         const std::size_t n = slots.size();
         RecvArrays& a = recv_arrays();
@@ -571,38 +354,33 @@ private:
 
         if (!uniform) {
             lay_pairs(a, slots);
-            const int r = ops_.recv_mmsg(fd, a.hdr, static_cast<unsigned>(n), MSG_WAITFORONE | wait, ec);
+            const int r = ops_.recvmmsg(fd, a.hdr, static_cast<unsigned>(n), MSG_WAITFORONE | wait, ec);
             if (r <= 0) return 0;
-            const auto got = static_cast<std::size_t>(r);
-            return deliver(s, a, got, decode(a, got), false, slots);
+            return split(a, static_cast<std::size_t>(r), slots, false, g);
         }
 
         lay_train(a, slots);
-        const int r = ops_.recv_mmsg(fd, a.hdr, 1, wait, ec);
+        const int r = ops_.recvmmsg(fd, a.hdr, 1, wait, ec);
         if (r <= 0) return 0;
-        const std::size_t total = decode(a, 1);
-        const std::size_t first = deliver(s, a, 1, total, true, slots);
-        if (total > 1 || n == 1) return first;
+        const std::size_t first = split(a, 1, slots, true, g);
+        if (a.info[0].count > 1 || n == 1) return first;
 
         const auto rest = slots.subspan(1);
         lay_pairs(a, rest);
         std::error_code ec2;
-        const int r2 = ops_.recv_mmsg(fd, a.hdr, static_cast<unsigned>(rest.size()),
-                                      MSG_WAITFORONE | MSG_DONTWAIT, ec2);
+        const int r2 = ops_.recvmmsg(fd, a.hdr, static_cast<unsigned>(rest.size()),
+                                     MSG_WAITFORONE | MSG_DONTWAIT, ec2);
         if (r2 <= 0) {
             if (!detail::is_would_block(ec2) && !detail::is_interrupted(ec2)) ec = ec2;
             return 1;
         }
-        const auto got = static_cast<std::size_t>(r2);
-        return 1 + deliver(s, a, got, decode(a, got), false, rest);
+        return 1 + split(a, static_cast<std::size_t>(r2), rest, false, g);
     }
 
     Ops ops_{};
     GsoLimits limits_{};
     bool limits_known_ = false;
     std::size_t fallbacks_ = 0;
-    std::vector<int> no_trains_;
-    std::vector<SocketState> sockets_;
     detail::Scratch<SendArrays> send_;
     detail::Scratch<std::byte> stage_;
     detail::Scratch<RecvArrays> recv_;
@@ -617,6 +395,7 @@ private:
         std::unique_ptr<std::byte[]> p;
     };
     Spill spill_;
+    detail::ImplicitState implicit_; // for calls with a plain descriptor (no state)
 };
 
 //! The GSO/GRO backend on the real kernel.

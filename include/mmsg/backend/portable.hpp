@@ -3,9 +3,11 @@
 #define MMSG_BACKEND_PORTABLE_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/kernel_socket.hpp>
+#include <mmsg/detail/recv_decode.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
-#include <mmsg/packet_flags.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <cstddef>
 #include <span>
@@ -21,49 +23,57 @@ namespace mmsg {
 
     Send: sendto for each datagram until one fails (its error is reported) or all went.
     Receive: recvmsg as the socket's mode says for the first datagram, then MSG_DONTWAIT
-    until the queue is empty or the slots are full; truncation comes from msg_flags.
+    until the queue is empty or the slots are full. A socket that is not a datagram socket
+    is refused with EPROTOTYPE, checked once per socket.
 */
 class PortableBackend {
 public:
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) {
+        s = implicit_.resolve(s);
+        if (std::error_code e = detail::refuse_non_datagram(s)) return {0, e};
         const int flags = detail::flags_for(mode == WaitMode::never);
         std::error_code ec;
         for (std::size_t i = 0; i < items.size(); ++i) {
             const SendItem& it = items[i];
-            if (detail::send_to(fd, it.data, it.size, *it.dest, flags, ec) < 0) return {i, ec};
+            if (detail::sys_sendto(s.fd, it.data, it.size, *it.dest, flags, ec) < 0) return {i, ec};
             errors[i].clear();
         }
         return {items.size(), {}};
     }
 
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
-        int flags = detail::flags_for(mode == WaitMode::never);
+    std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
+        s = implicit_.resolve(s);
+        if ((ec = detail::refuse_non_datagram(s))) return 0;
+        int flags = detail::recv_flags(mode == WaitMode::never);
         std::size_t got = 0;
         for (; got < slots.size(); ++got) {
-            const RecvSlot& s = slots[got];
+            const RecvSlot& slot = slots[got];
             sockaddr_storage addr;
-            iovec iov{s.data, s.capacity};
+            alignas(cmsghdr) unsigned char control[detail::recv_control_room];
+            iovec iov{slot.data, slot.capacity};
             msghdr h{};
             h.msg_name = &addr;
             h.msg_namelen = sizeof addr;
             h.msg_iov = &iov;
             h.msg_iovlen = 1;
-            const long r = detail::recv_msg(fd, &h, flags, ec);
+            h.msg_control = control;
+            h.msg_controllen = sizeof control;
+            const long r = detail::sys_recvmsg(s.fd, &h, flags, ec);
             if (r < 0) {
                 // Would-block after the first datagram just means the queue is drained.
                 if (got > 0 && detail::is_would_block(ec)) ec.clear();
                 return got;
             }
-            Meta& m = *s.meta;
-            m.size = static_cast<std::size_t>(r);
-            m.addr = detail::endpoint_from(addr, h.msg_namelen);
-            m.flags = (h.msg_flags & MSG_TRUNC) ? PacketFlags::truncated : PacketFlags::none;
+            detail::decode_received(h, static_cast<std::size_t>(r), slot.capacity, *slot.meta, *s.state);
             flags |= MSG_DONTWAIT;
         }
         ec.clear();
         return got;
     }
+
+private:
+    detail::ImplicitState implicit_; // for calls with a plain descriptor (no state)
 };
 
 static_assert(SendBackend<PortableBackend> && RecvBackend<PortableBackend>,

@@ -6,7 +6,7 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/detail/errors.hpp>
-#include <mmsg/detail/native_handle.hpp>
+#include <mmsg/socket_like.hpp>
 #include <mmsg/send_result.hpp>
 
 #include <boost/asio/append.hpp>
@@ -126,7 +126,7 @@ public:
     //! The first round, in the initiating function.
     void start() {
         boost::system::error_code ec;
-        if (!step_.attempt(native(*socket_), ec)) return wait();
+        if (!step_.attempt(*socket_, ec)) return wait();
         auto result = step_.progress();
         boost::asio::post(socket_->get_executor(),
                           boost::asio::append(std::move(handler_), ec, std::move(result)));
@@ -137,7 +137,7 @@ public:
         cancel_.slot().clear(); // the wait's own cancellation handler, if it left one
         if (!ec && cancel_.cancelled() != boost::asio::cancellation_type::none)
             ec = boost::asio::error::operation_aborted;
-        if (!ec && !step_.attempt(native(*socket_), ec)) return wait();
+        if (!ec && !step_.attempt(*socket_, ec)) return wait();
         auto result = step_.progress();
         Handler h(std::move(handler_));
         std::move(h)(ec, std::move(result));
@@ -176,7 +176,7 @@ struct InitiateReadiness {
     }
 };
 
-/*! The round of async_batch_send / async_multi_target_send. `round(fd, from)` makes one
+/*! The round of async_batch_send / async_multi_target_send. `round(socket, from)` makes one
     non-blocking BatchSender call for the datagrams [from, n) and returns its SendResult;
     the rounds' results are merged, the next round starts at resume_index(). Cancellation
     is terminal or partial (datagrams may already be sent); the datagrams not attempted
@@ -192,8 +192,9 @@ public:
     static boost::asio::cancellation_state cancellation(boost::asio::cancellation_slot slot) {
         return {slot, boost::asio::enable_partial_cancellation()};
     }
-    bool attempt(int fd, boost::system::error_code& ec) {
-        const SendResult r = round_(fd, result_.resume_index());
+    template <class Socket>
+    bool attempt(Socket& socket, boost::system::error_code& ec) {
+        const SendResult r = round_(socket, result_.resume_index());
         merge(result_, r);
         if (r.fatal) {
             ec = fatal_error(r);
@@ -208,7 +209,7 @@ private:
     SendResult result_{};
 };
 
-/*! The round of async_recv_mmsg / async_recv_mmsg_exact. `receive(fd, packets, ec)` is
+/*! The round of async_recv_mmsg / async_recv_mmsg_exact. `receive(socket, packets, ec)` is
     one non-blocking BatchReceiver::receive. recv_mmsg completes after the first receive
     that got datagrams (a wake-up with nothing to read waits again); recv_mmsg_exact goes
     on until every packet is filled. Cancellation of a recv_mmsg consumes nothing, so every
@@ -227,10 +228,11 @@ public:
         if (exact_) return {slot, boost::asio::enable_partial_cancellation()};
         return {slot, boost::asio::enable_total_cancellation()};
     }
-    bool attempt(int fd, boost::system::error_code& ec) {
+    template <class Socket>
+    bool attempt(Socket& socket, boost::system::error_code& ec) {
         for (;;) {
             std::error_code e;
-            filled_ += receive_(fd, packets_.subspan(filled_), e);
+            filled_ += receive_(socket, packets_.subspan(filled_), e);
             if (e) {
                 if (is_would_block(e)) return false;
                 ec = to_boost(e);

@@ -29,6 +29,7 @@ inline bool is_would_block(const std::error_code& ec) noexcept {
 //! Errors that say the socket itself is unusable, so no later datagram can succeed.
 inline bool is_fatal(const std::error_code& ec) noexcept {
     return ec == std::errc::bad_file_descriptor || ec == std::errc::not_a_socket ||
+           ec == std::errc::wrong_protocol_type || // not a datagram socket (EPROTOTYPE)
            ec == std::errc::bad_address || ec == std::errc::broken_pipe ||
            ec == std::errc::operation_not_supported ||
            ec == std::errc::destination_address_required;

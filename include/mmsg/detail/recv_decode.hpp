@@ -4,9 +4,11 @@
 #define MMSG_DETAIL_RECV_DECODE_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/assign_meta.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/meta.hpp>
 #include <mmsg/packet_flags.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -18,6 +20,10 @@
 #include <sys/socket.h>
 
 namespace mmsg::detail {
+
+//! Control buffer per received message: room for every control message mmsg asks for.
+inline constexpr std::size_t recv_control_room =
+    CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(int)) + 64;
 
 //! What the control messages of one received datagram said. Fields the kernel did not
 //! send keep their defaults.
@@ -77,20 +83,35 @@ inline RecvControl parse_control(const msghdr& h) noexcept {
     return c;
 }
 
-//! Assigns `m` completely from one received datagram: `msg_len` bytes reported by the
-//! kernel into a buffer of `capacity` bytes, with the msg_flags and source address of `h`.
-//! The size never exceeds `capacity`; truncated is set when the kernel says MSG_TRUNC or
-//! reports more bytes than fit; an unknown or short source address gives a default Endpoint.
+//! The sender of a datagram as the kernel wrote it in msg_name (a default Endpoint when
+//! there is none, or it is short or of an unknown family).
+inline Endpoint source_of(const msghdr& h) noexcept {
+    if (h.msg_name == nullptr) return Endpoint{};
+    return endpoint_from(*static_cast<const sockaddr_storage*>(h.msg_name),
+                         std::min<socklen_t>(h.msg_namelen, sizeof(sockaddr_storage)));
+}
+
+/*! Assigns `m` from one datagram received with `h`: `msg_len` is what the kernel returned
+    for it (its length on the wire: kernel receives ask for MSG_TRUNC), into a buffer of
+    `capacity` bytes. Truncated when MSG_TRUNC is in msg_flags or msg_len > capacity;
+    control_truncated on MSG_CTRUNC.
+*/
 inline void decode_datagram(const msghdr& h, std::size_t msg_len, std::size_t capacity,
                             Meta& m) noexcept {
-    m.size = std::min(msg_len, capacity);
-    const bool cut = (h.msg_flags & MSG_TRUNC) != 0 || msg_len > capacity;
-    m.flags = cut ? PacketFlags::truncated : PacketFlags::none;
-    if (h.msg_name != nullptr)
-        m.addr = endpoint_from(*static_cast<const sockaddr_storage*>(h.msg_name),
-                               std::min<socklen_t>(h.msg_namelen, sizeof(sockaddr_storage)));
-    else
-        m.addr = Endpoint{};
+    PacketFlags f = (h.msg_flags & MSG_TRUNC) ? PacketFlags::truncated : PacketFlags::none;
+    if (h.msg_flags & MSG_CTRUNC) f |= PacketFlags::control_truncated;
+    assign_meta(m, msg_len, capacity, source_of(h), f);
+}
+
+/*! decode_datagram, then what the control messages say about the socket: the kernel's drop
+    counter (SO_RXQ_OVFL) goes to `state`. The one decoder of a plain received datagram.
+*/
+inline void decode_received(const msghdr& h, std::size_t msg_len, std::size_t capacity, Meta& m,
+                            SocketState& state) noexcept {
+    decode_datagram(h, msg_len, capacity, m);
+    if (h.msg_controllen == 0) return;
+    const RecvControl c = parse_control(h);
+    if (c.has_drops) state.note_drops(c.drops);
 }
 
 } // namespace mmsg::detail

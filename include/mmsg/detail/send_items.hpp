@@ -4,6 +4,7 @@
 
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/send_batch.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -15,21 +16,6 @@
 #include <utility>
 
 namespace mmsg {
-
-//! A payload: a contiguous range of one-byte elements (std::byte, char, unsigned char, ...).
-template <class B>
-concept ByteBuffer = std::ranges::contiguous_range<const B> && std::ranges::sized_range<const B> &&
-    sizeof(std::ranges::range_value_t<const B>) == 1 &&
-    std::is_trivially_copyable_v<std::ranges::range_value_t<const B>>;
-
-//! A destination: an Endpoint (by value or reference), a pointer to one, or a
-//! std::reference_wrapper of one.
-template <class D>
-concept Destination = std::same_as<std::remove_cvref_t<D>, Endpoint> ||
-    std::same_as<std::remove_cvref_t<D>, Endpoint*> ||
-    std::same_as<std::remove_cvref_t<D>, const Endpoint*> ||
-    std::same_as<std::remove_cvref_t<D>, std::reference_wrapper<Endpoint>> ||
-    std::same_as<std::remove_cvref_t<D>, std::reference_wrapper<const Endpoint>>;
 
 namespace detail {
 
@@ -45,13 +31,6 @@ const Endpoint* endpoint_ptr(const D& d) noexcept {
     else if constexpr (std::is_pointer_v<T>) return d;
     else return &d.get();
 }
-
-//! An element of a batch: pair-like (payload, destination), read with std::get.
-template <class E>
-concept BatchElement = requires(const E& e) {
-    { std::get<0>(e) } -> ByteBuffer;
-    { std::get<1>(e) } -> Destination;
-};
 
 // Items must point into storage that outlives the call: an element the range makes on the
 // fly (a prvalue) may only carry a view payload and a pointer-like destination.

@@ -45,6 +45,10 @@ inline Endpoint endpoint_from(const sockaddr_storage& ss, socklen_t len) noexcep
 
 inline int flags_for(bool dont_wait) noexcept { return dont_wait ? MSG_DONTWAIT : 0; }
 
+//! Flags of every receive: MSG_TRUNC makes the kernel report a datagram's length on the wire
+//! even when it was longer than the buffer (so a truncation says by how much).
+inline int recv_flags(bool dont_wait) noexcept { return MSG_TRUNC | flags_for(dont_wait); }
+
 //! A coarse monotonic time in nanoseconds (CLOCK_MONOTONIC_COARSE: a few ms resolution,
 //! about 10 ns to read), enough to account for a socket timeout.
 inline std::int64_t coarse_now_ns() noexcept {
@@ -110,7 +114,7 @@ long interruptible(int fd, short events, int flags, Call&& call) noexcept {
     }
 }
 
-inline long send_to(int fd, const void* data, std::size_t size, const Endpoint& dest, int flags,
+inline long sys_sendto(int fd, const void* data, std::size_t size, const Endpoint& dest, int flags,
                     std::error_code& ec) noexcept {
     const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
         return static_cast<long>(::sendto(fd, data, size, f | MSG_NOSIGNAL,
@@ -122,7 +126,7 @@ inline long send_to(int fd, const void* data, std::size_t size, const Endpoint& 
     return r;
 }
 
-inline long recv_msg(int fd, msghdr* msg, int flags, std::error_code& ec) noexcept {
+inline long sys_recvmsg(int fd, msghdr* msg, int flags, std::error_code& ec) noexcept {
     const long r = interruptible(fd, POLLIN, flags, [&](int f) {
         return static_cast<long>(::recvmsg(fd, msg, f));
     });
@@ -131,7 +135,7 @@ inline long recv_msg(int fd, msghdr* msg, int flags, std::error_code& ec) noexce
     return r;
 }
 
-inline long send_msg(int fd, const msghdr* msg, int flags, std::error_code& ec) noexcept {
+inline long sys_sendmsg(int fd, const msghdr* msg, int flags, std::error_code& ec) noexcept {
     const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
         return static_cast<long>(::sendmsg(fd, msg, f | MSG_NOSIGNAL));
     });
@@ -140,10 +144,23 @@ inline long send_msg(int fd, const msghdr* msg, int flags, std::error_code& ec) 
     return r;
 }
 
-/*! The kernel's identity of the socket behind `fd` (SO_COOKIE): unique for the life of
-    the system, so a reused descriptor number is told apart from the socket that had it
-    before. 0 when unknown (not a socket, or no SO_COOKIE). One system call: for rare
-    paths only.
+//! Sets an int-valued socket option; returns the error, if any.
+inline std::error_code set_int_option(int fd, int level, int name, int value) noexcept {
+    if (::setsockopt(fd, level, name, &value, sizeof value) == 0) return {};
+    return errno_code(errno);
+}
+
+//! The socket's type (SO_TYPE: SOCK_DGRAM, SOCK_STREAM, ...) in `type`; the error when
+//! `fd` is not a socket or not open.
+inline std::error_code socket_type(int fd, int& type) noexcept {
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) return {};
+    return errno_code(errno);
+}
+
+/*! The kernel's identity of the socket behind `fd` (SO_COOKIE): unique for the life of the
+    system, so a reused descriptor number is told apart from the socket that had it before.
+    0 when unknown (not a socket, or no SO_COOKIE).
 */
 inline std::uint64_t socket_cookie(int fd) noexcept {
 #ifdef SO_COOKIE
@@ -157,7 +174,7 @@ inline std::uint64_t socket_cookie(int fd) noexcept {
 }
 
 #if MMSG_HAS_MMSG
-inline int send_mmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
+inline int sys_sendmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
     const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
         return static_cast<long>(::sendmmsg(fd, v, n, f | MSG_NOSIGNAL));
     });
@@ -166,7 +183,7 @@ inline int send_mmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code&
     return static_cast<int>(r);
 }
 
-inline int recv_mmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
+inline int sys_recvmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
     // The timeout argument is never used: the kernel checks it only between datagrams, so
     // a quiet socket would block past it. SO_RCVTIMEO is honoured, signals or not.
     const long r = interruptible(fd, POLLIN, flags, [&](int f) {

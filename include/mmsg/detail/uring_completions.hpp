@@ -59,10 +59,11 @@ struct SettledReceives {
     submission that read into slots[i] with message header hdr[i]. The submissions ran in
     order, so the datagrams are in queue order; one that found the queue empty for an
     instant leaves a hole, closed by moving later datagrams (payload and meta) up. Every
-    datagram received is delivered, even after an error. Assigns *slots[k].meta for k < got.
+    datagram received is delivered, even after an error. Assigns *slots[k].meta for k < got;
+    what the control messages say about the socket goes to `state`.
 */
 inline SettledReceives settle_receives(std::span<const int> res, std::span<const RecvSlot> slots,
-                                       std::span<const msghdr> hdr) noexcept {
+                                       std::span<const msghdr> hdr, SocketState& state) noexcept {
     SettledReceives s;
     for (std::size_t i = 0; i < res.size(); ++i) {
         const int r = res[i];
@@ -75,8 +76,8 @@ inline SettledReceives settle_receives(std::span<const int> res, std::span<const
                 std::min({static_cast<std::size_t>(r), slots[i].capacity, slots[s.got].capacity});
             std::memmove(slots[s.got].data, slots[i].data, len);
         }
-        decode_datagram(hdr[i], static_cast<std::size_t>(r), slots[s.got].capacity,
-                        *slots[s.got].meta);
+        decode_received(hdr[i], static_cast<std::size_t>(r), slots[s.got].capacity,
+                        *slots[s.got].meta, state);
         ++s.got;
     }
     return s;

@@ -8,7 +8,7 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
-#include <mmsg/detail/gso_ops.hpp>
+#include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_limits.hpp>
 #include <mmsg/meta.hpp>
@@ -30,9 +30,9 @@ namespace mmsg {
 /*! LinuxGsoBackend's system calls, simulated on a MockNetwork, so that trains, their
     failures and the fallback are tested deterministically.
 
-    send_mmsg reads the messages the backend built (iovecs, destination, UDP_SEGMENT control
+    sendmmsg reads the messages the backend built (iovecs, destination, UDP_SEGMENT control
     message) and hands them to MockNetwork::send_messages, which cuts trains into datagrams
-    and applies the network's faults (fail_trains for offload failures). recv_mmsg takes
+    and applies the network's faults (fail_trains for offload failures). recvmmsg takes
     queued datagrams one per message, as recvmmsg does without GRO (the mock never
     coalesces). Copies share the network; the buffers are the copy's own.
 */
@@ -45,7 +45,7 @@ public:
 
     GsoLimits limits() const noexcept { return limits_; }
 
-    int send_mmsg(int fd, mmsghdr* v, unsigned n, int, std::error_code& ec) {
+    int sendmmsg(int fd, mmsghdr* v, unsigned n, int, std::error_code& ec) {
         std::size_t total = 0;
         for (unsigned j = 0; j < n; ++j)
             for (std::size_t i = 0; i < v[j].msg_hdr.msg_iovlen; ++i)
@@ -75,7 +75,7 @@ public:
         return r;
     }
 
-    int recv_mmsg(int fd, mmsghdr* v, unsigned n, int, std::error_code& ec) {
+    int recvmmsg(int fd, mmsghdr* v, unsigned n, int, std::error_code& ec) {
         std::size_t total = 0;
         room_.resize(n);
         for (unsigned j = 0; j < n; ++j) {
@@ -121,8 +121,8 @@ public:
         ec.clear();
         return true;
     }
-    //! Mock handles are never reused, so the handle identifies the socket.
-    static std::uint64_t socket_id(int fd) noexcept { return static_cast<std::uint64_t>(fd); }
+    //! Every mock socket is a datagram socket.
+    static std::error_code refuse(SocketRef) noexcept { return {}; }
 
 private:
     MockNetwork* net_;

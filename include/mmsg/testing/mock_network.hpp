@@ -4,6 +4,7 @@
 #define MMSG_TESTING_MOCK_NETWORK_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/assign_meta.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/fault_script.hpp>
 #include <mmsg/endpoint.hpp>
@@ -285,11 +286,8 @@ public:
         for (std::size_t i = 0; i < n; ++i) {
             const Datagram& d = q.front();
             const RecvSlot& s = slots[i];
-            const std::size_t take = std::min(d.bytes.size(), s.capacity);
-            std::copy_n(d.bytes.begin(), take, s.data);
-            s.meta->size = take;
-            s.meta->addr = d.source;
-            s.meta->flags = d.bytes.size() > s.capacity ? PacketFlags::truncated : PacketFlags::none;
+            std::copy_n(d.bytes.begin(), std::min(d.bytes.size(), s.capacity), s.data);
+            detail::assign_meta(*s.meta, d.bytes.size(), s.capacity, d.source, PacketFlags::none);
             q.pop_front();
         }
         ec.clear();

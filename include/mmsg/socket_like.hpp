@@ -1,6 +1,7 @@
-//! Turns a socket argument (an int handle, or anything with native_handle()) into an int.
-#ifndef MMSG_DETAIL_NATIVE_HANDLE_HPP
-#define MMSG_DETAIL_NATIVE_HANDLE_HPP
+//! Defines the SocketLike concept (a socket argument: a descriptor, or anything with
+//! native_handle()) and detail::native, which turns one into its descriptor.
+#ifndef MMSG_SOCKET_LIKE_HPP
+#define MMSG_SOCKET_LIKE_HPP
 
 #include <concepts>
 #include <type_traits>
@@ -27,4 +28,4 @@ int native(S&& s) noexcept(std::integral<std::remove_cvref_t<S>>) {
 } // namespace detail
 } // namespace mmsg
 
-#endif // MMSG_DETAIL_NATIVE_HANDLE_HPP
+#endif // MMSG_SOCKET_LIKE_HPP

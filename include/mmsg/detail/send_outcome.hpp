@@ -1,0 +1,56 @@
+//! Reads a backend's SendOutcome (see backend_concepts.hpp) once, for every layer that needs
+//! its meaning: BatchSender's accounting, Counting's counters, FaultInjecting's script.
+#ifndef MMSG_DETAIL_SEND_OUTCOME_HPP
+#define MMSG_DETAIL_SEND_OUTCOME_HPP
+
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/errors.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+namespace mmsg::detail {
+
+//! Why a send call stopped before the end of what it was offered.
+enum class SendStop : std::uint8_t {
+    finished,    //!< every datagram offered has its outcome
+    short_call,  //!< stopped without a reason (as sendmmsg after a partial send): call again
+    interrupted, //!< EINTR: items[done] was not attempted
+    would_block, //!< back-pressure: items[done] was not attempted
+    rejected,    //!< items[done] was attempted and rejected with `error` (maybe fatally)
+};
+
+//! What one backend send call did, read from its SendOutcome.
+struct SendCall {
+    std::size_t done = 0;     //!< datagrams with a final outcome: errors[0, done)
+    std::size_t accepted = 0; //!< of those, the ones the kernel accepted
+    SendStop stop = SendStop::finished;
+    std::error_code error{};  //!< the stop's error (interrupted, would_block, rejected)
+
+    //! Datagrams the call attempted: its outcomes, and the rejected one it stopped at.
+    std::size_t attempted() const noexcept { return done + (stop == SendStop::rejected ? 1 : 0); }
+};
+
+//! Reads the outcome of a call that was offered `offered` datagrams and wrote `errors`.
+//! A `done` beyond `offered` is clamped (a backend must not claim more than it was given).
+inline SendCall read_send(const SendOutcome& out, std::span<const std::error_code> errors,
+                          std::size_t offered) noexcept {
+    SendCall c;
+    c.done = std::min(out.done, offered);
+    for (std::size_t i = 0; i < c.done; ++i)
+        if (!errors[i]) ++c.accepted;
+    if (c.done == offered) return c;
+    c.error = out.error;
+    if (!out.error) c.stop = SendStop::short_call;
+    else if (is_interrupted(out.error)) c.stop = SendStop::interrupted;
+    else if (is_would_block(out.error)) c.stop = SendStop::would_block;
+    else c.stop = SendStop::rejected;
+    return c;
+}
+
+} // namespace mmsg::detail
+
+#endif // MMSG_DETAIL_SEND_OUTCOME_HPP

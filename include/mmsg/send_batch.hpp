@@ -1,0 +1,51 @@
+//! Defines the concepts of what BatchSender sends: ByteBuffer (a payload), Destination, a
+//! batch element (payload, destination), SendBatch and DestinationList.
+#ifndef MMSG_SEND_BATCH_HPP
+#define MMSG_SEND_BATCH_HPP
+
+#include <mmsg/endpoint.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+
+namespace mmsg {
+
+//! A payload: a contiguous range of one-byte elements (std::byte, char, unsigned char, ...).
+template <class B>
+concept ByteBuffer = std::ranges::contiguous_range<const B> && std::ranges::sized_range<const B> &&
+    sizeof(std::ranges::range_value_t<const B>) == 1 &&
+    std::is_trivially_copyable_v<std::ranges::range_value_t<const B>>;
+
+//! A destination: an Endpoint (by value or reference), a pointer to one, or a
+//! std::reference_wrapper of one.
+template <class D>
+concept Destination = std::same_as<std::remove_cvref_t<D>, Endpoint> ||
+    std::same_as<std::remove_cvref_t<D>, Endpoint*> ||
+    std::same_as<std::remove_cvref_t<D>, const Endpoint*> ||
+    std::same_as<std::remove_cvref_t<D>, std::reference_wrapper<Endpoint>> ||
+    std::same_as<std::remove_cvref_t<D>, std::reference_wrapper<const Endpoint>>;
+
+//! An element of a batch: pair-like (payload, destination), read with std::get.
+template <class E>
+concept BatchElement = requires(const E& e) {
+    { std::get<0>(e) } -> ByteBuffer;
+    { std::get<1>(e) } -> Destination;
+};
+
+//! A batch for batch_send: a sized range of batch elements.
+template <class R>
+concept SendBatch = std::ranges::input_range<const R> && std::ranges::sized_range<const R> &&
+    BatchElement<std::ranges::range_value_t<const R>>;
+
+//! A destination list for multi_target_send: a sized range of destinations.
+template <class R>
+concept DestinationList = std::ranges::input_range<const R> && std::ranges::sized_range<const R> &&
+    Destination<std::ranges::range_reference_t<const R>>;
+
+} // namespace mmsg
+
+#endif // MMSG_SEND_BATCH_HPP
