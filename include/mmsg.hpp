@@ -22,8 +22,14 @@
 #include <mmsg/fault_injecting.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/gso_limits.hpp>
+#include <mmsg/limits.hpp>
 #include <mmsg/meta.hpp>
 #include <mmsg/packet_flags.hpp>
+#include <mmsg/send_batch.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/socket.hpp>
+#include <mmsg/socket_like.hpp>
+#include <mmsg/socket_options.hpp>
+#include <mmsg/socket_state.hpp>
 
 #endif // MMSG_HPP

@@ -23,7 +23,7 @@ namespace mmsg {
 /*! A backend that applies a fault script before handing datagrams to `Inner`.
 
     The script is the one MockNetwork uses (detail::FaultScript), with the same counting
-    rules (DESIGN §5): fail_nth counts datagrams attempted (by the script or by Inner: a
+    rules: fail_nth counts datagrams attempted (by the script or by Inner: a
     datagram the kernel rejected was attempted too), would_block_after counts datagrams
     Inner actually sent, calls() counts this backend's calls (send and receive),
     limit_per_call and interrupt_next apply to receives as well. A scripted fault stops the

@@ -7,6 +7,7 @@
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/detail/recv_decode.hpp>
+#include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_limits.hpp>
@@ -63,19 +64,6 @@ struct GsoCapability {
 #if MMSG_HAS_UDP_GSO
 namespace detail {
 
-// A socket closed on scope exit; the probe's only resource.
-struct ProbeFd {
-    int fd = -1;
-    explicit ProbeFd(int f) noexcept : fd(f) {}
-    ProbeFd(const ProbeFd&) = delete;
-    ProbeFd& operator=(const ProbeFd&) = delete;
-    ~ProbeFd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-inline std::error_code last_error() noexcept { return errno_code(errno); }
-
 // Sends `total` bytes (byte i = i % 251) as one UDP_SEGMENT train of `segment`-byte datagrams.
 inline std::error_code probe_send_train(int fd, const Endpoint& to, std::size_t segment,
                                         std::size_t total, std::byte* buf) noexcept {
@@ -90,8 +78,9 @@ inline std::error_code probe_send_train(int fd, const Endpoint& to, std::size_t 
     m.msg_iovlen = 1;
     m.msg_control = ctl;
     m.msg_controllen = sizeof ctl;
-    if (::sendmsg(fd, &m, MSG_NOSIGNAL) < 0) return last_error();
-    return {};
+    std::error_code ec;
+    sys_sendmsg(fd, &m, 0, ec);
+    return ec;
 }
 
 // Receives until `total` bytes arrived (as one coalesced datagram or as segments), checking
@@ -109,8 +98,9 @@ inline std::error_code probe_receive(int fd, std::size_t segment, std::size_t to
         m.msg_iovlen = 1;
         m.msg_control = ctl;
         m.msg_controllen = sizeof ctl;
-        const ssize_t r = ::recvmsg(fd, &m, 0);
-        if (r < 0) return last_error(); // SO_RCVTIMEO bounds the wait
+        std::error_code ec;
+        const long r = sys_recvmsg(fd, &m, 0, ec);
+        if (r < 0) return ec; // SO_RCVTIMEO bounds the wait
         if (m.msg_flags & MSG_TRUNC) return std::make_error_code(std::errc::message_size);
         const std::size_t gro = parse_control(m).gro_segment;
         const auto n = static_cast<std::size_t>(r);
@@ -148,31 +138,31 @@ inline GsoCapability probe_gso(const boost::asio::ip::udp& protocol) noexcept {
     return cap;
 #else
     const bool v6 = protocol.family() == AF_INET6;
-    detail::ProbeFd rx(::socket(protocol.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    detail::ProbeFd tx(::socket(protocol.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (rx.fd < 0 || tx.fd < 0) {
-        cap.error = detail::last_error();
+    std::error_code ec;
+    detail::UniqueFd rx(detail::open_udp(protocol.family(), ec));
+    if (ec) {
+        cap.error = ec;
+        return cap;
+    }
+    detail::UniqueFd tx(detail::open_udp(protocol.family(), ec));
+    if (ec) {
+        cap.error = ec;
         return cap;
     }
     Endpoint to(v6 ? boost::asio::ip::address(boost::asio::ip::address_v6::loopback())
                    : boost::asio::ip::address(boost::asio::ip::address_v4::loopback()),
                 0);
-    socklen_t len = static_cast<socklen_t>(to.capacity());
-    if (::bind(rx.fd, static_cast<const sockaddr*>(static_cast<const void*>(to.data())),
-               static_cast<socklen_t>(to.size())) != 0 ||
-        ::getsockname(rx.fd, static_cast<sockaddr*>(static_cast<void*>(to.data())), &len) != 0) {
-        cap.error = detail::last_error(); // e.g. IPv6 disabled: untested
+    if ((ec = detail::bind_to(rx.get(), to)) || (ec = detail::local_endpoint_of(rx.get(), to))) {
+        cap.error = ec; // e.g. IPv6 disabled: untested
         return cap;
     }
-    to.resize(len);
-    timeval tv{0, 300000};
-    ::setsockopt(rx.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    detail::set_timeout(rx.get(), SO_RCVTIMEO, 300000);
 
-    const int one = 1;
-    const bool gro_on = ::setsockopt(rx.fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+    const std::error_code gro_error = detail::set_int_option(rx.get(), SOL_UDP, UDP_GRO, 1);
+    const bool gro_on = !gro_error;
     if (!gro_on) {
         cap.receive = OffloadSupport::unsupported;
-        cap.error = detail::last_error();
+        cap.error = gro_error;
     }
 
     constexpr std::size_t buf_size = 65536;
@@ -188,14 +178,14 @@ inline GsoCapability probe_gso(const boost::asio::ip::udp& protocol) noexcept {
     // Segment limit: the largest power of two the kernel accepts (it answers EINVAL above).
     std::size_t max_segments = 0;
     for (std::size_t n : {256u, 128u, 64u, 32u, 16u, 8u, 4u, 2u}) {
-        const std::error_code ec = detail::probe_send_train(tx.fd, to, 8, 8 * n, buf.get());
+        const std::error_code ec = detail::probe_send_train(tx.get(), to, 8, 8 * n, buf.get());
         if (ec == std::errc::invalid_argument && n > 2) continue;
         if (ec)
             return fail(detail::offload_refused(ec) ? OffloadSupport::unsupported
                                                     : OffloadSupport::failed,
                         ec);
         bool coalesced = false;
-        if (const auto rec = detail::probe_receive(rx.fd, 8, 8 * n, buf.get(), buf_size, coalesced))
+        if (const auto rec = detail::probe_receive(rx.get(), 8, 8 * n, buf.get(), buf_size, coalesced))
             return fail(OffloadSupport::failed, rec);
         coalesced_any = coalesced_any || coalesced;
         max_segments = n;
@@ -208,12 +198,12 @@ inline GsoCapability probe_gso(const boost::asio::ip::udp& protocol) noexcept {
     for (std::size_t total : {family_max, std::size_t{61440}, std::size_t{32768}}) {
         const std::size_t segment =
             std::max<std::size_t>(1232, (total + max_segments - 1) / max_segments);
-        const std::error_code ec = detail::probe_send_train(tx.fd, to, segment, total, buf.get());
+        const std::error_code ec = detail::probe_send_train(tx.get(), to, segment, total, buf.get());
         if (ec == std::errc::message_size || ec == std::errc::invalid_argument) continue;
         if (ec) return fail(OffloadSupport::failed, ec);
         bool coalesced = false;
         if (const auto rec =
-                detail::probe_receive(rx.fd, segment, total, buf.get(), buf_size, coalesced))
+                detail::probe_receive(rx.get(), segment, total, buf.get(), buf_size, coalesced))
             return fail(OffloadSupport::failed, rec);
         coalesced_any = coalesced_any || coalesced;
         max_bytes = total;
@@ -245,15 +235,8 @@ inline const GsoCapability& gso_capability(const boost::asio::ip::udp& protocol)
 */
 template <SocketLike Socket>
 const GsoCapability& gso_capability(Socket&& s) noexcept {
-#if MMSG_HAS_UDP_GSO
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(detail::native(s), reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
-        ss.ss_family == AF_INET6)
+    if (detail::family_of(detail::native(s)) == AF_INET6)
         return gso_capability(boost::asio::ip::udp::v6());
-#else
-    (void)s;
-#endif
     return gso_capability(boost::asio::ip::udp::v4());
 }
 

@@ -15,7 +15,7 @@ struct Meta {
     Endpoint addr{};                       //!< sender (receive side)
     PacketFlags flags = PacketFlags::none; //!< e.g. truncated
     //! The datagram's length on the wire: size, or more when it was truncated (the bytes
-    //! beyond size are lost). Not part of DESIGN §2's Meta; added so a truncation says by
+    //! beyond size are lost). An addition to the Meta of the first release, so a truncation says by
     //! how much.
     std::size_t wire_size = 0;
 

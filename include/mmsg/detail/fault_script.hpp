@@ -33,7 +33,7 @@ namespace mmsg::detail {
          transport underneath did.
     A receive call uses begin_call() and call_limit().
 
-    Counting rules (those of MockNetwork, DESIGN §5): fail_nth counts attempted datagrams
+    Counting rules (MockNetwork's): fail_nth counts attempted datagrams
     (a call that would block or is interrupted attempts none); would_block_after counts
     accepted datagrams; the would-block check comes first, then fail_nth, then unreachable.
 */

@@ -23,6 +23,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 namespace mmsg::detail {
 
@@ -142,6 +143,75 @@ inline long sys_sendmsg(int fd, const msghdr* msg, int flags, std::error_code& e
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
     return r;
+}
+
+//! A descriptor closed when it goes out of scope.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+    UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+    UniqueFd& operator=(UniqueFd&& o) noexcept {
+        if (this != &o) reset(o.release());
+        return *this;
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd() { reset(); }
+
+    int get() const noexcept { return fd_; }
+    int release() noexcept {
+        const int f = fd_;
+        fd_ = -1;
+        return f;
+    }
+    void reset(int fd = -1) noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+//! A new UDP socket of `family` (AF_INET, AF_INET6), close-on-exec; -1 and `ec` on failure.
+inline int open_udp(int family, std::error_code& ec) noexcept {
+    const int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) ec = errno_code(errno);
+    else ec.clear();
+    return fd;
+}
+
+//! Binds `fd` to `local`.
+inline std::error_code bind_to(int fd, const Endpoint& local) noexcept {
+    if (::bind(fd, static_cast<const sockaddr*>(static_cast<const void*>(local.data())),
+               static_cast<socklen_t>(local.size())) == 0)
+        return {};
+    return errno_code(errno);
+}
+
+//! The address `fd` is bound to (getsockname), in `out`.
+inline std::error_code local_endpoint_of(int fd, Endpoint& out) noexcept {
+    socklen_t len = static_cast<socklen_t>(out.capacity());
+    if (::getsockname(fd, static_cast<sockaddr*>(static_cast<void*>(out.data())), &len) != 0)
+        return errno_code(errno);
+    out.resize(len);
+    return {};
+}
+
+//! The address family of the socket behind `fd` (AF_INET, AF_INET6, ...); 0 when unknown.
+inline int family_of(int fd) noexcept {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    return ss.ss_family;
+}
+
+//! Sets SO_RCVTIMEO (or, with `which` = SO_SNDTIMEO, the send timeout) to `usec` microseconds.
+inline std::error_code set_timeout(int fd, int which, long usec) noexcept {
+    timeval tv{static_cast<time_t>(usec / 1'000'000), static_cast<suseconds_t>(usec % 1'000'000)};
+    if (::setsockopt(fd, SOL_SOCKET, which, &tv, sizeof tv) == 0) return {};
+    return errno_code(errno);
 }
 
 //! Sets an int-valued socket option; returns the error, if any.
