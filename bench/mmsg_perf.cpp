@@ -12,6 +12,7 @@
 #include "rows_async.hpp"
 #include "rows_scaling.hpp"
 #include "rows_gso.hpp"
+#include "rows_sockets.hpp"
 #include "rows_uring.hpp"
 
 #include <algorithm>

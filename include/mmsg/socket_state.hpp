@@ -24,8 +24,8 @@ namespace mmsg {
 
     Each layer keeps its own part, a value of a type of its own made on first use
     (`get<T>()`), so a backend written by a user can keep per-socket state here too. Parts
-    are few (one to three per socket); finding one is a short scan, with no lookup by
-    descriptor. Making a part allocates once; nothing else does.
+    are few (one to three per socket) and small ones are kept inside the SocketState, so
+    finding one is a short scan of memory the socket owns, with no lookup by descriptor.
 
     A SocketState belongs to one socket. Reach it from a socket argument by passing an
     mmsg::Socket, or `mmsg::with_state(socket, state)`, or any object with `mmsg_state()`;
@@ -36,25 +36,41 @@ namespace mmsg {
 class SocketState {
 public:
     SocketState() = default;
-    SocketState(SocketState&&) noexcept = default;
-    SocketState& operator=(SocketState&&) noexcept = default;
+    SocketState(SocketState&& o) noexcept { take(o); }
+    SocketState& operator=(SocketState&& o) noexcept {
+        if (this != &o) {
+            clear();
+            take(o);
+        }
+        return *this;
+    }
     SocketState(const SocketState&) = delete;
     SocketState& operator=(const SocketState&) = delete;
-    ~SocketState() = default;
+    ~SocketState() { clear(); }
 
     //! The part of type T, value-initialised on first use. Throws std::bad_alloc (first
-    //! use only).
+    //! use only, for a part too large to be kept inside the SocketState).
     template <class T>
     T& get() {
         if (T* p = find<T>()) return *p;
-        parts_.push_back(Part::template make<T>());
-        return *static_cast<T*>(parts_.back().p.get());
+        if constexpr (fits_inline<T>) {
+            if (used_ < inline_parts) {
+                T* p = ::new (static_cast<void*>(room_[used_])) T();
+                kinds_[used_++] = &kind_of<T>;
+                return *p;
+            }
+        }
+        more_.push_back(HeapPart{&kind_of<T>, std::unique_ptr<void, void (*)(void*)>(
+                                                  new T(), [](void* q) { delete static_cast<T*>(q); })});
+        return *static_cast<T*>(more_.back().p.get());
     }
     //! The part of type T if it was made, else nullptr.
     template <class T>
     T* find() noexcept {
-        for (Part& part : parts_)
-            if (part.tag == &tag<T>) return static_cast<T*>(part.p.get());
+        for (std::size_t i = 0; i < used_; ++i)
+            if (kinds_[i] == &kind_of<T>) return std::launder(reinterpret_cast<T*>(room_[i]));
+        for (HeapPart& part : more_)
+            if (part.kind == &kind_of<T>) return static_cast<T*>(part.p.get());
         return nullptr;
     }
     template <class T>
@@ -67,17 +83,19 @@ public:
     */
     std::size_t pending() const noexcept {
         std::size_t n = 0;
-        for (const Part& part : parts_)
-            if (part.pending) n += part.pending(part.p.get());
+        each([&](const Kind& k, const void* p) {
+            if (k.pending) n += k.pending(p);
+        });
         return n;
     }
     //! Whether a part owes the socket's next call something: datagrams (pending()) or an
     //! error kept for it (a part with `bool owes() const` that says so).
     bool owes() const noexcept {
-        for (const Part& part : parts_)
-            if ((part.pending && part.pending(part.p.get()) > 0) || (part.owes && part.owes(part.p.get())))
-                return true;
-        return false;
+        bool any = false;
+        each([&](const Kind& k, const void* p) {
+            any = any || (k.pending && k.pending(p) > 0) || (k.owes && k.owes(p));
+        });
+        return any;
     }
 
     //! Datagrams the kernel dropped on this socket for lack of receive-buffer room, as it
@@ -92,45 +110,89 @@ public:
 
     //! Forgets everything: the socket is used as if for the first time.
     void clear() noexcept {
-        parts_.clear();
+        for (std::size_t i = 0; i < used_; ++i) kinds_[i]->destroy(room_[i]);
+        used_ = 0;
+        more_.clear();
         last_raw_drops_ = 0;
         dropped_ = 0;
     }
 
 private:
+    // What the SocketState needs to know about a part's type; one static table per type.
+    struct Kind {
+        void (*destroy)(void*) noexcept;
+        void (*relocate)(void* from, void* to) noexcept; // move-construct at `to`, destroy `from`
+        std::size_t (*pending)(const void*) noexcept;
+        bool (*owes)(const void*) noexcept;
+    };
+    using PendingFn = std::size_t (*)(const void*) noexcept;
+    using OwesFn = bool (*)(const void*) noexcept;
     template <class T>
-    static constexpr char tag = 0;
-
-    struct Part {
-        const void* tag;
-        std::unique_ptr<void, void (*)(void*)> p;
-        std::size_t (*pending)(const void*);
-        bool (*owes)(const void*);
-
-        template <class T>
-        static Part make() {
-            std::size_t (*datagrams)(const void*) = nullptr;
-            bool (*something)(const void*) = nullptr;
-            if constexpr (requires(const T& t) {
-                              { t.pending() } -> std::convertible_to<std::size_t>;
-                          })
-                datagrams = [](const void* q) -> std::size_t {
-                    return static_cast<const T*>(q)->pending();
-                };
-            if constexpr (requires(const T& t) {
-                              { t.owes() } -> std::convertible_to<bool>;
-                          })
-                something = [](const void* q) -> bool { return static_cast<const T*>(q)->owes(); };
-            return Part{&SocketState::tag<T>,
-                        std::unique_ptr<void, void (*)(void*)>(
-                            new T(), [](void* q) { delete static_cast<T*>(q); }),
-                        datagrams, something};
-        }
+    static constexpr PendingFn pending_of() {
+        if constexpr (requires(const T& t) {
+                          { t.pending() } -> std::convertible_to<std::size_t>;
+                      })
+            return [](const void* p) noexcept -> std::size_t { return static_cast<const T*>(p)->pending(); };
+        else
+            return nullptr;
+    }
+    template <class T>
+    static constexpr OwesFn owes_of() {
+        if constexpr (requires(const T& t) {
+                          { t.owes() } -> std::convertible_to<bool>;
+                      })
+            return [](const void* p) noexcept -> bool { return static_cast<const T*>(p)->owes(); };
+        else
+            return nullptr;
+    }
+    template <class T>
+    static constexpr Kind kind_of = {
+        [](void* p) noexcept { static_cast<T*>(p)->~T(); },
+        [](void* from, void* to) noexcept {
+            if constexpr (std::is_nothrow_move_constructible_v<T>) {
+                T* f = static_cast<T*>(from);
+                ::new (to) T(std::move(*f));
+                f->~T();
+            }
+        },
+        pending_of<T>(),
+        owes_of<T>(),
     };
 
-    std::vector<Part> parts_;
+    // Small parts are kept inside the SocketState, so reaching one touches no other memory.
+    static constexpr std::size_t inline_parts = 4;
+    static constexpr std::size_t inline_room = 96;
+    template <class T>
+    static constexpr bool fits_inline = sizeof(T) <= inline_room &&
+        alignof(T) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<T>;
+
+    struct HeapPart {
+        const Kind* kind;
+        std::unique_ptr<void, void (*)(void*)> p;
+    };
+
+    template <class F>
+    void each(F f) const {
+        for (std::size_t i = 0; i < used_; ++i) f(*kinds_[i], room_[i]);
+        for (const HeapPart& part : more_) f(*part.kind, part.p.get());
+    }
+    void take(SocketState& o) noexcept {
+        for (std::size_t i = 0; i < o.used_; ++i) {
+            o.kinds_[i]->relocate(o.room_[i], room_[i]);
+            kinds_[i] = o.kinds_[i];
+        }
+        used_ = std::exchange(o.used_, 0);
+        more_ = std::move(o.more_);
+        last_raw_drops_ = o.last_raw_drops_;
+        dropped_ = o.dropped_;
+    }
+
+    const Kind* kinds_[inline_parts] = {};
+    std::size_t used_ = 0;
     std::uint32_t last_raw_drops_ = 0;
     std::uint64_t dropped_ = 0;
+    alignas(std::max_align_t) unsigned char room_[inline_parts][inline_room];
+    std::vector<HeapPart> more_;
 };
 
 /*! A socket as a backend sees it: its descriptor (a MockNetwork handle for the mock) and
