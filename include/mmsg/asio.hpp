@@ -9,6 +9,7 @@
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/async_ops.hpp>
+#include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
 
 #include <boost/asio/async_result.hpp>
@@ -76,8 +77,10 @@ auto batch_round(Get get, const Packets& packets) {
 }
 
 template <class Get, class Payload, class Dests>
-auto multi_round(Get get, const Payload& payload, const Dests& dests) {
-    return [get, &payload, &dests](auto& socket, std::size_t from) {
+auto multi_round(Get get, const Payload& payload, const Dests& dests,
+                 const SendOptions* options = nullptr) {
+    return [get, &payload, &dests, options](auto& socket, std::size_t from) {
+        if (options) return get().try_multi_target_send(socket, payload, tail(dests, from), *options);
         return get().try_multi_target_send(socket, payload, tail(dests, from));
     };
 }
@@ -133,8 +136,19 @@ auto async_batch_send(BatchSender<B, Buf>& sender, Socket& s, const Packets& pac
 template <class B, class Buf, AsyncSocket Socket, ByteBuffer Payload, DestinationList Dests,
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
 auto async_multi_target_send(BatchSender<B, Buf>& sender, Socket& s, const Payload& payload,
-                             const Dests& dests, Token&& token = {}) {
+                             const Dests& dests, Token&& token = {})
+    requires(!std::same_as<std::remove_cvref_t<Token>, SendOptions>) {
     return detail::start_send(s, detail::multi_round(detail::use(sender), payload, dests),
+                              std::forward<Token>(token));
+}
+
+//! The same, every datagram with `options` (see SendOptions); `options` must stay alive
+//! until the handler runs.
+template <class B, class Buf, AsyncSocket Socket, ByteBuffer Payload, DestinationList Dests,
+          class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
+auto async_multi_target_send(BatchSender<B, Buf>& sender, Socket& s, const Payload& payload,
+                             const Dests& dests, const SendOptions& options, Token&& token = {}) {
+    return detail::start_send(s, detail::multi_round(detail::use(sender), payload, dests, &options),
                               std::forward<Token>(token));
 }
 
@@ -190,9 +204,22 @@ auto async_batch_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, E
 template <class Executor, ByteBuffer Payload, DestinationList Dests,
           class Token = boost::asio::default_completion_token_t<Executor>>
 auto async_multi_target_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
-                             const Payload& payload, const Dests& dests, Token&& token = {}) {
+                             const Payload& payload, const Dests& dests, Token&& token = {})
+    requires(!std::same_as<std::remove_cvref_t<Token>, SendOptions>) {
     return detail::start_send(s, detail::multi_round(detail::thread_sender_of_this_thread(), payload, dests),
                               std::forward<Token>(token));
+}
+
+//! async_multi_target_send on DefaultBackend with `options` for every datagram; `options`
+//! must stay alive until the handler runs.
+template <class Executor, ByteBuffer Payload, DestinationList Dests,
+          class Token = boost::asio::default_completion_token_t<Executor>>
+auto async_multi_target_send(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+                             const Payload& payload, const Dests& dests, const SendOptions& options,
+                             Token&& token = {}) {
+    return detail::start_send(
+        s, detail::multi_round(detail::thread_sender_of_this_thread(), payload, dests, &options),
+        std::forward<Token>(token));
 }
 
 //! async_recv_mmsg on DefaultBackend. See the BatchReceiver overload.

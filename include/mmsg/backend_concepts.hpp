@@ -6,6 +6,7 @@
 
 #include <mmsg/endpoint.hpp>
 #include <mmsg/meta.hpp>
+#include <mmsg/send_options.hpp>
 #include <mmsg/socket_state.hpp>
 
 #include <concepts>
@@ -22,6 +23,9 @@ struct SendItem {
     const std::byte* data = nullptr;
     std::size_t size = 0;
     const Endpoint* dest = nullptr;
+    //! Its options (ECN, DSCP, source, interface), or null for none. A backend that cannot
+    //! carry them sends the datagram as if they were default (see doc/backends.adoc).
+    const SendOptions* options = nullptr;
 };
 
 //! One packet to receive into, as BatchReceiver hands it to a backend.

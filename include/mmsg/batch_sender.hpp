@@ -11,6 +11,7 @@
 #include <mmsg/detail/send_outcome.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/send_batch.hpp>
+#include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/socket_state.hpp>
@@ -104,6 +105,19 @@ public:
         detail::check_status(status, std::ranges::size(dests));
         return send_multi(s, payload, dests, status, WaitMode::socket_default);
     }
+    //! Sends `payload` to every destination, every datagram with `options` (see SendOptions).
+    template <SocketLike Socket, DestinationList Dests>
+    SendResult multi_target_send(Socket&& s, const Buffer& payload, const Dests& dests,
+                                 const SendOptions& options) {
+        return send_multi(s, payload, dests, {}, WaitMode::socket_default, &options);
+    }
+    //! Same, with a per-destination status.
+    template <SocketLike Socket, DestinationList Dests>
+    SendResult multi_target_send(Socket&& s, const Buffer& payload, const Dests& dests,
+                                 const SendOptions& options, std::span<std::error_code> status) {
+        detail::check_status(status, std::ranges::size(dests));
+        return send_multi(s, payload, dests, status, WaitMode::socket_default, &options);
+    }
 
     //! Non-blocking forms for any event loop: never wait, even on a blocking socket (every
     //! call uses MSG_DONTWAIT). When the socket is full, the rest is reported `unsent`;
@@ -120,6 +134,13 @@ public:
                                      std::span<std::error_code> status = {}) {
         if (!status.empty()) detail::check_status(status, std::ranges::size(dests));
         return send_multi(s, payload, dests, status, WaitMode::never);
+    }
+    template <SocketLike Socket, ByteBuffer Payload, DestinationList Dests>
+    SendResult try_multi_target_send(Socket&& s, const Payload& payload, const Dests& dests,
+                                     const SendOptions& options,
+                                     std::span<std::error_code> status = {}) {
+        if (!status.empty()) detail::check_status(status, std::ranges::size(dests));
+        return send_multi(s, payload, dests, status, WaitMode::never, &options);
     }
 
     //! The SocketState this sender uses for `s`: the one `s` carries, else the one it keeps
@@ -142,14 +163,15 @@ private:
     }
     template <class Socket, class Payload, class Dests>
     SendResult send_multi(Socket& s, const Payload& payload, const Dests& dests,
-                          std::span<std::error_code> status, WaitMode mode) {
+                          std::span<std::error_code> status, WaitMode mode,
+                          const SendOptions* options = nullptr) {
         static_assert(!std::same_as<std::ranges::range_reference_t<const Dests>, Endpoint>,
                       "mmsg::multi_target_send: the range makes Endpoints on the fly; pass a "
                       "container of endpoints (or of pointers to them) instead");
         const auto bytes = detail::bytes_of(payload);
         return run(detail::socket_ref(s, implicit_), std::ranges::begin(dests),
-                   std::ranges::size(dests), status, mode, [bytes](const auto& d) {
-                       return SendItem{bytes.data(), bytes.size(), detail::endpoint_ptr(d)};
+                   std::ranges::size(dests), status, mode, [bytes, options](const auto& d) {
+                       return SendItem{bytes.data(), bytes.size(), detail::endpoint_ptr(d), options};
                    });
     }
 
@@ -280,6 +302,18 @@ template <SocketLike Socket, ByteBuffer Payload, DestinationList Dests>
 SendResult multi_target_send(Socket&& s, const Payload& payload, const Dests& dests,
                              std::span<std::error_code> status) {
     return detail::thread_sender().multi_target_send(s, detail::bytes_of(payload), dests, status);
+}
+//! The same, every datagram with `options` (see SendOptions).
+template <SocketLike Socket, ByteBuffer Payload, DestinationList Dests>
+SendResult multi_target_send(Socket&& s, const Payload& payload, const Dests& dests,
+                             const SendOptions& options) {
+    return detail::thread_sender().multi_target_send(s, detail::bytes_of(payload), dests, options);
+}
+template <SocketLike Socket, ByteBuffer Payload, DestinationList Dests>
+SendResult multi_target_send(Socket&& s, const Payload& payload, const Dests& dests,
+                             const SendOptions& options, std::span<std::error_code> status) {
+    return detail::thread_sender().multi_target_send(s, detail::bytes_of(payload), dests, options,
+                                                     status);
 }
 
 } // namespace mmsg

@@ -1,9 +1,10 @@
-//! Defines the concepts of what BatchSender sends: ByteBuffer (a payload), Destination, a
-//! batch element (payload, destination), SendBatch and DestinationList.
+//! Defines the concepts of what BatchSender sends: ByteBuffer (a payload), Destination,
+//! OptionsRef, a batch element (payload, destination[, options]), SendBatch, DestinationList.
 #ifndef MMSG_SEND_BATCH_HPP
 #define MMSG_SEND_BATCH_HPP
 
 #include <mmsg/endpoint.hpp>
+#include <mmsg/send_options.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -29,12 +30,32 @@ concept Destination = std::same_as<std::remove_cvref_t<D>, Endpoint> ||
     std::same_as<std::remove_cvref_t<D>, std::reference_wrapper<Endpoint>> ||
     std::same_as<std::remove_cvref_t<D>, std::reference_wrapper<const Endpoint>>;
 
-//! An element of a batch: pair-like (payload, destination), read with std::get.
+//! The options of a datagram in a batch element: a SendOptions by value or reference, a
+//! std::reference_wrapper of one, or a pointer to one (null: default options).
+template <class O>
+concept OptionsRef = std::same_as<std::remove_cvref_t<O>, SendOptions> ||
+    std::same_as<std::remove_cvref_t<O>, SendOptions*> ||
+    std::same_as<std::remove_cvref_t<O>, const SendOptions*> ||
+    std::same_as<std::remove_cvref_t<O>, std::reference_wrapper<SendOptions>> ||
+    std::same_as<std::remove_cvref_t<O>, std::reference_wrapper<const SendOptions>>;
+
+namespace detail {
+template <class E>
+constexpr std::size_t arity() {
+    if constexpr (requires { std::tuple_size<E>::value; }) return std::tuple_size<E>::value;
+    else return 0;
+}
+} // namespace detail
+
+//! An element of a batch, read with std::get: pair-like (payload, destination), or
+//! tuple-like (payload, destination, options).
 template <class E>
 concept BatchElement = requires(const E& e) {
     { std::get<0>(e) } -> ByteBuffer;
     { std::get<1>(e) } -> Destination;
-};
+} && (detail::arity<E>() != 3 || requires(const E& e) {
+    { std::get<2>(e) } -> OptionsRef;
+});
 
 //! A batch for batch_send: a sized range of batch elements.
 template <class R>

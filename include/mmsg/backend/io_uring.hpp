@@ -8,6 +8,7 @@
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/kernel_socket.hpp>
 #include <mmsg/detail/recv_decode.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/uring_completions.hpp>
 #include <mmsg/endpoint.hpp>
@@ -120,6 +121,16 @@ public:
             h.msg_namelen = static_cast<socklen_t>(it.dest->size());
             s.send_iov[i].iov_base = const_cast<std::byte*>(it.data);
             s.send_iov[i].iov_len = it.size;
+            h.msg_controllen = 0;
+            if (detail::has_options(it.options)) {
+                if (std::error_code e = detail::options_error(*it.options, *it.dest)) {
+                    if (i == 0) return {0, e}; // this datagram is refused
+                    n = i;                     // move those before it; the next call reports it
+                    break;
+                }
+                h.msg_control = s.send_ctl[i].bytes;
+                h.msg_controllen = detail::write_send_control(s.send_ctl[i].bytes, *it.options, *it.dest);
+            }
             io_uring_sqe* sqe = next_sqe(s.ring);
             if (sqe == nullptr) {
                 n = i; // no room now: move what was prepared, the sender calls again
@@ -204,6 +215,10 @@ private:
     struct State {
         io_uring ring{};
         std::unique_ptr<msghdr[]> send_hdr;
+        struct alignas(cmsghdr) SendControl {
+            unsigned char bytes[detail::send_control_room];
+        };
+        std::unique_ptr<SendControl[]> send_ctl;
         std::unique_ptr<iovec[]> send_iov;
         std::unique_ptr<int[]> res;
         msghdr recv_hdr[max_recv]{};
@@ -252,9 +267,10 @@ private:
         if (!s) return std::make_error_code(std::errc::not_enough_memory);
         const unsigned n = opts_.entries;
         s->send_hdr.reset(new (std::nothrow) msghdr[n]{});
+        s->send_ctl.reset(new (std::nothrow) State::SendControl[n]);
         s->send_iov.reset(new (std::nothrow) iovec[n]{});
         s->res.reset(new (std::nothrow) int[n]{});
-        if (!s->send_hdr || !s->send_iov || !s->res)
+        if (!s->send_hdr || !s->send_ctl || !s->send_iov || !s->res)
             return std::make_error_code(std::errc::not_enough_memory);
         if (const int e = init_ring(s->ring, n, opts_.sqpoll); e < 0) {
             // A refused io_uring does not come back: remember why and fail every call with it.

@@ -10,6 +10,7 @@
 #include <mmsg/detail/gso_trains.hpp>
 #include <mmsg/detail/kernel_socket.hpp>
 #include <mmsg/detail/scratch.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>
@@ -141,7 +142,9 @@ public:
         bool offload_suspect = false; // a train failed with EIO/EINVAL; its datagrams go plain
         const int flags = detail::flags_for(mode == WaitMode::never);
         for (;;) {
-            const std::size_t m = build(items.first(n), lim, plain_prefix);
+            std::error_code refused;
+            const std::size_t m = build(items.first(n), lim, plain_prefix, refused);
+            if (m == 0) return {0, refused}; // the first datagram's options are refused
             SendArrays& a = *send_.get(1);
             std::error_code ec;
             const int r = ops_.sendmmsg(s.fd, a.hdr, static_cast<unsigned>(m), flags, ec);
@@ -188,7 +191,7 @@ public:
             if (got == n) return got;
             mode = WaitMode::never; // then only what is already queued
         }
-        const std::size_t more = receive(s.fd, g, slots.subspan(got, n - got), mode, ec);
+        const std::size_t more = receive(s.fd, g, *s.state, slots.subspan(got, n - got), mode, ec);
         if (got > 0 && detail::is_would_block(ec)) ec.clear();
         return got + more;
     }
@@ -217,16 +220,20 @@ private:
     }
 
     // ---- send -----------------------------------------------------------------------------
+    // A message's control buffer: the UDP_SEGMENT message (trains), then the options'.
+    static constexpr std::size_t send_control = detail::gso_cmsg_space + detail::send_control_room;
     struct SendArrays {
         mmsghdr hdr[max_send];
         iovec iov[max_send];
         detail::PlannedMessage plan[max_send];
-        alignas(cmsghdr) unsigned char ctl[max_send][detail::gso_cmsg_space];
+        alignas(cmsghdr) unsigned char ctl[max_send][send_control];
     };
 
     // Plans the messages (detail::plan_trains) and writes their headers; returns how many.
+    // A message whose options are refused (detail::options_error) ends the call before it:
+    // `refused` is its error, and 0 is returned when it is the first.
     std::size_t build(std::span<const SendItem> items, const GsoLimits& lim,
-                      std::size_t plain_prefix) {
+                      std::size_t plain_prefix, std::error_code& refused) {
         const bool fresh = !send_.allocated();
         SendArrays& a = *send_.get(1);
         if (fresh)
@@ -244,10 +251,18 @@ private:
             h.msg_iov = &a.iov[p.first];
             h.msg_name = detail::sockaddr_of(*d[0].dest);
             h.msg_namelen = static_cast<socklen_t>(d[0].dest->size());
+            // The options' messages go after the UDP_SEGMENT one (which only trains carry).
+            std::size_t options_len = 0;
+            if (detail::has_options(d[0].options)) {
+                if ((refused = detail::options_error(*d[0].options, *d[0].dest))) return j;
+                options_len = detail::write_send_control(a.ctl[j] + detail::gso_cmsg_space,
+                                                         *d[0].options, *d[0].dest);
+            }
             if (p.count == 1) {
                 a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), d[0].size};
                 h.msg_iovlen = 1;
-                h.msg_controllen = 0;
+                h.msg_control = a.ctl[j] + detail::gso_cmsg_space;
+                h.msg_controllen = options_len;
                 continue;
             }
             std::size_t len = 0;
@@ -276,7 +291,8 @@ private:
             }
             // The control message was written once; only its segment size changes.
             detail::set_segment_cmsg(a.ctl[j], static_cast<std::uint16_t>(p.segment));
-            h.msg_controllen = detail::gso_cmsg_space;
+            h.msg_control = a.ctl[j];
+            h.msg_controllen = detail::gso_cmsg_space + options_len;
         }
         return m;
     }
@@ -331,10 +347,10 @@ private:
 
     // Decodes `got` messages and splits them into `slots` (the layout they were laid out in).
     std::size_t split(RecvArrays& a, std::size_t got, std::span<const RecvSlot> slots, bool train,
-                      GroSocket& g) {
+                      GroSocket& g, SocketState& state) {
         std::size_t total = 0;
         for (std::size_t j = 0; j < got; ++j)
-            total += detail::decode_gro(a.hdr[j].msg_hdr, a.hdr[j].msg_len, total, a.info[j]);
+            total += detail::decode_gro(a.hdr[j].msg_hdr, a.hdr[j].msg_len, total, a.info[j], state);
         const detail::GroLayout layout{slots, spill_.p.get(), coalesced_room, train};
         return detail::split_gro(layout, std::span<const detail::GroMessage>(a.info, got), total,
                                  g.kept);
@@ -343,8 +359,8 @@ private:
     // One receive: first a single message over every packet (zero-copy for a coalesced
     // datagram of packet-sized segments). If that brought one plain datagram, a second,
     // non-waiting call takes what else is queued, one message per remaining packet.
-    std::size_t receive(int fd, GroSocket& g, std::span<const RecvSlot> slots, WaitMode mode,
-                        std::error_code& ec) {
+    std::size_t receive(int fd, GroSocket& g, SocketState& state, std::span<const RecvSlot> slots,
+                        WaitMode mode, std::error_code& ec) {
         const std::size_t n = slots.size();
         RecvArrays& a = recv_arrays();
         const std::size_t cap = slots[0].capacity;
@@ -356,13 +372,13 @@ private:
             lay_pairs(a, slots);
             const int r = ops_.recvmmsg(fd, a.hdr, static_cast<unsigned>(n), MSG_WAITFORONE | wait, ec);
             if (r <= 0) return 0;
-            return split(a, static_cast<std::size_t>(r), slots, false, g);
+            return split(a, static_cast<std::size_t>(r), slots, false, g, state);
         }
 
         lay_train(a, slots);
         const int r = ops_.recvmmsg(fd, a.hdr, 1, wait, ec);
         if (r <= 0) return 0;
-        const std::size_t first = split(a, 1, slots, true, g);
+        const std::size_t first = split(a, 1, slots, true, g, state);
         if (a.info[0].count > 1 || n == 1) return first;
 
         const auto rest = slots.subspan(1);
@@ -374,7 +390,7 @@ private:
             if (!detail::is_would_block(ec2) && !detail::is_interrupted(ec2)) ec = ec2;
             return 1;
         }
-        return 1 + split(a, static_cast<std::size_t>(r2), rest, false, g);
+        return 1 + split(a, static_cast<std::size_t>(r2), rest, false, g, state);
     }
 
     Ops ops_{};

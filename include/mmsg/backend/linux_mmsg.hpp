@@ -7,6 +7,7 @@
 #include <mmsg/detail/kernel_socket.hpp>
 #include <mmsg/detail/recv_decode.hpp>
 #include <mmsg/detail/scratch.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/socket_options.hpp>
@@ -26,9 +27,10 @@ namespace mmsg {
 
 /*! Backend on Linux's sendmmsg/recvmmsg.
 
-    Send: one sendmmsg per call over up to max_send_batch datagrams. sendmmsg reports an
-    error only when the failing datagram is the first of the call; after a partial send it
-    returns the count, and BatchSender calls again from the datagram that stopped it.
+    Send: one sendmmsg per call over up to max_send_batch datagrams, each datagram's
+    SendOptions as control messages of its own message. sendmmsg reports an error only when
+    the failing datagram is the first of the call; after a partial send it returns the
+    count, and BatchSender calls again from the datagram that stopped it.
     Receive: one recvmmsg with MSG_WAITFORONE (block, as the socket says, for the first
     datagram only, then take what is queued); the kernel's timeout argument is not used.
     Control messages the socket was asked for (mmsg::enable_drop_count) are decoded.
@@ -45,7 +47,7 @@ public:
                      WaitMode mode) {
         s = implicit_.resolve(s);
         if (std::error_code e = detail::refuse_non_datagram(s)) return {0, e};
-        const std::size_t n = std::min(items.size(), max_send);
+        std::size_t n = std::min(items.size(), max_send);
         SendArrays& a = send_arrays();
         for (std::size_t i = 0; i < n; ++i) {
             const SendItem& it = items[i];
@@ -54,6 +56,15 @@ public:
             h.msg_namelen = static_cast<socklen_t>(it.dest->size());
             a.iov[i].iov_base = const_cast<std::byte*>(it.data);
             a.iov[i].iov_len = it.size;
+            h.msg_controllen = 0;
+            if (detail::has_options(it.options)) {
+                if (std::error_code e = detail::options_error(*it.options, *it.dest)) {
+                    if (i == 0) return {0, e}; // this datagram is refused
+                    n = i;                     // send those before it; the next call reports it
+                    break;
+                }
+                h.msg_controllen = detail::write_send_control(a.ctl[i].bytes, *it.options, *it.dest);
+            }
         }
         std::error_code ec;
         const int r = detail::sys_sendmmsg(s.fd, a.hdr, static_cast<unsigned>(n),
@@ -92,6 +103,9 @@ private:
     struct SendArrays {
         mmsghdr hdr[max_send];
         iovec iov[max_send];
+        struct alignas(cmsghdr) Control {
+            unsigned char bytes[detail::send_control_room];
+        } ctl[max_send];
     };
     struct RecvArrays {
         mmsghdr hdr[max_recv];
@@ -109,6 +123,7 @@ private:
             for (std::size_t i = 0; i < max_send; ++i) {
                 a.hdr[i].msg_hdr.msg_iov = &a.iov[i];
                 a.hdr[i].msg_hdr.msg_iovlen = 1;
+                a.hdr[i].msg_hdr.msg_control = a.ctl[i].bytes;
             }
         return a;
     }

@@ -5,6 +5,7 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/kernel_socket.hpp>
 #include <mmsg/detail/recv_decode.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/socket_state.hpp>
@@ -21,7 +22,8 @@ namespace mmsg {
 /*! Backend with one datagram per system call, for systems without sendmmsg/recvmmsg.
     Always compiled and tested on Linux too, so it cannot rot.
 
-    Send: sendto for each datagram until one fails (its error is reported) or all went.
+    Send: sendto for each datagram (sendmsg when it has SendOptions) until one fails (its
+    error is reported) or all went.
     Receive: recvmsg as the socket's mode says for the first datagram, then MSG_DONTWAIT
     until the queue is empty or the slots are full. A socket that is not a datagram socket
     is refused with EPROTOTYPE, checked once per socket.
@@ -36,7 +38,22 @@ public:
         std::error_code ec;
         for (std::size_t i = 0; i < items.size(); ++i) {
             const SendItem& it = items[i];
-            if (detail::sys_sendto(s.fd, it.data, it.size, *it.dest, flags, ec) < 0) return {i, ec};
+            if (!detail::has_options(it.options)) {
+                if (detail::sys_sendto(s.fd, it.data, it.size, *it.dest, flags, ec) < 0) return {i, ec};
+            } else {
+                // Options go as control messages: sendmsg instead of sendto.
+                if ((ec = detail::options_error(*it.options, *it.dest))) return {i, ec};
+                alignas(cmsghdr) unsigned char control[detail::send_control_room];
+                iovec iov{const_cast<std::byte*>(it.data), it.size};
+                msghdr h{};
+                h.msg_name = detail::sockaddr_of(*it.dest);
+                h.msg_namelen = static_cast<socklen_t>(it.dest->size());
+                h.msg_iov = &iov;
+                h.msg_iovlen = 1;
+                h.msg_control = control;
+                h.msg_controllen = detail::write_send_control(control, *it.options, *it.dest);
+                if (detail::sys_sendmsg(s.fd, &h, flags, ec) < 0) return {i, ec};
+            }
             errors[i].clear();
         }
         return {items.size(), {}};

@@ -2,25 +2,48 @@
 #ifndef MMSG_DETAIL_ASSIGN_META_HPP
 #define MMSG_DETAIL_ASSIGN_META_HPP
 
+#include <mmsg/ecn.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/meta.hpp>
 #include <mmsg/packet_flags.hpp>
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/address_v6.hpp>
+
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace mmsg::detail {
 
+//! The per-datagram metadata of a received datagram, as its control messages gave it
+//! (defaults for what the socket was not asked for).
+struct ReceivedMetadata {
+    Ecn ecn = Ecn::not_ect;
+    boost::asio::ip::address local{};
+    std::uint32_t interface_index = 0;
+    std::chrono::nanoseconds timestamp{};
+};
+
 /*! Assigns every field of `m` for one received datagram that was `wire` bytes long, in a
-    buffer of `capacity` bytes: size (never above capacity), wire_size, source address and
-    flags (`flags`, plus truncated when it did not fit). The one place a Meta is filled.
+    buffer of `capacity` bytes: size (never above capacity), wire_size, source address,
+    flags (`flags`, plus truncated when it did not fit) and the metadata `md`. On a
+    dual-stack socket an IPv4 datagram's local address is made IPv4-mapped, like its source.
 */
 inline void assign_meta(Meta& m, std::size_t wire, std::size_t capacity, const Endpoint& from,
-                        PacketFlags flags) noexcept {
+                        PacketFlags flags, const ReceivedMetadata& md = {}) noexcept {
     m.size = std::min(wire, capacity);
     m.wire_size = wire;
     m.addr = from;
     m.flags = flags | (wire > capacity ? PacketFlags::truncated : PacketFlags::none);
+    m.ecn = md.ecn;
+    if (md.local.is_v4() && !md.local.is_unspecified() && from.address().is_v6())
+        m.local = boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, md.local.to_v4());
+    else
+        m.local = md.local;
+    m.interface_index = md.interface_index;
+    m.timestamp = md.timestamp;
 }
 
 } // namespace mmsg::detail

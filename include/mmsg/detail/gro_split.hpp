@@ -9,6 +9,7 @@
 #include <mmsg/endpoint.hpp>
 #include <mmsg/meta.hpp>
 #include <mmsg/packet_flags.hpp>
+#include <mmsg/socket_state.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -30,6 +31,7 @@ struct GroMessage {
     Endpoint addr{};
     PacketFlags flags = PacketFlags::none; //!< control_truncated
     bool cut = false;                      //!< MSG_TRUNC: the kernel cut the message
+    ReceivedMetadata meta{};               //!< every segment's metadata
 
     //! Bytes of segment t, and whether the packet it goes to cuts it (capacity `cap`).
     std::size_t segment_len(std::size_t t) const noexcept { return std::min(seg, len - t * seg); }
@@ -39,12 +41,14 @@ struct GroMessage {
     }
 };
 
-/*! Decodes message `h` (msg_len bytes): its segment size from UDP_GRO, its source and flags.
-    `first_out` is where its segments start among the call's. Returns its segment count.
+/*! Decodes message `h` (msg_len bytes): its segment size from UDP_GRO, its source, flags
+    and metadata; the kernel's drop counter goes to `state`. `first_out` is where its
+    segments start among the call's. Returns its segment count.
 */
 inline std::size_t decode_gro(const msghdr& h, std::size_t msg_len, std::size_t first_out,
-                              GroMessage& m) noexcept {
+                              GroMessage& m, SocketState& state) noexcept {
     const RecvControl c = parse_control(h);
+    if (c.has_drops) state.note_drops(c.drops);
     m.len = msg_len;
     if (c.gro_segment > 0 && msg_len > c.gro_segment) {
         m.seg = c.gro_segment;
@@ -57,6 +61,7 @@ inline std::size_t decode_gro(const msghdr& h, std::size_t msg_len, std::size_t 
     m.addr = source_of(h);
     m.flags = c.control_truncated ? PacketFlags::control_truncated : PacketFlags::none;
     m.cut = (h.msg_flags & MSG_TRUNC) != 0;
+    m.meta = c.meta;
     return m.count;
 }
 
@@ -134,7 +139,7 @@ public:
             const Item& k = items_[next_];
             const std::size_t c = std::min(k.size, slots[i].capacity);
             if (c > 0) std::memcpy(slots[i].data, bytes_.data() + k.offset, c);
-            assign_meta(*slots[i].meta, k.size, slots[i].capacity, k.addr, k.flags);
+            assign_meta(*slots[i].meta, k.size, slots[i].capacity, k.addr, k.flags, k.meta);
         }
         if (next_ == items_.size()) clear();
         return i;
@@ -160,7 +165,7 @@ public:
                 const std::size_t len = m.segment_len(t);
                 layout.copy_out(j, t * m.seg, len, bytes_.data() + at, false);
                 // Truncation to the packet is decided when it is handed out.
-                items_.push_back(Item{at, len, m.addr, m.segment_flags(t, false)});
+                items_.push_back(Item{at, len, m.addr, m.segment_flags(t, false), m.meta});
                 at += len;
             }
         }
@@ -177,6 +182,7 @@ private:
         std::size_t size;
         Endpoint addr;
         PacketFlags flags;
+        ReceivedMetadata meta;
     };
     std::vector<std::byte> bytes_;
     std::vector<Item> items_;
@@ -208,7 +214,7 @@ inline std::size_t split_gro(const GroLayout& layout, std::span<const GroMessage
         const std::size_t c = std::min(len, slots[p].capacity);
         if (c > 0 && layout.at(j, off) != slots[p].data)
             layout.copy_out(j, off, c, slots[p].data, backward);
-        assign_meta(*slots[p].meta, len, slots[p].capacity, m.addr, m.segment_flags(t, false));
+        assign_meta(*slots[p].meta, len, slots[p].capacity, m.addr, m.segment_flags(t, false), m.meta);
     };
     if (layout.train && messages[0].seg > slots[0].capacity) {
         for (std::size_t t = 0; t < messages[0].count; ++t) place(0, t, false);
@@ -218,7 +224,7 @@ inline std::size_t split_gro(const GroLayout& layout, std::span<const GroMessage
         const std::size_t k = std::min(m.count, n);
         for (std::size_t t = 0; t < k; ++t)
             assign_meta(*slots[t].meta, m.segment_len(t), slots[t].capacity, m.addr,
-                        m.segment_flags(t, false));
+                        m.segment_flags(t, false), m.meta);
     } else {
         for (std::size_t j = messages.size(); j-- > 0;)
             for (std::size_t t = messages[j].count; t-- > 0;) place(j, t, true);

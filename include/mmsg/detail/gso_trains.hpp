@@ -4,6 +4,7 @@
 #define MMSG_DETAIL_GSO_TRAINS_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_limits.hpp>
 
@@ -44,16 +45,16 @@ struct PlannedMessage {
 };
 
 //! Whether `next` may ride in a train behind `head` that already holds `bytes` bytes (the
-//! decision "can this datagram join?", apart from "send the train"): same destination, not
-//! empty, not longer than the segment, and the train stays within `lim`.
+//! decision "can this datagram join?", apart from "send the train"): same destination and
+//! options, not empty, not longer than the segment, and the train stays within `lim`.
 inline bool joins_train(const SendItem& head, const SendItem& next, std::size_t bytes,
                         const GsoLimits& lim) noexcept {
     return next.size > 0 && next.size <= head.size && bytes + next.size <= lim.max_bytes &&
-           same_destination(*next.dest, *head.dest);
+           same_destination(*next.dest, *head.dest) && same_options(next.options, head.options);
 }
 
 /*! Groups `items` into messages, in order: consecutive datagrams to the same destination,
-    of the same size (the last of a run may be shorter, and ends it), form a train of at
+    with the same options, of the same size (the last of a run may be shorter, and ends it), form a train of at
     most lim.max_segments datagrams and lim.max_bytes bytes. The first `plain_prefix`
     datagrams, zero-length ones, and any datagram when `lim` allows no trains, go one per
     message. Writes out[0, m) and returns m (out.size() >= items.size()).

@@ -1,4 +1,4 @@
-//! Turns user batch elements (payload, destination) into SendItems.
+//! Turns user batch elements (payload, destination[, options]) into SendItems.
 #ifndef MMSG_DETAIL_SEND_ITEMS_HPP
 #define MMSG_DETAIL_SEND_ITEMS_HPP
 
@@ -32,18 +32,39 @@ const Endpoint* endpoint_ptr(const D& d) noexcept {
     else return &d.get();
 }
 
+template <OptionsRef O>
+const SendOptions* options_ptr(const O& o) noexcept {
+    using T = std::remove_cvref_t<O>;
+    if constexpr (std::same_as<T, SendOptions>) return &o;
+    else if constexpr (std::is_pointer_v<T>) return o;
+    else return &o.get();
+}
+
+template <class E>
+constexpr bool options_by_value() {
+    if constexpr (arity<E>() == 3)
+        return std::same_as<std::remove_cvref_t<std::tuple_element_t<2, E>>, SendOptions>;
+    else
+        return false;
+}
+
 // Items must point into storage that outlives the call: an element the range makes on the
-// fly (a prvalue) may only carry a view payload and a pointer-like destination.
+// fly (a prvalue) may only carry a view payload, a pointer-like destination and options
+// that are not held by value.
 template <class R, class E = std::ranges::range_value_t<const R>>
 inline constexpr bool elements_are_stable =
     std::is_lvalue_reference_v<std::ranges::range_reference_t<const R>> ||
     (std::ranges::borrowed_range<std::tuple_element_t<0, E>> &&
-     !std::same_as<std::remove_cvref_t<std::tuple_element_t<1, E>>, Endpoint>);
+     !std::same_as<std::remove_cvref_t<std::tuple_element_t<1, E>>, Endpoint> &&
+     !options_by_value<E>());
 
 template <class E>
 SendItem item_of(const E& e) noexcept {
     const auto b = bytes_of(std::get<0>(e));
-    return {b.data(), b.size(), endpoint_ptr(std::get<1>(e))};
+    if constexpr (arity<E>() == 3)
+        return {b.data(), b.size(), endpoint_ptr(std::get<1>(e)), options_ptr(std::get<2>(e))};
+    else
+        return {b.data(), b.size(), endpoint_ptr(std::get<1>(e))};
 }
 
 } // namespace detail

@@ -8,6 +8,7 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_limits.hpp>
@@ -22,6 +23,7 @@
 #include <system_error>
 #include <vector>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -67,7 +69,7 @@ public:
                         std::min<std::size_t>(h.msg_namelen, dests_[j].capacity()));
             dests_[j].resize(h.msg_namelen);
             messages_[j] = MockNetwork::Message{&dests_[j], {bytes_.data() + start, at - start},
-                                                detail::segment_of(h)};
+                                                detail::segment_of(h), detail::read_send_control(h)};
         }
         const int r = net_->send_messages(fd, messages_, ec);
         for (unsigned j = 0; j < static_cast<unsigned>(std::max(r, 0)); ++j)
@@ -107,7 +109,7 @@ public:
             }
             v[j].msg_len = static_cast<unsigned>(m.size);
             h.msg_flags = has_flags(m.flags, PacketFlags::truncated) ? MSG_TRUNC : 0;
-            h.msg_controllen = 0;
+            h.msg_controllen = write_metadata(h, m);
             if (h.msg_name != nullptr && h.msg_namelen >= m.addr.size()) {
                 std::memcpy(h.msg_name, m.addr.data(), m.addr.size());
                 h.msg_namelen = static_cast<socklen_t>(m.addr.size());
@@ -125,6 +127,40 @@ public:
     static std::error_code refuse(SocketRef) noexcept { return {}; }
 
 private:
+    // The control messages the kernel would write for a datagram with metadata `m` (its
+    // ECN and the address it was sent to), as the mock network delivers them unasked.
+    static std::size_t write_metadata(const msghdr& h, const Meta& m) noexcept {
+        if (h.msg_control == nullptr) return 0;
+        auto* buf = static_cast<unsigned char*>(h.msg_control);
+        const std::size_t room = h.msg_controllen;
+        std::size_t len = 0;
+        auto put = [&](int level, int type, const void* data, std::size_t size) {
+            if (len + CMSG_SPACE(size) > room) return;
+            cmsghdr c{};
+            c.cmsg_level = level;
+            c.cmsg_type = type;
+            c.cmsg_len = CMSG_LEN(size);
+            std::memcpy(buf + len, &c, sizeof c);
+            std::memcpy(buf + len + CMSG_LEN(0), data, size);
+            len += CMSG_SPACE(size);
+        };
+        if (m.local.is_v4()) {
+            const auto tos = static_cast<std::uint8_t>(m.ecn);
+            put(IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+            in_pktinfo pi{};
+            pi.ipi_addr.s_addr = htonl(m.local.to_v4().to_uint());
+            put(IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+        } else if (m.local.is_v6()) {
+            const int tclass = static_cast<int>(m.ecn);
+            put(IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof tclass);
+            in6_pktinfo pi{};
+            const auto b = m.local.to_v6().to_bytes();
+            std::memcpy(&pi.ipi6_addr, b.data(), b.size());
+            put(IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+        }
+        return len;
+    }
+
     MockNetwork* net_;
     GsoLimits limits_;
     std::vector<std::byte> bytes_;

@@ -7,6 +7,7 @@
 #include <mmsg/detail/assign_meta.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/fault_script.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/packet_flags.hpp>
 
@@ -39,8 +40,13 @@ namespace mmsg {
     The kernel's own per-datagram refusals are modelled, unscripted: a payload over the UDP
     maximum of the destination's family (65507 bytes for IPv4, 65527 for IPv6; for a
     UDP_SEGMENT train, the whole train) fails with EMSGSIZE, and destination port 0 with
+    EINVAL, options that cannot go with the destination (detail::options_error) with
     EINVAL. Such a datagram counts as attempted. Where a scripted fault meets the same
     datagram, the script's wins.
+
+    Metadata (DESIGN §7): no request is needed; every datagram arrives with the ECN it was
+    sent with, `local` = the address it was sent to, `addr` = the source option's address
+    (if any) with the sending socket's port, interface_index 0 and timestamp zero.
 */
 class MockNetwork {
 public:
@@ -145,7 +151,7 @@ public:
         auto it = sockets_.find(handle);
         if (it == sockets_.end())
             throw std::system_error(detail::errno_code(EBADF), "mmsg::MockNetwork::inject");
-        it->second.queue.push_back({{payload.begin(), payload.end()}, from});
+        it->second.queue.push_back(datagram(payload, from, it->second.local, SendOptions{}));
         if (it->second.queue.size() == 1) notify_locked();
     }
 
@@ -189,14 +195,16 @@ public:
         if (std::error_code e = script_.take_interrupt()) return {0, e};
         auto plan = script_.plan_send(items.first(std::min(items.size(), max_send_batch)));
         for (std::size_t i = 0; i < plan.clear; ++i)
-            if (const std::error_code e = refused(*items[i].dest, items[i].size)) {
+            if (const std::error_code e = refused(*items[i].dest, items[i].size, items[i].options)) {
                 plan = {i, e, true};
                 break;
             }
         for (std::size_t i = 0; i < plan.clear; ++i) {
             const SendItem& it = items[i];
             if (Socket* to = bound(*it.dest)) {
-                to->queue.push_back({{it.data, it.data + it.size}, self->second.local});
+                to->queue.push_back(datagram({it.data, it.size}, self->second.local, *it.dest,
+                                             detail::has_options(it.options) ? *it.options
+                                                                             : SendOptions{}));
                 if (to->queue.size() == 1) notify_locked();
             }
             errors[i].clear();
@@ -210,6 +218,7 @@ public:
         const Endpoint* dest = nullptr;
         std::span<const std::byte> data; //!< the message's payload, contiguous
         std::size_t segment = 0;         //!< UDP_SEGMENT size; 0 (or >= data.size()): plain
+        SendOptions options{};           //!< what its control messages ask for
     };
 
     //! The next `count` trains (messages of two or more segments sent with send_messages)
@@ -287,7 +296,8 @@ public:
             const Datagram& d = q.front();
             const RecvSlot& s = slots[i];
             std::copy_n(d.bytes.begin(), std::min(d.bytes.size(), s.capacity), s.data);
-            detail::assign_meta(*s.meta, d.bytes.size(), s.capacity, d.source, PacketFlags::none);
+            detail::assign_meta(*s.meta, d.bytes.size(), s.capacity, d.source, PacketFlags::none,
+                                detail::ReceivedMetadata{d.ecn, d.local, 0, {}});
             q.pop_front();
         }
         ec.clear();
@@ -298,17 +308,30 @@ private:
     struct Datagram {
         std::vector<std::byte> bytes;
         Endpoint source;
+        boost::asio::ip::address local; // the address it was sent to
+        Ecn ecn = Ecn::not_ect;
     };
+
+    // A datagram as the receiving mock socket queues it: from `from` (or, when the options
+    // name a source, that address with from's port), with the options' ECN, sent to `to`.
+    static Datagram datagram(std::span<const std::byte> bytes, const Endpoint& from,
+                             const Endpoint& to, const SendOptions& o) {
+        Endpoint source = from;
+        if (!o.source.is_unspecified()) source.address(o.source);
+        return Datagram{{bytes.begin(), bytes.end()}, source, to.address(), o.ecn};
+    }
     struct Socket {
         Endpoint local;
         std::deque<Datagram> queue;
     };
 
     // The kernel's own refusal of one datagram (or train) of `size` bytes to `dest`.
-    static std::error_code refused(const Endpoint& dest, std::size_t size) noexcept {
+    static std::error_code refused(const Endpoint& dest, std::size_t size,
+                                   const SendOptions* options = nullptr) noexcept {
         const std::size_t max = dest.address().is_v6() ? 65527 : 65507;
         if (size > max) return detail::errno_code(EMSGSIZE);
         if (dest.port() == 0) return detail::errno_code(EINVAL);
+        if (detail::has_options(options)) return detail::options_error(*options, dest);
         return {};
     }
 
@@ -340,7 +363,7 @@ private:
             if (!v.attempts) return v.fault; // would block: nothing attempted
             e = v.fault;
         } else {
-            e = refused(*m.dest, size);
+            e = refused(*m.dest, size, &m.options);
         }
         if (!attempt && e) return e;
         if (train_refused) {
@@ -358,7 +381,8 @@ private:
             const bool was_empty = to->queue.empty();
             for (std::size_t t = 0; t < k; ++t) {
                 const std::byte* b = m.data.data() + t * seg;
-                to->queue.push_back({{b, b + std::min(seg, size - t * seg)}, self.local});
+                to->queue.push_back(
+                    datagram({b, std::min(seg, size - t * seg)}, self.local, *m.dest, m.options));
             }
             if (was_empty) notify_locked();
         }

@@ -1,0 +1,162 @@
+//! The control messages that carry a datagram's SendOptions (TOS / traffic class, packet
+//! info), written and read in one place: every kernel backend writes them, MockGsoOps reads
+//! them back. Pure functions, tested without a kernel.
+#ifndef MMSG_DETAIL_SEND_CONTROL_HPP
+#define MMSG_DETAIL_SEND_CONTROL_HPP
+
+#include <mmsg/endpoint.hpp>
+#include <mmsg/send_options.hpp>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <system_error>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace mmsg::detail {
+
+//! Bytes of control buffer the options of one datagram need at most.
+inline constexpr std::size_t send_control_room =
+    CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in6_pktinfo));
+
+//! Whether `o` asks for anything (null or default options do not).
+inline bool has_options(const SendOptions* o) noexcept {
+    return o != nullptr && (o->ecn != Ecn::not_ect || o->dscp != 0 ||
+                            !o->source.is_unspecified() || o->interface_index != 0);
+}
+
+//! Whether two datagrams' options are the same (null counts as default).
+inline bool same_options(const SendOptions* a, const SendOptions* b) noexcept {
+    if (a == b) return true;
+    if (!has_options(a)) return !has_options(b);
+    if (!has_options(b)) return false;
+    return *a == *b;
+}
+
+//! Whether a datagram to `dest` takes the IPv4 path: an IPv4 destination, or an
+//! IPv4-mapped one on a dual-stack socket (the kernel then reads only IP-level messages).
+inline bool ipv4_path(const Endpoint& dest) noexcept {
+    const auto a = dest.address();
+    return a.is_v4() || a.to_v6().is_v4_mapped();
+}
+
+/*! Why options `o` cannot go with a datagram to `dest`, or nothing: a DSCP over 63, or a
+    source of the other family than the destination's path (an IPv6 source for an IPv4 or
+    IPv4-mapped destination, an IPv4 source for an IPv6 one). EINVAL, as the kernel says for
+    options it refuses.
+*/
+inline std::error_code options_error(const SendOptions& o, const Endpoint& dest) noexcept {
+    const auto invalid = std::make_error_code(std::errc::invalid_argument);
+    if (o.dscp > 63) return invalid;
+    if (o.source.is_unspecified()) return {};
+    const bool v4_source = o.source.is_v4() || o.source.to_v6().is_v4_mapped();
+    return v4_source == ipv4_path(dest) ? std::error_code{} : invalid;
+}
+
+namespace send_control {
+inline std::size_t put(unsigned char* at, int level, int type, const void* data,
+                       std::size_t len) noexcept {
+    cmsghdr h{};
+    h.cmsg_level = level;
+    h.cmsg_type = type;
+    h.cmsg_len = CMSG_LEN(len);
+    std::memcpy(at, &h, sizeof h);
+    std::memcpy(at + CMSG_LEN(0), data, len);
+    return CMSG_SPACE(len);
+}
+} // namespace send_control
+
+/*! Writes the control messages of options `o` for a datagram to `dest` at `buf` (at least
+    send_control_room bytes, aligned for cmsghdr); returns the bytes written (0 when the
+    options ask for nothing). On the IPv4 path: IP_TOS when ecn or dscp is set, IP_PKTINFO
+    (ipi_spec_dst = source, ipi_ifindex) when a source or an interface is; on the IPv6 path
+    IPV6_TCLASS and IPV6_PKTINFO. `o` must have passed options_error.
+*/
+inline std::size_t write_send_control(unsigned char* buf, const SendOptions& o,
+                                      const Endpoint& dest) noexcept {
+    std::size_t len = 0;
+    const bool v4 = ipv4_path(dest);
+    if (o.ecn != Ecn::not_ect || o.dscp != 0) {
+        const int tos = (o.dscp << 2) | static_cast<int>(o.ecn);
+        len += v4 ? send_control::put(buf + len, IPPROTO_IP, IP_TOS, &tos, sizeof tos)
+                  : send_control::put(buf + len, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+    }
+    if (!o.source.is_unspecified() || o.interface_index != 0) {
+        if (v4) {
+            in_pktinfo pi{};
+            pi.ipi_ifindex = static_cast<int>(o.interface_index);
+            if (!o.source.is_unspecified()) {
+                const auto a = o.source.is_v4() // else ::ffff:a.b.c.d (options_error checked it)
+                                   ? o.source.to_v4()
+                                   : boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped,
+                                                                      o.source.to_v6());
+                pi.ipi_spec_dst.s_addr = htonl(a.to_uint());
+            }
+            len += send_control::put(buf + len, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+        } else {
+            in6_pktinfo pi{};
+            pi.ipi6_ifindex = o.interface_index;
+            if (!o.source.is_unspecified()) {
+                const auto b = o.source.to_v6().to_bytes();
+                std::memcpy(&pi.ipi6_addr, b.data(), b.size());
+            }
+            len += send_control::put(buf + len, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+        }
+    }
+    return len;
+}
+
+/*! Reads the options back from the control messages of an outgoing message `h` (what
+    write_send_control wrote; other messages are skipped). For the mock network, which
+    must see what the kernel would.
+*/
+inline SendOptions read_send_control(const msghdr& h) noexcept {
+    SendOptions o;
+    if (h.msg_control == nullptr) return o;
+    const auto* base = static_cast<const unsigned char*>(h.msg_control);
+    const std::size_t total = h.msg_controllen;
+    for (std::size_t off = 0; total - off >= sizeof(cmsghdr);) {
+        cmsghdr c;
+        std::memcpy(&c, base + off, sizeof c);
+        if (c.cmsg_len < CMSG_LEN(0) || c.cmsg_len > total - off) break;
+        const unsigned char* data = base + off + CMSG_LEN(0);
+        const std::size_t len = c.cmsg_len - CMSG_LEN(0);
+        int tos = -1;
+        if (((c.cmsg_level == IPPROTO_IP && c.cmsg_type == IP_TOS) ||
+             (c.cmsg_level == IPPROTO_IPV6 && c.cmsg_type == IPV6_TCLASS)) &&
+            len >= sizeof tos) {
+            std::memcpy(&tos, data, sizeof tos);
+            o.ecn = static_cast<Ecn>(tos & 3);
+            o.dscp = static_cast<std::uint8_t>((tos >> 2) & 63);
+        } else if (c.cmsg_level == IPPROTO_IP && c.cmsg_type == IP_PKTINFO && len >= sizeof(in_pktinfo)) {
+            in_pktinfo pi;
+            std::memcpy(&pi, data, sizeof pi);
+            o.interface_index = static_cast<std::uint32_t>(pi.ipi_ifindex);
+            if (pi.ipi_spec_dst.s_addr != 0)
+                o.source = boost::asio::ip::address_v4(ntohl(pi.ipi_spec_dst.s_addr));
+        } else if (c.cmsg_level == IPPROTO_IPV6 && c.cmsg_type == IPV6_PKTINFO &&
+                   len >= sizeof(in6_pktinfo)) {
+            in6_pktinfo pi;
+            std::memcpy(&pi, data, sizeof pi);
+            o.interface_index = pi.ipi6_ifindex;
+            boost::asio::ip::address_v6::bytes_type b;
+            std::memcpy(b.data(), &pi.ipi6_addr, b.size());
+            const boost::asio::ip::address_v6 a(b);
+            if (!a.is_unspecified()) o.source = a;
+        }
+        const std::size_t step = CMSG_ALIGN(c.cmsg_len);
+        if (step == 0 || step > total - off) break;
+        off += step;
+    }
+    return o;
+}
+
+} // namespace mmsg::detail
+
+#endif // MMSG_DETAIL_SEND_CONTROL_HPP
