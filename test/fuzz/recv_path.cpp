@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -75,19 +76,28 @@ void fuzz_decode(fuzz::Input& in) {
         bool has_drops = false;
         std::uint32_t drops = 0;
         std::size_t gro = 0;
+        Ecn ecn = Ecn::not_ect;
+        boost::asio::ip::address local{};
+        std::uint32_t ifindex = 0;
+        std::chrono::nanoseconds timestamp{};
     } want;
     const bool structured = in.byte() & 1;
     bool shortened = false;
     if (structured) {
         for (std::size_t k = 0, count = in.below(6); k < count; ++k) {
             int level = 0, type = 0;
-            switch (in.below(4)) {
+            switch (in.below(9)) {
             case 0: level = SOL_SOCKET, type = SO_RXQ_OVFL; break;
             case 1: level = SOL_UDP, type = UDP_GRO; break;
             case 2: level = SOL_SOCKET, type = SO_TIMESTAMP; break;
+            case 3: level = SOL_SOCKET, type = SCM_TIMESTAMPNS; break;
+            case 4: level = IPPROTO_IP, type = IP_TOS; break;
+            case 5: level = IPPROTO_IPV6, type = IPV6_TCLASS; break;
+            case 6: level = IPPROTO_IP, type = IP_PKTINFO; break;
+            case 7: level = IPPROTO_IPV6, type = IPV6_PKTINFO; break;
             default: level = in.take<int>(), type = in.take<int>(); break;
             }
-            const std::size_t dlen = in.below(20);
+            const std::size_t dlen = in.below(44);
             std::vector<unsigned char> payload(dlen);
             in.bytes(payload.data(), dlen);
             const std::size_t at = ctrl.size();
@@ -101,6 +111,33 @@ void fuzz_decode(fuzz::Input& in) {
             if (level == SOL_SOCKET && type == SO_RXQ_OVFL && dlen >= 4) {
                 want.has_drops = true;
                 std::memcpy(&want.drops, payload.data(), 4);
+            }
+            if (level == SOL_SOCKET && type == SCM_TIMESTAMPNS && dlen >= sizeof(timespec)) {
+                timespec ts;
+                std::memcpy(&ts, payload.data(), sizeof ts);
+                if (ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1'000'000'000)
+                    want.timestamp = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+            }
+            if (level == IPPROTO_IP && type == IP_TOS && dlen >= 1)
+                want.ecn = static_cast<Ecn>(payload[0] & 3);
+            if (level == IPPROTO_IPV6 && type == IPV6_TCLASS && dlen >= sizeof(int)) {
+                int tc;
+                std::memcpy(&tc, payload.data(), sizeof tc);
+                want.ecn = static_cast<Ecn>(tc & 3);
+            }
+            if (level == IPPROTO_IP && type == IP_PKTINFO && dlen >= sizeof(in_pktinfo)) {
+                in_pktinfo pi;
+                std::memcpy(&pi, payload.data(), sizeof pi);
+                want.local = boost::asio::ip::address_v4(ntohl(pi.ipi_addr.s_addr));
+                want.ifindex = static_cast<std::uint32_t>(pi.ipi_ifindex);
+            }
+            if (level == IPPROTO_IPV6 && type == IPV6_PKTINFO && dlen >= sizeof(in6_pktinfo)) {
+                in6_pktinfo pi;
+                std::memcpy(&pi, payload.data(), sizeof pi);
+                boost::asio::ip::address_v6::bytes_type b;
+                std::memcpy(b.data(), &pi.ipi6_addr, 16);
+                want.local = boost::asio::ip::address_v6(b);
+                want.ifindex = pi.ipi6_ifindex;
             }
             if (level == SOL_UDP && type == UDP_GRO) {
                 if (dlen >= sizeof(int)) {
@@ -170,6 +207,19 @@ void fuzz_decode(fuzz::Input& in) {
         FUZZ_CHECK(c.has_drops == want.has_drops);
         if (want.has_drops) FUZZ_CHECK(c.drops == want.drops);
         FUZZ_CHECK(c.gro_segment == want.gro);
+        FUZZ_CHECK(c.meta.ecn == want.ecn);
+        FUZZ_CHECK(c.meta.local == want.local);
+        FUZZ_CHECK(c.meta.interface_index == want.ifindex);
+        FUZZ_CHECK(c.meta.timestamp == want.timestamp);
+        // The Meta gets the same, the local address in the source's form on a dual stack.
+        FUZZ_CHECK(m.ecn == want.ecn);
+        FUZZ_CHECK(m.interface_index == want.ifindex);
+        FUZZ_CHECK(m.timestamp == want.timestamp);
+        if (want.local.is_v4() && !want.local.is_unspecified() && m.addr.address().is_v6())
+            FUZZ_CHECK(m.local == boost::asio::ip::address(boost::asio::ip::make_address_v6(
+                                      boost::asio::ip::v4_mapped, want.local.to_v4())));
+        else
+            FUZZ_CHECK(m.local == want.local);
     }
 }
 
