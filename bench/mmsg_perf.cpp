@@ -13,6 +13,7 @@
 #include "rows_scaling.hpp"
 #include "rows_gso.hpp"
 #include "rows_sockets.hpp"
+#include "rows_metadata.hpp"
 #include "rows_uring.hpp"
 
 #include <algorithm>
