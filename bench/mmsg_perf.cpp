@@ -13,6 +13,7 @@
 #include "rows_scaling.hpp"
 #include "rows_gso.hpp"
 #include "rows_uring.hpp"
+#include "rows_peers.hpp"
 
 #include <algorithm>
 #include <chrono>
