@@ -64,7 +64,8 @@ inline std::string uv_text(const char* what, int r) {
 class UvUdp {
 public:
     UvUdp(int fd, unsigned flags) {
-        if (const int r = uv_loop_init(&loop_)) throw std::runtime_error(uv_text("uv_loop_init", r));
+        if (const int r = uv_loop_init(&loop_))
+            throw std::runtime_error(uv_text("uv_loop_init", r));
         uv_timer_init(&loop_, &timer_);
         timer_.data = this;
         uv_timer_start(
@@ -114,8 +115,8 @@ inline Measurement uv_try_send(const RowContext& ctx) {
     LoopbackSocket tx;
     UvUdp uv(tx.fd(), 0);
     PayloadBatch batch(ctx.size, 1, ctx.sink);
-    const uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(batch.data()),
-                                     static_cast<unsigned>(ctx.size));
+    const uv_buf_t buf =
+        uv_buf_init(reinterpret_cast<char*>(batch.data()), static_cast<unsigned>(ctx.size));
     const auto* to = static_cast<const sockaddr*>(ctx.sink.data());
     return timed_send(ctx, [&](std::size_t k) {
         Moved m;
@@ -139,9 +140,9 @@ inline Measurement uv_try_send(const RowContext& ctx) {
 
 //! What libuv's receive callbacks saw during one uv_run.
 struct UvReceiveState {
-    std::vector<char> buffer;   // 20 slots of 64 KiB: libuv 1.44's recvmmsg width
-    std::size_t datagrams = 0;  // callbacks with a sender address (UV_UDP_MMSG_CHUNK)
-    std::size_t recvmmsgs = 0;  // callbacks without: each closes one recvmmsg(2) call
+    std::vector<char> buffer;  // 20 slots of 64 KiB: libuv 1.44's recvmmsg width
+    std::size_t datagrams = 0; // callbacks with a sender address (UV_UDP_MMSG_CHUNK)
+    std::size_t recvmmsgs = 0; // callbacks without: each closes one recvmmsg(2) call
     int error = 0;
 };
 
@@ -189,6 +190,13 @@ inline Measurement uv_recvmmsg(const RowContext& ctx) {
         return m;
     });
 }
+
+inline const Registration libuv_registration{
+    Row{"libuv uv_udp_try_send", "send", uv_try_send, false,
+        "libuv: uv_udp_try_send per datagram (one sendmsg each)"},
+    Row{"libuv recvmmsg", "receive", uv_recvmmsg, false,
+        "libuv: UV_UDP_RECVMMSG handle, uv_run(UV_RUN_ONCE) per step, a callback per datagram"},
+};
 
 #endif // MMSG_BENCH_HAVE_LIBUV
 
@@ -250,22 +258,14 @@ inline Measurement quinn_recv(const RowContext& ctx) {
     });
 }
 
-#endif // MMSG_BENCH_HAVE_QUINN && MMSG_HAS_UDP_GSO
-
-inline const Registration registration{
-#if MMSG_BENCH_HAVE_LIBUV
-    Row{"libuv uv_udp_try_send", "send", uv_try_send, false,
-        "libuv: uv_udp_try_send per datagram (one sendmsg each)"},
-    Row{"libuv recvmmsg", "receive", uv_recvmmsg, false,
-        "libuv: UV_UDP_RECVMMSG handle, uv_run(UV_RUN_ONCE) per step, a callback per datagram"},
-#endif
-#if MMSG_BENCH_HAVE_QUINN && MMSG_HAS_UDP_GSO
+inline const Registration quinn_registration{
     Row{"quinn-udp send (GSO)", "gso send", quinn_send, false,
         "quinn-udp: UdpSocketState::send, UDP_SEGMENT transmits, up to 32 per sendmmsg"},
     Row{"quinn-udp recv (GRO, unsplit)", "gso receive", quinn_recv, false,
         "quinn-udp: UdpSocketState::recv, GRO, datagrams counted by stride, not split"},
-#endif
 };
+
+#endif // MMSG_BENCH_HAVE_QUINN && MMSG_HAS_UDP_GSO
 
 } // namespace mmsg::bench::rows_peers
 

@@ -194,7 +194,10 @@ pub struct MmsgQuinnReceiver {
 /// # Safety
 /// `error` is null or writable.
 #[no_mangle]
-pub unsafe extern "C" fn mmsg_quinn_receiver_new(fd: c_int, error: *mut c_int) -> *mut MmsgQuinnReceiver {
+pub unsafe extern "C" fn mmsg_quinn_receiver_new(
+    fd: c_int,
+    error: *mut c_int,
+) -> *mut MmsgQuinnReceiver {
     let fd = Fd(fd);
     let configured = if fd.0 < 0 {
         Err(io::Error::from_raw_os_error(libc::EBADF))
@@ -218,7 +221,10 @@ pub unsafe extern "C" fn mmsg_quinn_receiver_new(fd: c_int, error: *mut c_int) -
 /// # Safety
 /// `r` comes from `mmsg_quinn_receiver_new`.
 #[no_mangle]
-pub unsafe extern "C" fn mmsg_quinn_recv(r: *mut MmsgQuinnReceiver, slots: size_t) -> MmsgQuinnMoved {
+pub unsafe extern "C" fn mmsg_quinn_recv(
+    r: *mut MmsgQuinnReceiver,
+    slots: size_t,
+) -> MmsgQuinnMoved {
     let r = &mut *r;
     let slots = slots.clamp(1, BATCH_SIZE);
     let mut chunks = r.buffer.chunks_mut(SLOT);
