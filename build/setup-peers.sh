@@ -6,7 +6,8 @@
 # where bench/Jamfile looks for it. Idempotent: installs only what is missing, and cargo
 # rebuilds only what changed. As root (or with sudo available).
 #
-# Then `bash build/demo.sh --rows peer` (or any rows) runs mmsg-perf with the peer rows.
+# Then `bash build/demo.sh --peers` (which runs this first) shows the peer rows beside the
+# mmsg rows; any later build of mmsg-perf (b2 bench, build/demo.sh) has them too.
 # build/demo.sh and build/test.sh never need this: without it the peer rows are not built.
 set -euo pipefail
 
@@ -57,7 +58,7 @@ directory = "/usr/share/cargo/registry"
 [net]
 offline = true
 TOML
-cp -r "$root/bench/peers/quinn/." "$out/src/"
+cp -rp "$root/bench/peers/quinn/." "$out/src/" # -p: unchanged sources stay unchanged for cargo
 
 echo "setup-peers.sh: building the quinn-udp peer with $("$rustc" --version) ..." >&2
 (
@@ -65,6 +66,10 @@ echo "setup-peers.sh: building the quinn-udp peer with $("$rustc" --version) ...
     CARGO_HOME=$out/cargo-home RUSTC=$rustc \
         "$cargo" build --offline --release --quiet --target-dir "$out/target"
 )
-cp "$out/target/release/libmmsg_quinn_peer.a" "$out/libmmsg_quinn_peer.a.tmp"
-mv "$out/libmmsg_quinn_peer.a.tmp" "$out/libmmsg_quinn_peer.a"
-echo "setup-peers.sh: $out/libmmsg_quinn_peer.a" >&2
+# Replaced only when cargo made a different one, so that mmsg-perf is not relinked for nothing.
+lib=$out/libmmsg_quinn_peer.a
+if ! cmp -s "$out/target/release/libmmsg_quinn_peer.a" "$lib"; then
+    cp "$out/target/release/libmmsg_quinn_peer.a" "$lib.tmp"
+    mv "$lib.tmp" "$lib"
+fi
+echo "setup-peers.sh: $lib" >&2
