@@ -151,14 +151,14 @@ struct UvReceiveState {
 //! about 32 per wake-up) and calls back once per datagram.
 inline Measurement uv_recvmmsg(const RowContext& ctx) {
     LoopbackSocket rx = receiver_socket();
+    UvReceiveState state; // outlives the handle whose callbacks use it
+    state.buffer.resize(20 * 65536);
     UvUdp uv(rx.fd(), UV_UDP_RECVMMSG);
     if (uv_udp_using_recvmmsg(uv.udp()) != 1) {
         Measurement m;
         m.unavailable = "libuv does not use recvmmsg here";
         return m;
     }
-    UvReceiveState state;
-    state.buffer.resize(20 * 65536);
     uv.udp()->data = &state;
     const int started = uv_udp_recv_start(
         uv.udp(),
