@@ -15,6 +15,7 @@
 #include "rows_sockets.hpp"
 #include "rows_metadata.hpp"
 #include "rows_uring.hpp"
+#include "rows_peers.hpp"
 
 #include <algorithm>
 #include <chrono>
