@@ -35,6 +35,15 @@ struct RecvSlot {
     Meta* meta = nullptr; //!< the backend assigns *meta completely for each datagram it fills
 };
 
+//! One datagram-whole receive buffer, as BatchReceiver::recv_coalesced hands it to a backend:
+//! a coalesced datagram (UDP GRO) lands whole, its segment size in *segment_size.
+struct CoalescedSlot {
+    std::byte* data = nullptr;
+    std::size_t capacity = 0;
+    Meta* meta = nullptr;               //!< assigned completely, size = all segments' bytes
+    std::size_t* segment_size = nullptr; //!< bytes per segment; meta->size for one datagram
+};
+
 //! Whether a backend call may wait. `socket_default` follows the socket's own mode (and
 //! SO_RCVTIMEO / SO_SNDTIMEO); `never` adds MSG_DONTWAIT, for event loops and try_ forms.
 //! Backends never change a socket's blocking mode.
@@ -87,6 +96,17 @@ template <class B>
 concept RecvBackend = std::move_constructible<B> &&
     requires(B& b, SocketRef s, std::span<const RecvSlot> slots, WaitMode w, std::error_code& ec) {
         { b.recv(s, slots, w, ec) } -> std::same_as<std::size_t>;
+    };
+
+/*! Optional: a receive backend that can hand coalesced datagrams over whole (UDP GRO),
+    for BatchReceiver::recv_coalesced; `b.recv_coalesced(s, slots, w, ec)` has recv's contract
+    with CoalescedSlots. A backend without it serves recv_coalesced through recv, one
+    datagram per slot.
+*/
+template <class B>
+concept CoalescingRecvBackend = RecvBackend<B> &&
+    requires(B& b, SocketRef s, std::span<const CoalescedSlot> slots, WaitMode w, std::error_code& ec) {
+        { b.recv_coalesced(s, slots, w, ec) } -> std::same_as<std::size_t>;
     };
 
 //! A backend that can both send and receive.

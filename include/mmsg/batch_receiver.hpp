@@ -5,6 +5,7 @@
 
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/endpoint.hpp>
@@ -32,6 +33,10 @@ template <class T>
 struct is_basic_packet : std::false_type {};
 template <std::size_t N>
 struct is_basic_packet<BasicPacket<N>> : std::true_type {};
+template <class T>
+struct is_coalesced_packet : std::false_type {};
+template <std::size_t N>
+struct is_coalesced_packet<BasicCoalescedPacket<N>> : std::true_type {};
 
 // The throwing receives' answer to an empty packet range.
 inline void refuse_empty(std::size_t n, const char* what) {
@@ -47,6 +52,13 @@ auto packet_span(Packets& p) noexcept {
     return std::span<std::ranges::range_value_t<Packets>>(std::ranges::data(p), std::ranges::size(p));
 }
 } // namespace detail
+
+//! A receive target of recv_coalesced: a contiguous, sized range of mutable
+//! BasicCoalescedPacket<N>.
+template <class R>
+concept CoalescedPacketRange = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
+    detail::is_coalesced_packet<std::remove_cv_t<std::ranges::range_value_t<R>>>::value &&
+    !std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>;
 
 //! A receive target: a contiguous, sized range of mutable BasicPacket<N>.
 template <class R>
@@ -154,6 +166,32 @@ public:
         return receive(s, detail::packet_span(packets), WaitMode::never, ec);
     }
 
+    /*! Receives datagrams whole, as UDP GRO coalesced them: each packet one datagram or a
+        run of segments from one sender (see BasicCoalescedPacket::segments()), with no
+        split and no copy. Otherwise as recv_mmsg (blocking, errors, metadata, at most
+        num_rcvmmsgs packets). On a backend that never coalesces, every packet is one
+        datagram. Segments kept by an earlier split receive on the socket come first, each
+        as its own packet. Returns how many packets were filled.
+    */
+    template <SocketLike Socket, CoalescedPacketRange Packets>
+    std::size_t recv_coalesced(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
+        return receive_coalesced(s, detail::packet_span(packets), WaitMode::socket_default, ec);
+    }
+    //! Same; throws std::system_error on error, and for an empty packet range.
+    template <SocketLike Socket, CoalescedPacketRange Packets>
+    std::size_t recv_coalesced(Socket&& s, Packets&& packets) {
+        detail::refuse_empty(std::ranges::size(packets), "mmsg::recv_coalesced");
+        std::error_code ec;
+        const std::size_t n = recv_coalesced(s, packets, ec);
+        if (ec) throw std::system_error(ec, "mmsg::recv_coalesced");
+        return n;
+    }
+    //! Non-blocking form of recv_coalesced.
+    template <SocketLike Socket, CoalescedPacketRange Packets>
+    std::size_t try_recv_coalesced(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
+        return receive_coalesced(s, detail::packet_span(packets), WaitMode::never, ec);
+    }
+
     //! The SocketState this receiver uses for `s`: the one `s` carries, else the one it
     //! keeps for plain descriptors (bound to `s` from now on).
     template <SocketLike Socket>
@@ -175,20 +213,53 @@ private:
     template <class Socket, std::size_t N>
     std::size_t receive(Socket& s, std::span<BasicPacket<N>> packets, WaitMode mode,
                         std::error_code& ec) noexcept {
-        ec.clear();
-        if (packets.empty()) return 0;
         const std::size_t n = std::min(packets.size(), num_rcvmmsgs);
+        for (std::size_t i = 0; i < n; ++i)
+            slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
+        return run(s, n, ec, [&](SocketRef sock) {
+            return backend_.recv(sock, std::span<const RecvSlot>(slots_.data(), n), mode, ec);
+        });
+    }
+
+    template <class Socket, std::size_t N>
+    std::size_t receive_coalesced(Socket& s, std::span<BasicCoalescedPacket<N>> packets,
+                                  WaitMode mode, std::error_code& ec) noexcept {
+        const std::size_t n = std::min(packets.size(), num_rcvmmsgs);
+        return run(s, n, ec, [&](SocketRef sock) -> std::size_t {
+            if constexpr (CoalescingRecvBackend<Backend>) {
+                for (std::size_t i = 0; i < n; ++i)
+                    coalesced_[i] = CoalescedSlot{packets[i].buffer.data(), N, &packets[i].meta,
+                                                  &packets[i].segment_size};
+                return backend_.recv_coalesced(sock, std::span<const CoalescedSlot>(coalesced_.data(), n),
+                                               mode, ec);
+            } else {
+                // A backend that never coalesces: every datagram is one segment.
+                for (std::size_t i = 0; i < n; ++i)
+                    slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
+                const std::size_t got =
+                    backend_.recv(sock, std::span<const RecvSlot>(slots_.data(), n), mode, ec);
+                for (std::size_t i = 0; i < got && i < n; ++i)
+                    packets[i].segment_size = packets[i].meta.size;
+                return got;
+            }
+        });
+    }
+
+    // The receive algorithm, once for every form: an error kept for the socket first, then
+    // `call(sock)` (one backend call into `n` slots, setting ec) until it returns datagrams
+    // or an error that is not EINTR; an error after datagrams is kept for the next call.
+    template <class Socket, class Call>
+    std::size_t run(Socket& s, std::size_t n, std::error_code& ec, Call call) noexcept {
+        ec.clear();
+        if (n == 0) return 0;
         try {
             const SocketRef sock = detail::socket_ref(s, implicit_);
             if (KeptError* kept = sock.state->find<KeptError>(); kept && kept->error) {
                 ec = std::exchange(kept->error, {});
                 return 0;
             }
-            for (std::size_t i = 0; i < n; ++i)
-                slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
             for (;;) {
-                const std::size_t got =
-                    std::min(backend_.recv(sock, std::span<const RecvSlot>(slots_.data(), n), mode, ec), n);
+                const std::size_t got = std::min(call(sock), n);
                 if (got == 0) {
                     if (detail::is_interrupted(ec)) continue;
                     // A backend that returns nothing and no error would leave the caller
@@ -209,6 +280,7 @@ private:
 
     Backend backend_{};
     std::array<RecvSlot, num_rcvmmsgs> slots_{};
+    std::array<CoalescedSlot, num_rcvmmsgs> coalesced_{};
     detail::ImplicitState implicit_;
 };
 

@@ -196,18 +196,34 @@ public:
             stats_.bytes_received += slots[i].meta->size;
             if (has_flags(slots[i].meta->flags, PacketFlags::truncated)) ++stats_.truncations;
         }
-        if (ec) {
-            if (detail::is_would_block(ec))
-                ++stats_.would_block;
-            else if (detail::is_interrupted(ec))
-                ++stats_.interrupted;
-            else
-                stats_.errors.add(ec);
+        count_error(ec);
+        return got;
+    }
+
+    //! CoalescingRecvBackend, when Inner is one: counted like recv, a packet per datagram
+    //! or coalesced run (datagrams_received counts the packets filled).
+    std::size_t recv_coalesced(SocketRef s, std::span<const CoalescedSlot> slots, WaitMode mode,
+                               std::error_code& ec) requires CoalescingRecvBackend<Inner> {
+        const std::size_t got = inner_.recv_coalesced(s, slots, mode, ec);
+        ++stats_.recv_calls;
+        stats_.datagrams_received += got;
+        stats_.recv_sizes.add(got);
+        for (std::size_t i = 0; i < got && i < slots.size(); ++i) {
+            stats_.bytes_received += slots[i].meta->size;
+            if (has_flags(slots[i].meta->flags, PacketFlags::truncated)) ++stats_.truncations;
         }
+        count_error(ec);
         return got;
     }
 
 private:
+    void count_error(const std::error_code& ec) noexcept {
+        if (!ec) return;
+        if (detail::is_would_block(ec)) ++stats_.would_block;
+        else if (detail::is_interrupted(ec)) ++stats_.interrupted;
+        else stats_.errors.add(ec);
+    }
+
     Inner inner_{};
     CountingStats stats_{};
     std::size_t last_fallbacks_ = 0;

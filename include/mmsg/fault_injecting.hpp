@@ -93,6 +93,13 @@ public:
         return inner_.recv(s, slots.first(script_.call_limit(slots.size())), mode, ec);
     }
 
+    //! CoalescingRecvBackend, when Inner is one: interruptions and the per-call limit, then Inner.
+    std::size_t recv_coalesced(SocketRef s, std::span<const CoalescedSlot> slots, WaitMode mode,
+                               std::error_code& ec) requires CoalescingRecvBackend<Inner> {
+        if ((ec = script_.begin_call())) return 0;
+        return inner_.recv_coalesced(s, slots.first(script_.call_limit(slots.size())), mode, ec);
+    }
+
 private:
     Inner inner_{};
     detail::FaultScript script_;

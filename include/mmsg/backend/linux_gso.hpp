@@ -196,6 +196,52 @@ public:
         return got + more;
     }
 
+    //! CoalescingRecvBackend: datagrams whole, as GRO coalesced them (one message per slot,
+    //! no split, no copy); segments kept by an earlier split receive come first, one each.
+    std::size_t recv_coalesced(SocketRef s, std::span<const CoalescedSlot> slots, WaitMode mode,
+                               std::error_code& ec) {
+        s = implicit_.resolve(s);
+        if ((ec = ops_.refuse(s))) return 0;
+        const std::size_t n = std::min(slots.size(), max_recv);
+        if (n == 0) return 0;
+        GroSocket& g = gro_of(s);
+        std::size_t got = 0;
+        for (; got < n && g.kept.pending() > 0; ++got) {
+            const RecvSlot one{slots[got].data, slots[got].capacity, slots[got].meta};
+            g.kept.take(std::span<const RecvSlot>(&one, 1));
+            *slots[got].segment_size = slots[got].meta->size;
+        }
+        if (got == n) return got;
+        if (got > 0) mode = WaitMode::never; // then only what is already queued
+        RecvArrays& a = recv_arrays();
+        const std::size_t m = n - got;
+        for (std::size_t j = 0; j < m; ++j) {
+            const CoalescedSlot& slot = slots[got + j];
+            a.pair[j][0] = iovec{slot.data, slot.capacity};
+            msghdr& h = a.hdr[j].msg_hdr;
+            h.msg_iov = a.pair[j];
+            h.msg_iovlen = 1;
+            h.msg_namelen = sizeof(sockaddr_storage);
+            h.msg_controllen = control_room;
+        }
+        const int r = ops_.recvmmsg(s.fd, a.hdr, static_cast<unsigned>(m),
+                                    MSG_WAITFORONE | detail::recv_flags(mode == WaitMode::never), ec);
+        if (r <= 0) {
+            if (got > 0 && detail::is_would_block(ec)) ec.clear();
+            return got;
+        }
+        for (std::size_t j = 0; j < static_cast<std::size_t>(r); ++j) {
+            const CoalescedSlot& slot = slots[got + j];
+            detail::GroMessage gm;
+            detail::decode_gro(a.hdr[j].msg_hdr, a.hdr[j].msg_len, 0, gm, *s.state);
+            detail::assign_meta(*slot.meta, gm.len, slot.capacity, gm.addr,
+                                gm.flags | (gm.cut ? PacketFlags::truncated : PacketFlags::none),
+                                gm.meta);
+            *slot.segment_size = gm.count > 1 ? gm.seg : slot.meta->size;
+        }
+        return got + static_cast<std::size_t>(r);
+    }
+
 private:
     // ---- per-socket state ---------------------------------------------------------------
     //! Trains turned off after an offload failure (SocketState part).
