@@ -1,0 +1,130 @@
+//! detail::TrainMessages: the sendmmsg messages of one LinuxGsoBackend send call, built from
+//! planned trains (detail::plan_trains) in arrays made once and reused: iovecs, staging
+//! copies of small scattered trains, UDP_SEGMENT and options control messages.
+#ifndef MMSG_DETAIL_TRAIN_MESSAGES_HPP
+#define MMSG_DETAIL_TRAIN_MESSAGES_HPP
+
+#include <mmsg/config.hpp>
+
+#if MMSG_HAS_UDP_GSO
+
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/gso_trains.hpp>
+#include <mmsg/detail/scratch.hpp>
+#include <mmsg/detail/send_control.hpp>
+#include <mmsg/detail/socket_ops.hpp>
+#include <mmsg/detail/udp_segment.hpp>
+#include <mmsg/gso_limits.hpp>
+#include <mmsg/limits.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <system_error>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+namespace mmsg::detail {
+
+class TrainMessages {
+public:
+    static constexpr std::size_t max_send = max_send_batch;
+    //! Trains of datagrams up to this size that are not already contiguous in memory are
+    //! copied into one run before the system call (doc/gso.adoc has the measurement).
+    static constexpr std::size_t stage_max = 1024;
+
+    /*! Plans the messages of `items` and writes their headers; returns how many. A message
+        whose options are refused (options_error) ends the call before it: `refused` is its
+        error, and 0 is returned when it is the first.
+    */
+    std::size_t build(std::span<const SendItem> items, const GsoLimits& lim,
+                      std::size_t plain_prefix, std::error_code& refused) {
+        Arrays& a = arrays();
+        const std::size_t m = plan_trains(items, lim, plain_prefix, a.plan);
+        std::byte* staged = nullptr;
+        std::size_t staged_used = 0;
+        for (std::size_t j = 0; j < m; ++j) {
+            const PlannedMessage& p = a.plan[j];
+            const std::span<const SendItem> d = items.subspan(p.first, p.count);
+            msghdr& h = a.hdr[j].msg_hdr;
+            h.msg_iov = &a.iov[p.first];
+            h.msg_name = sockaddr_of(*d[0].dest);
+            h.msg_namelen = static_cast<socklen_t>(d[0].dest->size());
+            // The options' messages go after the UDP_SEGMENT one (which only trains carry).
+            std::size_t options_len = 0;
+            if (has_options(d[0].options)) {
+                if ((refused = options_error(*d[0].options, *d[0].dest))) return j;
+                options_len = write_send_control(a.ctl[j] + gso_cmsg_space, *d[0].options, *d[0].dest);
+            }
+            if (p.count == 1) {
+                a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), d[0].size};
+                h.msg_iovlen = 1;
+                h.msg_control = a.ctl[j] + gso_cmsg_space;
+                h.msg_controllen = options_len;
+                continue;
+            }
+            std::size_t len = 0;
+            for (const SendItem& it : d) len += it.size;
+            if (contiguous(d)) {
+                // Slices of one buffer: the train is already one run.
+                a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), len};
+                h.msg_iovlen = 1;
+            } else if (p.segment <= stage_max) {
+                if (staged == nullptr) staged = stage_.get(max_send * stage_max);
+                std::byte* run = staged + staged_used;
+                std::size_t at = 0;
+                for (const SendItem& it : d) {
+                    std::memcpy(run + at, it.data, it.size);
+                    at += it.size;
+                }
+                staged_used += len;
+                a.iov[p.first] = iovec{run, len};
+                h.msg_iovlen = 1;
+            } else {
+                for (std::size_t i = 0; i < p.count; ++i)
+                    a.iov[p.first + i] = iovec{const_cast<std::byte*>(d[i].data), d[i].size};
+                h.msg_iovlen = p.count;
+            }
+            // The control message was written once; only its segment size changes.
+            set_segment_cmsg(a.ctl[j], static_cast<std::uint16_t>(p.segment));
+            h.msg_control = a.ctl[j];
+            h.msg_controllen = gso_cmsg_space + options_len;
+        }
+        return m;
+    }
+
+    mmsghdr* headers() noexcept { return arrays_.get(1)->hdr; }
+    //! Message j of the last build().
+    const PlannedMessage& plan(std::size_t j) noexcept { return arrays_.get(1)->plan[j]; }
+
+private:
+    // A message's control buffer: the UDP_SEGMENT message (trains), then the options'.
+    static constexpr std::size_t control = gso_cmsg_space + send_control_room;
+    struct Arrays {
+        mmsghdr hdr[max_send];
+        iovec iov[max_send];
+        PlannedMessage plan[max_send];
+        alignas(cmsghdr) unsigned char ctl[max_send][control];
+    };
+
+    Arrays& arrays() {
+        const bool fresh = !arrays_.allocated();
+        Arrays& a = *arrays_.get(1);
+        if (fresh)
+            for (std::size_t j = 0; j < max_send; ++j) {
+                write_segment_cmsg(a.ctl[j], 0);
+                a.hdr[j].msg_hdr.msg_control = a.ctl[j];
+            }
+        return a;
+    }
+
+    Scratch<Arrays> arrays_;
+    Scratch<std::byte> stage_;
+};
+
+} // namespace mmsg::detail
+
+#endif // MMSG_HAS_UDP_GSO
+#endif // MMSG_DETAIL_TRAIN_MESSAGES_HPP
