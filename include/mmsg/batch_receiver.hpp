@@ -1,5 +1,6 @@
 //! Defines mmsg::BatchReceiver, the batching receive algorithm, and the free functions
 //! mmsg::recv_mmsg / mmsg::recv_mmsg_exact on the default backend.
+//! (Over 300 lines: the algorithm and every public form of it, kept in one place.)
 #ifndef MMSG_BATCH_RECEIVER_HPP
 #define MMSG_BATCH_RECEIVER_HPP
 

@@ -1,5 +1,6 @@
 //! Defines mmsg::BatchSender, the batching send algorithm, and the free functions
 //! mmsg::batch_send / mmsg::multi_target_send on the default backend.
+//! (Over 300 lines: the algorithm and every public form of it, kept in one place.)
 #ifndef MMSG_BATCH_SENDER_HPP
 #define MMSG_BATCH_SENDER_HPP
 

@@ -11,6 +11,7 @@
 #include <mmsg/detail/send_control.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/uring_completions.hpp>
+#include <mmsg/detail/uring_ops.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/socket_state.hpp>
 
@@ -131,7 +132,7 @@ public:
                 h.msg_control = s.send_ctl[i].bytes;
                 h.msg_controllen = detail::write_send_control(s.send_ctl[i].bytes, *it.options, *it.dest);
             }
-            io_uring_sqe* sqe = next_sqe(s.ring);
+            io_uring_sqe* sqe = detail::uring_next_sqe(s.ring);
             if (sqe == nullptr) {
                 n = i; // no room now: move what was prepared, the sender calls again
                 break;
@@ -170,7 +171,7 @@ public:
             h.msg_namelen = sizeof(sockaddr_storage);
             h.msg_controllen = sizeof s.recv_ctrl[i];
             h.msg_flags = 0;
-            io_uring_sqe* sqe = next_sqe(s.ring);
+            io_uring_sqe* sqe = detail::uring_next_sqe(s.ring);
             if (sqe == nullptr) {
                 n = i;
                 break;
@@ -238,28 +239,6 @@ private:
         }
     };
 
-    static int init_ring(io_uring& ring, unsigned entries, bool sqpoll) noexcept {
-        // Newest flags first; an older kernel refuses unknown flags with EINVAL.
-        const unsigned base = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER;
-        const unsigned tries[] = {
-            base | IORING_SETUP_DEFER_TASKRUN,
-            IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
-            0u,
-        };
-        int e = -EINVAL;
-        if (sqpoll) {
-            io_uring_params p{};
-            p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SUBMIT_ALL;
-            p.sq_thread_idle = 100;
-            if ((e = io_uring_queue_init_params(entries, &ring, &p)) == 0) return 0;
-        }
-        for (unsigned f : tries) {
-            e = io_uring_queue_init(entries, &ring, f);
-            if (e != -EINVAL) return e;
-        }
-        return e;
-    }
-
     std::error_code ensure_state() noexcept {
         if (state_) return {};
         if (init_error_) return init_error_;
@@ -272,7 +251,7 @@ private:
         s->res.reset(new (std::nothrow) int[n]{});
         if (!s->send_hdr || !s->send_ctl || !s->send_iov || !s->res)
             return std::make_error_code(std::errc::not_enough_memory);
-        if (const int e = init_ring(s->ring, n, opts_.sqpoll); e < 0) {
+        if (const int e = detail::uring_init(s->ring, n, opts_.sqpoll); e < 0) {
             // A refused io_uring does not come back: remember why and fail every call with it.
             init_error_ = detail::errno_code(-e);
             return init_error_;
@@ -292,49 +271,11 @@ private:
         return {};
     }
 
-    // A free submission slot. With SQPOLL the kernel thread advances the ring's head only
-    // after it has issued a whole batch, so completions of the last call can be seen before
-    // its slots are free again: wait for them (io_uring_sqring_wait) rather than take NULL.
-    static io_uring_sqe* next_sqe(io_uring& ring) noexcept {
-        io_uring_sqe* sqe;
-        while ((sqe = io_uring_get_sqe(&ring)) == nullptr)
-            if ((ring.flags & IORING_SETUP_SQPOLL) == 0 || io_uring_sqring_wait(&ring) < 0)
-                return nullptr;
-        return sqe;
-    }
-
-    // Submits the `n` prepared submissions and reaps their `n` completions into res[]. Every
-    // completion is reaped before returning, whatever happens: the kernel may still hold
-    // pointers into our arrays and the caller's buffers until then.
+    // Submits the `n` prepared submissions and reaps their completions into res[].
     std::error_code run(State& s, std::size_t n) noexcept {
-        std::size_t seen = 0;
-        int r;
-        do
-            r = io_uring_submit_and_wait(&s.ring, static_cast<unsigned>(n));
-        while (r == -EINTR && io_uring_sq_ready(&s.ring) > 0); // interrupted before submitting
-        if (r < 0 && r != -EINTR) {
-            // io_uring_enter failed before taking any submission, so they still sit in
-            // the queue: drop the ring (nothing is in flight) so that no stale entry goes
-            // out later; the next call makes a new one.
-            const std::error_code ec = detail::errno_code(-r);
-            state_.reset();
-            return ec;
-        }
-        while (seen < n) {
-            io_uring_cqe* cqe = nullptr;
-            unsigned head;
-            unsigned got = 0;
-            io_uring_for_each_cqe(&s.ring, head, cqe) {
-                if (cqe->user_data < n) s.res[cqe->user_data] = cqe->res;
-                ++got;
-            }
-            io_uring_cq_advance(&s.ring, got);
-            seen += got;
-            if (seen >= n) break;
-            r = io_uring_wait_cqe_nr(&s.ring, &cqe, static_cast<unsigned>(n - seen));
-            if (r < 0 && r != -EINTR && r != -EAGAIN && r != -ETIME) return detail::errno_code(-r);
-        }
-        return {};
+        const detail::UringRun r = detail::uring_submit_and_reap(s.ring, n, s.res.get(), opts_.entries);
+        if (r.refused) state_.reset(); // nothing in flight: the next call makes a new ring
+        return r.refused ? r.refused : r.reap;
     }
 
     IoUringOptions opts_{};

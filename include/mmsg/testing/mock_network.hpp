@@ -1,5 +1,7 @@
 //! Defines mmsg::MockNetwork (an in-memory UDP network with scripted faults) and
 //! mmsg::MockBackend (a backend whose "system calls" go to a MockNetwork).
+//! (Over 300 lines: the whole simulated network, sends, trains, receives and readiness,
+//! is one class so that its rules are read in one place.)
 #ifndef MMSG_TESTING_MOCK_NETWORK_HPP
 #define MMSG_TESTING_MOCK_NETWORK_HPP
 
