@@ -81,25 +81,17 @@ private:
 };
 
 /*! The receive half of mmsg: takes every queued datagram (up to num_rcvmmsgs) with one
-    backend call.
+    backend call, into the caller's packets.
 
-    - recv_mmsg blocks as the socket says (blocking mode, SO_RCVTIMEO, counted across
-      signals) until one datagram is there, then takes all that are queued, up to
-      min(packets.size(), num_rcvmmsgs). A timeout or an empty non-blocking socket is
-      operation_would_block, never a hang. An empty packet range returns 0 at once with no
-      system call and no error, except that the throwing recv_mmsg throws for it: in a
-      receive loop it is almost always a mistake (a vector that was reserve()d rather than
-      resize()d) that would make the loop spin.
-    - Each filled packet's meta is assigned anew (size, source, flags; wire_size is the
-      datagram's length on the wire, more than size when it was truncated).
-    - An error that comes after some datagrams were received is kept in the socket's
-      SocketState and reported by the next call on that socket, so the datagrams are never
-      lost to it. EINTR is retried. The socket's blocking mode is never changed.
-    - After the first call on a socket, no call allocates.
-
-    Per-socket state comes with the socket argument when it carries one (mmsg::Socket,
-    with_state()); for a plain descriptor the receiver keeps it for the socket it served
-    last (see doc/socket_state.adoc).
+    - recv_mmsg waits as the socket says (blocking mode, SO_RCVTIMEO, spent across signals)
+      for one datagram, then takes all queued. A timeout or an empty non-blocking socket is
+      operation_would_block, never a hang. An empty range returns 0 with no system call
+      (the throwing recv_mmsg throws: in a loop it is a mistake that would spin).
+    - Each filled packet's meta is assigned anew (size, source, flags, metadata, wire_size).
+    - An error after some datagrams is kept in the socket's state and reported by the next
+      call on that socket; the datagrams are never lost to it. EINTR is retried; the
+      socket's blocking mode is never changed. After the first call, no call allocates.
+    - Per-socket state comes with the socket when it carries one (doc/socket_state.adoc).
 */
 template <class Backend = DefaultBackend>
 class BatchReceiver {

@@ -39,25 +39,19 @@ inline void check_status(std::span<std::error_code> status, std::size_t n) {
 }
 } // namespace detail
 
-/*! The send half of mmsg: sends batches of datagrams through `Backend`, many per system
-    call, and accounts for every datagram exactly once, in input order.
+/*! The send half of mmsg: sends batches through `Backend`, many datagrams per system call,
+    and accounts for every datagram exactly once, in input order (SendResult, and on request
+    each datagram's own outcome).
 
-    - A datagram the kernel rejects (EACCES, EAFNOSUPPORT, ENETUNREACH, EMSGSIZE, ...) is
-      counted failed and the batch goes on with the next one.
-    - EINTR is retried. EAGAIN/EWOULDBLOCK/ENOBUFS stop the batch: the rest is `unsent`
-      (resume from SendResult::resume_index()).
-    - A socket-level error (EBADF, ENOTSOCK, EPROTOTYPE for a socket that is not a datagram
-      socket, EFAULT, EPIPE, EOPNOTSUPP, EDESTADDRREQ) stops the batch with `fatal`; that
-      datagram and all after it count as failed with it.
-    - Batches of any size are cut into chunks of max_send_batch; a failure in one chunk
-      never stops later chunks. An empty batch makes no system call.
-    - After the first call on a socket, no call allocates.
-    - Dense rejections do not make a batch quadratic (see doc/send_semantics.adoc).
-
-    Per-socket state (SocketState) comes with the socket argument when it carries one
-    (mmsg::Socket, with_state()); for a plain descriptor the sender keeps it for the socket
-    it served last. `Buffer` is the payload type of multi_target_send; batch_send takes any
-    byte buffer. Not thread-safe: one BatchSender per thread (cheap until first used).
+    - A datagram the kernel rejects (EACCES, EAFNOSUPPORT, EMSGSIZE, ...) fails alone; the
+      batch goes on. EINTR is retried. Back-pressure (EAGAIN, ENOBUFS) stops the batch: the
+      rest is `unsent`, to resume from resume_index(). A socket-level error (EBADF,
+      ENOTSOCK, EPROTOTYPE, EFAULT, EPIPE, EOPNOTSUPP, EDESTADDRREQ) stops it with `fatal`.
+    - Batches of any size are cut into chunks of max_send_batch; an empty batch makes no
+      system call; dense rejections never make a batch quadratic (doc/semantics.adoc).
+    - Per-socket state comes with the socket when it carries one (doc/socket_state.adoc).
+    - After the first call on a socket, no call allocates. Not thread-safe: one BatchSender
+      per thread (cheap until first used). `Buffer` is multi_target_send's payload type.
 */
 template <class Backend = DefaultBackend, class Buffer = std::span<const std::byte>>
 class BatchSender {
@@ -201,8 +195,10 @@ private:
             return r;
         };
 
-        // Datagrams offered per call (see doc/send_semantics.adoc, "dense rejections"), and
-        // accepted since the last rejection.
+        // Datagrams offered per call, and accepted since the last rejection. sendmmsg stops
+        // at each rejected datagram and a backend builds headers for all it is offered, so
+        // after a rejection that followed fewer than resume_window accepted datagrams a call
+        // offers resume_window, four times more after each call that takes all it was offered.
         std::size_t window = max_send_batch;
         std::size_t accepted = max_send_batch;
         for (std::size_t base = 0; base < n;) {
@@ -266,7 +262,7 @@ private:
         return r;
     }
 
-    //! What a call offers after dense rejections (see the class comment).
+    //! What a call offers after dense rejections (see run()).
     static constexpr std::size_t resume_window = 64;
 
     Backend backend_{};
