@@ -1,5 +1,6 @@
 //! The asynchronous layer on Boost.Asio: async_batch_send, async_multi_target_send,
-//! async_recv_mmsg and async_recv_mmsg_exact, for every completion token.
+//! async_recv_mmsg and async_recv_mmsg_exact (and async_read_error_queue), for every
+//! completion token.
 #ifndef MMSG_ASIO_HPP
 #define MMSG_ASIO_HPP
 
@@ -9,6 +10,7 @@
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/async_ops.hpp>
+#include <mmsg/error_queue.hpp>
 #include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
 
@@ -245,6 +247,25 @@ auto async_recv_mmsg_exact(boost::asio::basic_datagram_socket<boost::asio::ip::u
     return detail::start_recv(s, detail::packet_span(packets), true,
                               detail::receive_round(detail::thread_receiver_of_this_thread()),
                               std::forward<Token>(token));
+}
+
+/*! Waits until the socket's error queue has reports (an error condition, POLLERR), then
+    takes them, up to min(errors.size(), num_rcvmmsgs), with one ErrorQueueReader read (see
+    <mmsg/error_queue.hpp>; enable_error_queue first). Completion: void(error_code, size_t
+    n): n reports filled from the front; operation_aborted on cancellation (nothing is
+    consumed before the wait ends); or the socket's error. `errors` must stay alive until
+    the handler runs.
+*/
+template <class Executor, class Token = boost::asio::default_completion_token_t<Executor>>
+auto async_read_error_queue(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+                            std::span<DatagramError> errors, Token&& token = {}) {
+    auto read = [](int fd, std::span<DatagramError> e, std::error_code& ec) {
+        return read_error_queue(fd, e, ec);
+    };
+    using Step = detail::ErrorQueueStep<decltype(read), DatagramError>;
+    return boost::asio::async_initiate<Token, async_recv_signature>(
+        detail::InitiateReadiness<std::remove_reference_t<decltype(s)>>{&s}, token,
+        Step(errors, read));
 }
 
 } // namespace mmsg

@@ -250,6 +250,37 @@ private:
     bool exact_;
 };
 
+/*! The round of async_read_error_queue: one non-blocking read of the error queue (`read(fd,
+    errors, ec)`); completes after the first read that got reports. Waits for an error
+    condition (POLLERR) in between. Nothing is consumed before the wait ends: every
+    cancellation type is honoured.
+*/
+template <class Read, class Error>
+class ErrorQueueStep {
+public:
+    static constexpr auto wait = boost::asio::socket_base::wait_error;
+
+    ErrorQueueStep(std::span<Error> errors, Read read) : errors_(errors), read_(std::move(read)) {}
+
+    boost::asio::cancellation_state cancellation(boost::asio::cancellation_slot slot) const {
+        return {slot, boost::asio::enable_total_cancellation()};
+    }
+    template <class Socket>
+    bool attempt(Socket& socket, boost::system::error_code& ec) {
+        std::error_code e;
+        got_ = read_(native(socket), errors_, e);
+        if (e && is_would_block(e)) return false;
+        ec = to_boost(e);
+        return true;
+    }
+    std::size_t progress() const noexcept { return got_; }
+
+private:
+    std::span<Error> errors_;
+    Read read_;
+    std::size_t got_ = 0;
+};
+
 } // namespace mmsg::detail
 
 #endif // MMSG_DETAIL_ASYNC_OPS_HPP

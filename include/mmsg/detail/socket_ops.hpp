@@ -220,6 +220,13 @@ inline std::error_code set_int_option(int fd, int level, int name, int value) no
     return errno_code(errno);
 }
 
+//! Reads an int-valued socket option into `value`; returns the error, if any.
+inline std::error_code get_int_option(int fd, int level, int name, int& value) noexcept {
+    socklen_t len = sizeof value;
+    if (::getsockopt(fd, level, name, &value, &len) == 0) return {};
+    return errno_code(errno);
+}
+
 //! The socket's type (SO_TYPE: SOCK_DGRAM, SOCK_STREAM, ...) in `type`; the error when
 //! `fd` is not a socket or not open.
 inline std::error_code socket_type(int fd, int& type) noexcept {
