@@ -14,10 +14,10 @@
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/counting.hpp>
 #include <mmsg/default_backend.hpp>
-#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/ecn.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/error_queue.hpp>
