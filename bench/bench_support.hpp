@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -152,11 +153,40 @@ struct Moved {
     std::string error; //!< non-empty: the row stops and reports it
 };
 
+/*! Keeps the calling thread on one CPU while alive (the measured thread on CPU 0, a helper
+    such as the Feeder on CPU 1, so they never share a core), and restores its affinity
+    after. Does nothing on a one-CPU machine.
+*/
+class PinnedTo {
+public:
+    explicit PinnedTo(int cpu) noexcept {
+        if (::sched_getaffinity(0, sizeof before_, &before_) != 0 || CPU_COUNT(&before_) < 2 ||
+            !CPU_ISSET(cpu, &before_))
+            return;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pinned_ = ::sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+    PinnedTo(const PinnedTo&) = delete;
+    PinnedTo& operator=(const PinnedTo&) = delete;
+    ~PinnedTo() {
+        if (pinned_) ::sched_setaffinity(0, sizeof before_, &before_);
+    }
+
+private:
+    cpu_set_t before_{};
+    bool pinned_ = false;
+};
+
 //! Send driver: calls `step(k)` (send k <= ctx.batch datagrams, return what moved) until
-//! ctx.count datagrams went or ctx.max_time passed, and times it.
+//! ctx.count datagrams went or ctx.max_time passed, and times it (wall clock and the
+//! thread's CPU time, the thread on CPU 0).
 template <class Step>
 Measurement timed_send(const RowContext& ctx, Step&& step) {
+    const PinnedTo pin(0);
     Measurement m;
+    const double c0 = thread_cpu_seconds();
     const auto t0 = Clock::now();
     const auto deadline = t0 + ctx.max_time;
     while (m.datagrams < ctx.count) {
@@ -170,6 +200,7 @@ Measurement timed_send(const RowContext& ctx, Step&& step) {
         if (Clock::now() >= deadline) break;
     }
     m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    m.cpu_seconds = thread_cpu_seconds() - c0;
     return m;
 }
 
@@ -186,7 +217,10 @@ public:
     Feeder(const Endpoint& dest, std::size_t size, std::chrono::nanoseconds limit,
            bool segmentation_offload = true)
         : dest_(dest), size_(size), deadline_(Clock::now() + limit), gso_(segmentation_offload) {
-        thread_ = std::thread([this] { run(); });
+        thread_ = std::thread([this] {
+            const PinnedTo pin(1); // never on the measured thread's core
+            run();
+        });
     }
     Feeder(const Feeder&) = delete;
     Feeder& operator=(const Feeder&) = delete;
@@ -282,6 +316,7 @@ inline LoopbackSocket receiver_socket() {
 template <class Step>
 Measurement timed_receive(const RowContext& ctx, LoopbackSocket& rx, Step&& step,
                           bool feeder_segmentation_offload = true) {
+    const PinnedTo pin(0);
     Measurement m;
     Feeder feeder(rx.local(), ctx.size, ctx.max_time + std::chrono::seconds(3),
                   feeder_segmentation_offload);
@@ -291,6 +326,7 @@ Measurement timed_receive(const RowContext& ctx, LoopbackSocket& rx, Step&& step
                   (feeder.error().empty() ? std::string() : " (" + feeder.error() + ")");
         return m;
     }
+    const double c0 = thread_cpu_seconds();
     const auto t0 = Clock::now();
     const auto deadline = t0 + ctx.max_time;
     while (m.datagrams < ctx.count) {
@@ -304,6 +340,7 @@ Measurement timed_receive(const RowContext& ctx, LoopbackSocket& rx, Step&& step
         if (Clock::now() >= deadline) break;
     }
     m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    m.cpu_seconds = thread_cpu_seconds() - c0;
     feeder.stop();
     return m;
 }

@@ -20,6 +20,7 @@ struct Result {
     std::size_t size = 0;
     std::vector<double> rates;  //!< datagrams/s, one per round that measured
     std::vector<double> ratios; //!< rate / the reference's rate in the same round
+    std::vector<double> cpu_ns; //!< CPU ns per datagram of the measured thread, per round
     std::size_t datagrams = 0;  //!< over all rounds
     std::size_t syscalls = 0;   //!< over all rounds
     std::string status = "ok";  //!< ok, unavailable, error
@@ -31,6 +32,7 @@ struct Result {
         return datagrams ? static_cast<double>(syscalls) / static_cast<double>(datagrams) : NAN;
     }
     double ratio() const { return median(ratios); }
+    double cpu_ns_per_datagram() const { return median(cpu_ns); }
 
     //! The median, NaN for no values.
     static double median(std::vector<double> v) {
@@ -106,17 +108,18 @@ inline std::string csv_field(const std::string& s) {
 //! The text table: one line per result, in the order given, with a header; a row that
 //! did not measure shows "-" and why.
 inline std::string format_table(const std::vector<Result>& results) {
-    constexpr int columns = 8;
+    constexpr int columns = 9;
     using Line = std::vector<std::string>;
     std::vector<Line> lines;
-    lines.push_back(
-        {"group", "row", "size", "datagrams/s", "Gbit/s", "syscalls/dgram", "ratio", ""});
+    lines.push_back({"group", "row", "size", "datagrams/s", "Gbit/s", "syscalls/dgram",
+                     "CPU ns/dgram", "ratio", ""});
     for (const Result& r : results) {
         const bool ok = r.status == "ok";
         lines.push_back({r.group, r.name + (r.name == r.reference ? " (ref)" : ""),
                          std::to_string(r.size), ok ? detail::thousands(r.datagrams_per_s()) : "-",
                          ok ? detail::fixed(r.gbit_per_s(), 2) : "-",
                          ok ? detail::fixed(r.syscalls_per_datagram(), 4) : "-",
+                         ok ? detail::fixed(r.cpu_ns_per_datagram(), 1) : "-",
                          ok ? detail::fixed(r.ratio(), 2) : "-",
                          ok ? r.note : r.status + ": " + r.note});
     }
@@ -153,6 +156,7 @@ inline std::string format_json(const std::vector<Result>& results,
         out += ", \"datagrams_per_s\": " + detail::json_number(r.datagrams_per_s(), 0);
         out += ", \"gbit_per_s\": " + detail::json_number(r.gbit_per_s(), 4);
         out += ", \"syscalls_per_datagram\": " + detail::json_number(r.syscalls_per_datagram(), 6);
+        out += ", \"cpu_ns_per_datagram\": " + detail::json_number(r.cpu_ns_per_datagram(), 2);
         out += ", \"ratio\": " + detail::json_number(r.ratio(), 4);
         out += ", \"reference\": " + detail::json_string(r.reference);
         out += ", \"status\": " + detail::json_string(r.status);
@@ -164,7 +168,7 @@ inline std::string format_json(const std::vector<Result>& results,
 //! CSV with a header line; empty fields for values that were not measured.
 inline std::string format_csv(const std::vector<Result>& results) {
     std::string out = "name,group,size,datagrams_per_s,gbit_per_s,syscalls_per_datagram,ratio,"
-                      "reference,status,note\n";
+                      "reference,status,note,cpu_ns_per_datagram\n";
     auto num = [](double v, int d) {
         return std::isfinite(v) ? detail::fixed(v, d) : std::string();
     };
@@ -173,7 +177,7 @@ inline std::string format_csv(const std::vector<Result>& results) {
                std::to_string(r.size) + "," + num(r.datagrams_per_s(), 0) + "," +
                num(r.gbit_per_s(), 4) + "," + num(r.syscalls_per_datagram(), 6) + "," +
                num(r.ratio(), 4) + "," + detail::csv_field(r.reference) + "," + r.status + "," +
-               detail::csv_field(r.note) + "\n";
+               detail::csv_field(r.note) + "," + num(r.cpu_ns_per_datagram(), 2) + "\n";
     return out;
 }
 

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <time.h>
+
 namespace mmsg::bench {
 
 //! What one measurement of a row may use, and its bounds: a row stops after `count`
@@ -39,7 +41,16 @@ struct Measurement {
     double seconds = 0;
     std::string unavailable;
     std::string error;
+    //! CPU time the measured thread used for them (CLOCK_THREAD_CPUTIME_ID); 0: not measured.
+    double cpu_seconds = 0;
 };
+
+//! CPU time the calling thread has used, in seconds.
+inline double thread_cpu_seconds() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 //! One row of the table. `reference`: the row the others of its group are divided by
 //! (exactly one per group). `description`: one line for `mmsg-perf --list`.

@@ -21,6 +21,7 @@
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/gso_capability.hpp>
 
@@ -101,7 +102,28 @@ inline Measurement udp_segment_loop(const RowContext& ctx) {
     });
 }
 
+//! BatchSender<LinuxGsoBackend> with payloads that are slices of one buffer, back to back, as
+//! a QUIC stack writes its packets (and as the raw loop sends them): a train goes as one
+//! iovec with no copy.
 inline Measurement gso_sender(const RowContext& ctx) {
+    if (auto why = gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
+    LoopbackSocket tx;
+    std::vector<std::byte> bytes(std::max<std::size_t>(ctx.size, 1) * ctx.batch, std::byte{7});
+    std::vector<std::pair<std::span<const std::byte>, const Endpoint*>> batch(ctx.batch);
+    for (std::size_t i = 0; i < ctx.batch; ++i)
+        batch[i] = {std::span<const std::byte>(bytes.data() + i * ctx.size, ctx.size), &ctx.sink};
+    BatchSender<LinuxGsoBackend> sender;
+    return timed_send(ctx, [&](std::size_t k) {
+        const SendResult r = sender.batch_send(tx.fd(), std::span(batch).first(k));
+        Moved m{r.sent, 1, {}};
+        if (!r.ok()) m.error = "batch_send: " + r.first_error.message();
+        return m;
+    });
+}
+
+//! The same with every payload the same bytes (scattered, not back to back): small trains
+//! are copied into one run, large ones go one iovec per datagram.
+inline Measurement gso_sender_scattered(const RowContext& ctx) {
     if (auto why = gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
     return rows_mmsg::batch_sender<LinuxGsoBackend, CallCost::one_syscall>(ctx);
 }
@@ -192,19 +214,42 @@ struct GsoReceiver {
     }
 };
 
+//! BatchReceiver<LinuxGsoBackend>::recv_coalesced: datagrams whole, segments not split.
+inline Measurement gso_receiver_whole(const RowContext& ctx) {
+    if (auto why = gso_unavailable(true); !why.empty()) return Measurement{0, 0, 0, why, {}};
+    LoopbackSocket rx = receiver_socket();
+    const auto packets = std::make_unique<CoalescedPacket[]>(num_rcvmmsgs);
+    BatchReceiver<LinuxGsoBackend> receiver;
+    receiver.backend().enable_gro(rx.fd()); // before the feeder starts
+    return timed_receive(ctx, rx, [&](std::size_t k) {
+        std::error_code ec;
+        const std::size_t n = receiver.recv_coalesced(
+            rx.fd(), std::span<CoalescedPacket>(packets.get(), std::min(k, num_rcvmmsgs)), ec);
+        Moved m{0, 1, {}};
+        for (std::size_t i = 0; i < n; ++i) m.datagrams += packets[i].segments().size();
+        if (ec) m.error = "recv_coalesced: " + ec.message();
+        return m;
+    });
+}
+
 inline const Registration registration{
     Row{"sendto loop", "gso send", rows_mmsg::sendto_loop, true,
         "hand-written loop: one sendto(2) per datagram (the reference)"},
     Row{"UDP_SEGMENT loop", "gso send", udp_segment_loop, false,
         "hand-written loop: one sendmsg(2) per UDP_SEGMENT train, trains as long as the backend's"},
     Row{"LinuxGsoBackend", "gso send", gso_sender, false,
-        "BatchSender<LinuxGsoBackend>::batch_send (sendmmsg of UDP_SEGMENT trains)"},
+        "BatchSender<LinuxGsoBackend>::batch_send (sendmmsg of UDP_SEGMENT trains), payloads "
+        "back to back in one buffer"},
+    Row{"LinuxGsoBackend, scattered payloads", "gso send", gso_sender_scattered, false,
+        "the same with every payload the same bytes: staged copies or one iovec per datagram"},
     Row{"recvmsg loop", "gso receive", rows_mmsg::by_capacity<rows_mmsg::RecvmsgLoop>, true,
         "hand-written loop: one recvmsg(2) per datagram, no GRO (the reference)"},
     Row{"UDP_GRO loop", "gso receive", udp_gro_loop, false,
         "hand-written loop: one recvmsg(2) per coalesced datagram, segments counted, not split"},
     Row{"LinuxGsoBackend", "gso receive", rows_mmsg::by_capacity<GsoReceiver>, false,
         "BatchReceiver<LinuxGsoBackend>::recv_mmsg (UDP_GRO, split into packets)"},
+    Row{"LinuxGsoBackend, whole", "gso receive", gso_receiver_whole, false,
+        "BatchReceiver<LinuxGsoBackend>::recv_coalesced (UDP_GRO, datagrams whole, not split)"},
     Row{"LinuxMmsgBackend", "alternating", alternating<LinuxMmsgBackend>, true,
         "BatchSender<LinuxMmsgBackend>, destinations alternating every datagram (the reference)"},
     Row{"LinuxGsoBackend", "alternating", alternating<LinuxGsoBackend>, false,

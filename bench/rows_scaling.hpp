@@ -102,13 +102,6 @@ inline bool steer_by_first_byte(int fd, std::size_t shards) {
     return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0;
 }
 
-//! CPU time the calling thread has used, in seconds.
-inline double thread_cpu_seconds() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 enum class Timing { wall_clock, thread_cpu };
 
 //! Drains with `shards` threads; see the header comment.

@@ -42,6 +42,8 @@ struct PlannedMessage {
     std::size_t first = 0;
     std::size_t count = 1;
     std::size_t segment = 0;
+    std::size_t bytes = 0;   //!< payload bytes of all its datagrams
+    bool contiguous = true;  //!< the payloads lie back to back in memory (one buffer)
 };
 
 //! Whether `next` may ride in a train behind `head` that already holds `bytes` bytes (the
@@ -57,7 +59,8 @@ inline bool joins_train(const SendItem& head, const SendItem& next, std::size_t 
     with the same options, of the same size (the last of a run may be shorter, and ends it), form a train of at
     most lim.max_segments datagrams and lim.max_bytes bytes. The first `plain_prefix`
     datagrams, zero-length ones, and any datagram when `lim` allows no trains, go one per
-    message. Writes out[0, m) and returns m (out.size() >= items.size()).
+    message. Writes out[0, m), each with its bytes and whether its payloads lie back to back,
+    and returns m (out.size() >= items.size()).
 */
 inline std::size_t plan_trains(std::span<const SendItem> items, const GsoLimits& lim,
                                std::size_t plain_prefix, std::span<PlannedMessage> out) noexcept {
@@ -66,16 +69,18 @@ inline std::size_t plan_trains(std::span<const SendItem> items, const GsoLimits&
     for (std::size_t i = 0; i < n;) {
         const SendItem& head = items[i];
         std::size_t k = 1;
+        std::size_t bytes = head.size;
+        bool back_to_back = true;
         if (lim.max_segments > 1 && i >= plain_prefix && head.size > 0 && head.size <= 0xffff) {
-            std::size_t bytes = head.size;
             while (i + k < n && k < lim.max_segments && joins_train(head, items[i + k], bytes, lim)) {
-                const std::size_t size = items[i + k].size;
-                bytes += size;
+                const SendItem& next = items[i + k];
+                back_to_back = back_to_back && next.data == items[i + k - 1].data + items[i + k - 1].size;
+                bytes += next.size;
                 ++k;
-                if (size < head.size) break; // a shorter datagram ends the train
+                if (next.size < head.size) break; // a shorter datagram ends the train
             }
         }
-        out[m++] = PlannedMessage{i, k, k > 1 ? head.size : 0};
+        out[m++] = PlannedMessage{i, k, k > 1 ? head.size : 0, bytes, back_to_back};
         i += k;
     }
     return m;

@@ -65,9 +65,8 @@ public:
                 h.msg_controllen = options_len;
                 continue;
             }
-            std::size_t len = 0;
-            for (const SendItem& it : d) len += it.size;
-            if (contiguous(d)) {
+            const std::size_t len = p.bytes;
+            if (p.contiguous) {
                 // Slices of one buffer: the train is already one run.
                 a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), len};
                 h.msg_iovlen = 1;
