@@ -115,7 +115,8 @@ void fuzz_decode(fuzz::Input& in) {
             if (level == SOL_SOCKET && type == SCM_TIMESTAMPNS && dlen >= sizeof(timespec)) {
                 timespec ts;
                 std::memcpy(&ts, payload.data(), sizeof ts);
-                if (ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1'000'000'000)
+                if (ts.tv_sec >= 0 && ts.tv_sec <= std::chrono::nanoseconds::max().count() / 1'000'000'000 - 1 &&
+                    ts.tv_nsec >= 0 && ts.tv_nsec < 1'000'000'000)
                     want.timestamp = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
             }
             if (level == IPPROTO_IP && type == IP_TOS && dlen >= 1)

@@ -83,8 +83,10 @@ inline RecvControl parse_control(const msghdr& h) noexcept {
 #endif
             if (hdr.cmsg_type == SCM_TIMESTAMPNS) {
                 timespec ts{};
-                if (control::read(data, len, ts) && ts.tv_sec >= 0 && ts.tv_nsec >= 0 &&
-                    ts.tv_nsec < 1'000'000'000)
+                // A time the nanosecond count can hold (until 2262), else it is not a time.
+                constexpr long long max_sec = std::chrono::nanoseconds::max().count() / 1'000'000'000 - 1;
+                if (control::read(data, len, ts) && ts.tv_sec >= 0 && ts.tv_sec <= max_sec &&
+                    ts.tv_nsec >= 0 && ts.tv_nsec < 1'000'000'000)
                     c.meta.timestamp = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
             }
         } else if (hdr.cmsg_level == SOL_UDP) {
