@@ -14,6 +14,7 @@
 #include "rows_gso.hpp"
 #include "rows_sockets.hpp"
 #include "rows_metadata.hpp"
+#include "rows_transport.hpp"
 #include "rows_uring.hpp"
 #include "rows_peers.hpp"
 

@@ -5,6 +5,11 @@
 //!  - "metadata receive": BatchReceiver<LinuxGsoBackend> on a socket asked for nothing (the
 //!    reference) against one asked for Metadata::all (TOS, packet info, timestamp with every
 //!    coalesced datagram, given to each of its segments). Target >= 0.90.
+//!  - "pacing send": the unpaced reference again against batches where each train's worth
+//!    of datagrams (as many as the backend puts in one train, rows_gso::train_length) share
+//!    a release time (SendOptions::release_time, SO_TXTIME on the socket): the same trains,
+//!    each carrying an SCM_TXTIME message. Loopback does not hold datagrams (no fq), so
+//!    this is what pacing costs the sender. Target >= 1/1.05.
 //! Each row uses its own sockets: nothing requested on one socket affects the other.
 #ifndef MMSG_BENCH_ROWS_METADATA_HPP
 #define MMSG_BENCH_ROWS_METADATA_HPP
@@ -19,8 +24,11 @@
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/metadata.hpp>
+#include <mmsg/pacing.hpp>
 #include <mmsg/send_options.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -32,14 +40,19 @@ namespace mmsg::bench::rows_metadata {
 
 #if MMSG_HAS_UDP_GSO
 
-//! BatchSender<LinuxGsoBackend> with `options` on every datagram (nullptr: none).
-inline Measurement gso_send(const RowContext& ctx, const SendOptions* options) {
+//! BatchSender<LinuxGsoBackend> with `options(i)` on datagram i (nullptr: none).
+template <class OptionsOf>
+Measurement gso_send(const RowContext& ctx, OptionsOf options, bool paced = false) {
     if (auto why = rows_gso::gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
     LoopbackSocket tx;
+    if (paced)
+        if (const std::error_code ec = enable_pacing(tx.fd()))
+            return Measurement{0, 0, 0, "SO_TXTIME refused: " + ec.message(), {}};
     PayloadBatch payload(ctx.size, 1, ctx.sink);
     const std::span<const std::byte> bytes(payload.data(), ctx.size);
-    std::vector<std::tuple<std::span<const std::byte>, const Endpoint*, const SendOptions*>> batch(
-        ctx.batch, {bytes, &payload.dest(), options});
+    std::vector<std::tuple<std::span<const std::byte>, const Endpoint*, const SendOptions*>> batch;
+    batch.reserve(ctx.batch);
+    for (std::size_t i = 0; i < ctx.batch; ++i) batch.emplace_back(bytes, &payload.dest(), options(i));
     BatchSender<LinuxGsoBackend> sender;
     return timed_send(ctx, [&](std::size_t k) {
         const SendResult r = sender.batch_send(tx.fd(), std::span(batch).first(k));
@@ -48,10 +61,24 @@ inline Measurement gso_send(const RowContext& ctx, const SendOptions* options) {
         return m;
     });
 }
-inline Measurement gso_send_plain(const RowContext& ctx) { return gso_send(ctx, nullptr); }
+inline Measurement gso_send_plain(const RowContext& ctx) {
+    return gso_send(ctx, [](std::size_t) -> const SendOptions* { return nullptr; });
+}
 inline Measurement gso_send_ecn(const RowContext& ctx) {
-    static const SendOptions ect0{Ecn::ect0, 0, {}, 0};
-    return gso_send(ctx, &ect0);
+    static const SendOptions ect0{Ecn::ect0, 0, {}, 0, {}};
+    return gso_send(ctx, [](std::size_t) { return &ect0; });
+}
+//! One release time per train (as many datagrams as one train holds at this size), 1 µs
+//! apart, all in the past by the time they are sent, so that nothing waits on a device
+//! that would honour them. (A time per fewer datagrams would cut the trains shorter, and
+//! measure shorter trains rather than pacing.)
+inline Measurement gso_send_paced(const RowContext& ctx) {
+    const std::size_t per_train = std::max<std::size_t>(1, rows_gso::train_length(ctx.size));
+    std::vector<SendOptions> times((ctx.batch + per_train - 1) / per_train);
+    const auto base = std::chrono::steady_clock::now();
+    for (std::size_t j = 0; j < times.size(); ++j)
+        times[j].release_time = base + std::chrono::microseconds(static_cast<long>(j));
+    return gso_send(ctx, [&](std::size_t i) { return &times[i / per_train]; }, true);
 }
 
 //! BatchReceiver<LinuxGsoBackend> on a socket asked for `what`, fed by GSO trains.
@@ -86,6 +113,10 @@ inline const Registration registration{
         "BatchSender<LinuxGsoBackend>, (payload, destination, nullptr) elements (the reference)"},
     Row{"LinuxGsoBackend, ECN on every datagram", "metadata send", gso_send_ecn, false,
         "the same batches with SendOptions{ect0} on every datagram (target >= 0.95)"},
+    Row{"LinuxGsoBackend, unpaced", "pacing send", gso_send_plain, true,
+        "BatchSender<LinuxGsoBackend>, no options (the reference)"},
+    Row{"LinuxGsoBackend, a release time per train", "pacing send", gso_send_paced, false,
+        "SO_TXTIME on; the same trains, each carrying SCM_TXTIME (target >= 0.95: paced <= 1.05x unpaced)"},
     Row{"LinuxGsoBackend, nothing requested", "metadata receive",
         rows_mmsg::by_capacity<ReceivePlain>, true,
         "BatchReceiver<LinuxGsoBackend>, UDP_GRO, no metadata requested (the reference)"},

@@ -22,6 +22,7 @@ namespace mmsg {
 struct SendItem {
     const std::byte* data = nullptr;
     std::size_t size = 0;
+    //! Where it goes; null: the socket's connected peer (no msg_name, see connected_peer).
     const Endpoint* dest = nullptr;
     //! Its options (ECN, DSCP, source, interface), or null for none. A backend that cannot
     //! carry them sends the datagram as if they were default (see doc/backends.adoc).

@@ -1,5 +1,6 @@
 //! Defines the concepts of what BatchSender sends: ByteBuffer (a payload), Destination,
-//! OptionsRef, a batch element (payload, destination[, options]), SendBatch, DestinationList.
+//! OptionsRef, a batch element (payload, destination[, options], or a payload alone),
+//! SendBatch, DestinationList; and mmsg::connected_peer.
 #ifndef MMSG_SEND_BATCH_HPP
 #define MMSG_SEND_BATCH_HPP
 
@@ -21,10 +22,23 @@ concept ByteBuffer = std::ranges::contiguous_range<const B> && std::ranges::size
     sizeof(std::ranges::range_value_t<const B>) == 1 &&
     std::is_trivially_copyable_v<std::ranges::range_value_t<const B>>;
 
-//! A destination: an Endpoint (by value or reference), a pointer to one, or a
-//! std::reference_wrapper of one.
+/*! The destination "the socket's connected peer": the datagram goes without an address
+    (no msg_name), so the kernel uses the route it keeps for the connection instead of
+    looking one up per datagram (or per GSO train): cheaper, see doc/transport.adoc. On a
+    socket that is not connected such a datagram fails with EDESTADDRREQ, which ends the
+    batch (fatal; IoUringBackend, where every datagram has its own completion, fails that
+    datagram alone). A null `const Endpoint*` destination means the same.
+*/
+struct ConnectedPeer {
+    friend constexpr bool operator==(ConnectedPeer, ConnectedPeer) noexcept = default;
+};
+inline constexpr ConnectedPeer connected_peer{};
+
+//! A destination: an Endpoint (by value or reference), a pointer to one (null: the
+//! connected peer), a std::reference_wrapper of one, or connected_peer.
 template <class D>
-concept Destination = std::same_as<std::remove_cvref_t<D>, Endpoint> ||
+concept Destination = std::same_as<std::remove_cvref_t<D>, ConnectedPeer> ||
+    std::same_as<std::remove_cvref_t<D>, Endpoint> ||
     std::same_as<std::remove_cvref_t<D>, Endpoint*> ||
     std::same_as<std::remove_cvref_t<D>, const Endpoint*> ||
     std::same_as<std::remove_cvref_t<D>, std::reference_wrapper<Endpoint>> ||
@@ -47,15 +61,16 @@ constexpr std::size_t arity() {
 }
 } // namespace detail
 
-//! An element of a batch, read with std::get: pair-like (payload, destination), or
-//! tuple-like (payload, destination, options).
+//! An element of a batch: a payload alone (for the connected peer, as connected_peer),
+//! or, read with std::get, pair-like (payload, destination) or tuple-like (payload,
+//! destination, options).
 template <class E>
-concept BatchElement = requires(const E& e) {
+concept BatchElement = ByteBuffer<E> || (requires(const E& e) {
     { std::get<0>(e) } -> ByteBuffer;
     { std::get<1>(e) } -> Destination;
 } && (detail::arity<E>() != 3 || requires(const E& e) {
     { std::get<2>(e) } -> OptionsRef;
-});
+}));
 
 //! A batch for batch_send: a sized range of batch elements.
 template <class R>

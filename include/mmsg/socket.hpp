@@ -54,6 +54,19 @@ public:
             throw std::system_error(ec, "mmsg::Socket::local_endpoint");
         return ep;
     }
+    /*! Connects the socket to `peer`: datagrams sent to connected_peer (or as a payload
+        alone) go there without an address, on the route the kernel keeps for the
+        connection, and only datagrams from `peer` are received. Throws std::system_error.
+    */
+    void connect(const Endpoint& peer) {
+        if (const std::error_code ec = detail::connect_to(fd_.get(), peer))
+            throw std::system_error(ec, "mmsg::Socket::connect");
+    }
+    //! The same; returns the error instead.
+    std::error_code connect(const Endpoint& peer, std::error_code& ec) noexcept {
+        return ec = detail::connect_to(fd_.get(), peer);
+    }
+
     //! Closes the descriptor and forgets the state.
     void close() noexcept {
         fd_.reset();

@@ -33,7 +33,7 @@ const Endpoint mapped_dest(asio::ip::make_address_v6(asio::ip::v4_mapped,
 struct Written {
     alignas(cmsghdr) unsigned char buf[detail::send_control_room] = {};
     msghdr h{};
-    Written(const SendOptions& o, const Endpoint& dest) {
+    Written(const SendOptions& o, const Endpoint* dest) { // null: the connected peer
         h.msg_control = buf;
         h.msg_controllen = detail::write_send_control(buf, o, dest);
     }
@@ -53,29 +53,48 @@ BOOST_AUTO_TEST_CASE(default_options_write_nothing) {
     BOOST_TEST(!detail::has_options(nullptr));
     const SendOptions none;
     BOOST_TEST(!detail::has_options(&none));
-    BOOST_TEST(Written(none, v4_dest).h.msg_controllen == 0u);
+    BOOST_TEST(Written(none, &v4_dest).h.msg_controllen == 0u);
     BOOST_TEST(detail::same_options(nullptr, &none)); // null is default
 }
 
 BOOST_AUTO_TEST_CASE(each_path_gets_its_own_levels) {
     const SendOptions o{Ecn::ce, 10, asio::ip::make_address_v4("127.0.0.2"), 1};
-    const auto v4 = Written(o, v4_dest).kinds();
+    const auto v4 = Written(o, &v4_dest).kinds();
     BOOST_TEST(v4.size() == 2u);
     BOOST_TEST((v4[0] == std::pair<int, int>{IPPROTO_IP, IP_TOS}));
     BOOST_TEST((v4[1] == std::pair<int, int>{IPPROTO_IP, IP_PKTINFO}));
     // An IPv4-mapped destination goes down the IPv4 path: IP-level messages.
-    BOOST_TEST((Written(o, mapped_dest).kinds() == v4));
+    BOOST_TEST((Written(o, &mapped_dest).kinds() == v4));
     const SendOptions o6{Ecn::ect1, 0, asio::ip::address_v6::loopback(), 0};
-    const auto v6 = Written(o6, v6_dest).kinds();
+    const auto v6 = Written(o6, &v6_dest).kinds();
     BOOST_TEST(v6.size() == 2u);
     BOOST_TEST((v6[0] == std::pair<int, int>{IPPROTO_IPV6, IPV6_TCLASS}));
     BOOST_TEST((v6[1] == std::pair<int, int>{IPPROTO_IPV6, IPV6_PKTINFO}));
 }
 
+BOOST_AUTO_TEST_CASE(the_connected_peer_gets_both_families_messages) {
+    // No destination: the path is the kernel's to know, so each stack finds its own level.
+    const SendOptions o{Ecn::ce, 10, asio::ip::make_address_v4("127.0.0.2"), 1};
+    const auto both = Written(o, nullptr).kinds();
+    BOOST_TEST(both.size() == 4u);
+    BOOST_TEST((both == std::vector<std::pair<int, int>>{{IPPROTO_IP, IP_TOS},
+                                                          {IPPROTO_IPV6, IPV6_TCLASS},
+                                                          {IPPROTO_IP, IP_PKTINFO},
+                                                          {IPPROTO_IPV6, IPV6_PKTINFO}}));
+    BOOST_TEST((detail::read_send_control(Written(o, nullptr).h) == o)); // the IPv4 source, as given
+    // A pure IPv6 source has no IPv4 form: only IPV6_PKTINFO carries it.
+    const SendOptions o6{Ecn::not_ect, 0, asio::ip::address_v6::loopback(), 0};
+    BOOST_TEST((Written(o6, nullptr).kinds() == std::vector<std::pair<int, int>>{{IPPROTO_IPV6, IPV6_PKTINFO}}));
+    BOOST_TEST((detail::read_send_control(Written(o6, nullptr).h) == o6));
+    // Only the DSCP can be judged without a destination.
+    BOOST_TEST((detail::options_error({Ecn::not_ect, 64, {}, 0}, nullptr) == std::errc::invalid_argument));
+    BOOST_TEST(!detail::options_error(o6, nullptr));
+}
+
 BOOST_AUTO_TEST_CASE(the_traffic_class_is_dscp_shifted_or_ecn_and_reads_back) {
     for (const Endpoint& dest : {v4_dest, v6_dest, mapped_dest}) {
         const SendOptions o{Ecn::ect0, 46, {}, 0};
-        const Written w(o, dest);
+        const Written w(o, &dest);
         const cmsghdr* c = CMSG_FIRSTHDR(&w.h);
         BOOST_REQUIRE(c != nullptr);
         int tos = 0;
@@ -91,25 +110,25 @@ BOOST_AUTO_TEST_CASE(sources_and_interfaces_read_back_on_every_path) {
                                                       asio::ip::make_address_v4("127.0.0.3"));
     // An IPv4-mapped source on the IPv4 path is written (and read back) as IPv4.
     const SendOptions o{Ecn::not_ect, 0, mapped_src, 7};
-    const SendOptions back = detail::read_send_control(Written(o, mapped_dest).h);
+    const SendOptions back = detail::read_send_control(Written(o, &mapped_dest).h);
     BOOST_TEST(back.source == asio::ip::make_address_v4("127.0.0.3"));
     BOOST_TEST(back.interface_index == 7u);
     const SendOptions o6{Ecn::not_ect, 0, asio::ip::address_v6::loopback(), 3};
-    BOOST_TEST((detail::read_send_control(Written(o6, v6_dest).h) == o6));
+    BOOST_TEST((detail::read_send_control(Written(o6, &v6_dest).h) == o6));
     const SendOptions only_if{Ecn::not_ect, 0, {}, 4}; // an interface, no source
-    BOOST_TEST((detail::read_send_control(Written(only_if, v4_dest).h) == only_if));
+    BOOST_TEST((detail::read_send_control(Written(only_if, &v4_dest).h) == only_if));
 }
 
 BOOST_AUTO_TEST_CASE(options_that_do_not_fit_the_destination_are_refused) {
     const auto inval = std::make_error_code(std::errc::invalid_argument);
-    BOOST_TEST((detail::options_error({Ecn::not_ect, 64, {}, 0}, v4_dest) == inval)); // DSCP > 63
+    BOOST_TEST((detail::options_error({Ecn::not_ect, 64, {}, 0}, &v4_dest) == inval)); // DSCP > 63
     BOOST_TEST((detail::options_error({Ecn::not_ect, 0, asio::ip::address_v6::loopback(), 0},
-                                      v4_dest) == inval));
+                                      &v4_dest) == inval));
     BOOST_TEST((detail::options_error({Ecn::not_ect, 0, asio::ip::make_address_v4("127.0.0.1"), 0},
-                                      v6_dest) == inval));
+                                      &v6_dest) == inval));
     BOOST_TEST(!detail::options_error({Ecn::not_ect, 0, asio::ip::make_address_v4("127.0.0.1"), 0},
-                                      mapped_dest));
-    BOOST_TEST(!detail::options_error({Ecn::ce, 63, {}, 9}, v6_dest));
+                                      &mapped_dest));
+    BOOST_TEST(!detail::options_error({Ecn::ce, 63, {}, 9}, &v6_dest));
 }
 
 BOOST_AUTO_TEST_CASE(options_are_compared_by_value) {

@@ -118,19 +118,18 @@ public:
         for (std::size_t i = 0; i < n; ++i) {
             const SendItem& it = items[i];
             msghdr& h = s.send_hdr[i];
-            h.msg_name = detail::sockaddr_of(*it.dest);
-            h.msg_namelen = static_cast<socklen_t>(it.dest->size());
+            detail::set_destination(h, it.dest);
             s.send_iov[i].iov_base = const_cast<std::byte*>(it.data);
             s.send_iov[i].iov_len = it.size;
             h.msg_controllen = 0;
             if (detail::has_options(it.options)) {
-                if (std::error_code e = detail::options_error(*it.options, *it.dest)) {
+                if (std::error_code e = detail::options_error(*it.options, it.dest)) {
                     if (i == 0) return {0, e}; // this datagram is refused
                     n = i;                     // move those before it; the next call reports it
                     break;
                 }
                 h.msg_control = s.send_ctl[i].bytes;
-                h.msg_controllen = detail::write_send_control(s.send_ctl[i].bytes, *it.options, *it.dest);
+                h.msg_controllen = detail::write_send_control(s.send_ctl[i].bytes, *it.options, it.dest);
             }
             io_uring_sqe* sqe = detail::uring_next_sqe(s.ring);
             if (sqe == nullptr) {

@@ -39,19 +39,18 @@ public:
         for (std::size_t i = 0; i < items.size(); ++i) {
             const SendItem& it = items[i];
             if (!detail::has_options(it.options)) {
-                if (detail::sys_sendto(s.fd, it.data, it.size, *it.dest, flags, ec) < 0) return {i, ec};
+                if (detail::sys_sendto(s.fd, it.data, it.size, it.dest, flags, ec) < 0) return {i, ec};
             } else {
                 // Options go as control messages: sendmsg instead of sendto.
-                if ((ec = detail::options_error(*it.options, *it.dest))) return {i, ec};
+                if ((ec = detail::options_error(*it.options, it.dest))) return {i, ec};
                 alignas(cmsghdr) unsigned char control[detail::send_control_room];
                 iovec iov{const_cast<std::byte*>(it.data), it.size};
                 msghdr h{};
-                h.msg_name = detail::sockaddr_of(*it.dest);
-                h.msg_namelen = static_cast<socklen_t>(it.dest->size());
+                detail::set_destination(h, it.dest);
                 h.msg_iov = &iov;
                 h.msg_iovlen = 1;
                 h.msg_control = control;
-                h.msg_controllen = detail::write_send_control(control, *it.options, *it.dest);
+                h.msg_controllen = detail::write_send_control(control, *it.options, it.dest);
                 if (detail::sys_sendmsg(s.fd, &h, flags, ec) < 0) return {i, ec};
             }
             errors[i].clear();

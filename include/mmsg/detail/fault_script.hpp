@@ -111,7 +111,9 @@ public:
         std::error_code fault{};
         bool attempts = false;
     };
-    Verdict check(const Endpoint& dest, std::size_t k = 1, std::size_t ahead = 0) const {
+    //! (`dest` null: the connected peer, which no unreachable rule names unless given as
+    //! `peer`.)
+    Verdict check(const Endpoint* dest, std::size_t k = 1, std::size_t ahead = 0) const {
         if (send_budget_ != no_limit && (send_budget_ < ahead || send_budget_ - ahead < k))
             return {would_block_code(), false};
         // The first scripted failure at or after this group's first attempt, if it falls
@@ -119,16 +121,18 @@ public:
         if (auto f = fail_nth_.lower_bound(attempts_ + ahead);
             f != fail_nth_.end() && f->first < attempts_ + ahead + k)
             return {f->second, true};
-        if (const std::error_code* u = unreachable_error(dest)) return {*u, true};
+        if (dest != nullptr)
+            if (const std::error_code* u = unreachable_error(*dest)) return {*u, true};
         return {};
     }
 
     //! Plans one send call over `items` (see SendPlan). Changes nothing.
-    SendPlan plan_send(std::span<const SendItem> items) const {
+    //! Datagrams without a destination go to `peer` (may be null).
+    SendPlan plan_send(std::span<const SendItem> items, const Endpoint* peer = nullptr) const {
         const std::size_t n = call_limit(items.size());
         for (std::size_t i = 0; i < n; ++i) {
             // Every datagram before i passes, so it is attempted and accepted.
-            if (const Verdict v = check(*items[i].dest, 1, i); v.fault)
+            if (const Verdict v = check(items[i].dest != nullptr ? items[i].dest : peer, 1, i); v.fault)
                 return {i, v.fault, v.attempts};
         }
         return {n, {}, false};

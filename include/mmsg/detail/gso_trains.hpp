@@ -35,6 +35,11 @@ inline bool same_destination(const Endpoint& a, const Endpoint& b) noexcept {
            x->sin6_scope_id == y->sin6_scope_id &&
            std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
 }
+//! The same for SendItem destinations, where null is the connected peer.
+inline bool same_destination(const Endpoint* a, const Endpoint* b) noexcept {
+    if (a == b) return true;
+    return a != nullptr && b != nullptr && same_destination(*a, *b);
+}
 
 //! One message of a send: datagrams [first, first + count) of the call. A train when
 //! count > 1: every datagram `segment` bytes but the last, which may be shorter.
@@ -52,7 +57,7 @@ struct PlannedMessage {
 inline bool joins_train(const SendItem& head, const SendItem& next, std::size_t bytes,
                         const GsoLimits& lim) noexcept {
     return next.size > 0 && next.size <= head.size && bytes + next.size <= lim.max_bytes &&
-           same_destination(*next.dest, *head.dest) && same_options(next.options, head.options);
+           same_destination(next.dest, head.dest) && same_options(next.options, head.options);
 }
 
 /*! Groups `items` into messages, in order: consecutive datagrams to the same destination,

@@ -1,4 +1,5 @@
-//! Turns user batch elements (payload, destination[, options]) into SendItems.
+//! Turns user batch elements (payload, destination[, options], or a payload alone) into
+//! SendItems.
 #ifndef MMSG_DETAIL_SEND_ITEMS_HPP
 #define MMSG_DETAIL_SEND_ITEMS_HPP
 
@@ -27,7 +28,8 @@ std::span<const std::byte> bytes_of(const B& b) noexcept {
 template <Destination D>
 const Endpoint* endpoint_ptr(const D& d) noexcept {
     using T = std::remove_cvref_t<D>;
-    if constexpr (std::same_as<T, Endpoint>) return &d;
+    if constexpr (std::same_as<T, ConnectedPeer>) return nullptr;
+    else if constexpr (std::same_as<T, Endpoint>) return &d;
     else if constexpr (std::is_pointer_v<T>) return d;
     else return &d.get();
 }
@@ -51,20 +53,31 @@ constexpr bool options_by_value() {
 // Items must point into storage that outlives the call: an element the range makes on the
 // fly (a prvalue) may only carry a view payload, a pointer-like destination and options
 // that are not held by value.
+template <class E>
+constexpr bool element_is_stable() {
+    if constexpr (ByteBuffer<E>)
+        return std::ranges::borrowed_range<E>;
+    else
+        return std::ranges::borrowed_range<std::tuple_element_t<0, E>> &&
+               !std::same_as<std::remove_cvref_t<std::tuple_element_t<1, E>>, Endpoint> &&
+               !options_by_value<E>();
+}
 template <class R, class E = std::ranges::range_value_t<const R>>
 inline constexpr bool elements_are_stable =
-    std::is_lvalue_reference_v<std::ranges::range_reference_t<const R>> ||
-    (std::ranges::borrowed_range<std::tuple_element_t<0, E>> &&
-     !std::same_as<std::remove_cvref_t<std::tuple_element_t<1, E>>, Endpoint> &&
-     !options_by_value<E>());
+    std::is_lvalue_reference_v<std::ranges::range_reference_t<const R>> || element_is_stable<E>();
 
 template <class E>
 SendItem item_of(const E& e) noexcept {
+    if constexpr (ByteBuffer<E>) {
+        const auto b = bytes_of(e);
+        return {b.data(), b.size(), nullptr}; // a payload alone: to the connected peer
+    } else {
     const auto b = bytes_of(std::get<0>(e));
     if constexpr (arity<E>() == 3)
         return {b.data(), b.size(), endpoint_ptr(std::get<1>(e)), options_ptr(std::get<2>(e))};
     else
         return {b.data(), b.size(), endpoint_ptr(std::get<1>(e))};
+    }
 }
 
 } // namespace detail

@@ -32,6 +32,13 @@ inline void* sockaddr_of(const Endpoint& ep) noexcept {
     return const_cast<void*>(static_cast<const void*>(ep.data()));
 }
 
+//! Sets the destination of an outgoing message: `dest`, or none (the connected peer) when
+//! `dest` is null.
+inline void set_destination(msghdr& h, const Endpoint* dest) noexcept {
+    h.msg_name = dest != nullptr ? sockaddr_of(*dest) : nullptr;
+    h.msg_namelen = dest != nullptr ? static_cast<socklen_t>(dest->size()) : 0;
+}
+
 //! Decodes a kernel-written source address; an unknown family (or a short length) gives
 //! a default Endpoint rather than garbage.
 inline Endpoint endpoint_from(const sockaddr_storage& ss, socklen_t len) noexcept {
@@ -115,12 +122,14 @@ long interruptible(int fd, short events, int flags, Call&& call) noexcept {
     }
 }
 
-inline long sys_sendto(int fd, const void* data, std::size_t size, const Endpoint& dest, int flags,
+//! sendto(2); a null `dest` sends to the connected peer.
+inline long sys_sendto(int fd, const void* data, std::size_t size, const Endpoint* dest, int flags,
                     std::error_code& ec) noexcept {
     const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
-        return static_cast<long>(::sendto(fd, data, size, f | MSG_NOSIGNAL,
-                                          static_cast<const sockaddr*>(sockaddr_of(dest)),
-                                          static_cast<socklen_t>(dest.size())));
+        return static_cast<long>(::sendto(
+            fd, data, size, f | MSG_NOSIGNAL,
+            dest != nullptr ? static_cast<const sockaddr*>(sockaddr_of(*dest)) : nullptr,
+            dest != nullptr ? static_cast<socklen_t>(dest->size()) : 0));
     });
     if (r < 0) ec = errno_code(errno);
     else ec.clear();
@@ -186,6 +195,14 @@ inline int open_udp(int family, std::error_code& ec) noexcept {
 inline std::error_code bind_to(int fd, const Endpoint& local) noexcept {
     if (::bind(fd, static_cast<const sockaddr*>(static_cast<const void*>(local.data())),
                static_cast<socklen_t>(local.size())) == 0)
+        return {};
+    return errno_code(errno);
+}
+
+//! Connects `fd` to `peer` (a UDP socket: only sets its default destination and filter).
+inline std::error_code connect_to(int fd, const Endpoint& peer) noexcept {
+    if (::connect(fd, static_cast<const sockaddr*>(static_cast<const void*>(peer.data())),
+                  static_cast<socklen_t>(peer.size())) == 0)
         return {};
     return errno_code(errno);
 }

@@ -50,13 +50,12 @@ public:
             const std::span<const SendItem> d = items.subspan(p.first, p.count);
             msghdr& h = a.hdr[j].msg_hdr;
             h.msg_iov = &a.iov[p.first];
-            h.msg_name = sockaddr_of(*d[0].dest);
-            h.msg_namelen = static_cast<socklen_t>(d[0].dest->size());
+            set_destination(h, d[0].dest);
             // The options' messages go after the UDP_SEGMENT one (which only trains carry).
             std::size_t options_len = 0;
             if (has_options(d[0].options)) {
-                if ((refused = options_error(*d[0].options, *d[0].dest))) return j;
-                options_len = write_send_control(a.ctl[j] + gso_cmsg_space, *d[0].options, *d[0].dest);
+                if ((refused = options_error(*d[0].options, d[0].dest))) return j;
+                options_len = write_send_control(a.ctl[j] + gso_cmsg_space, *d[0].options, d[0].dest);
             }
             if (p.count == 1) {
                 a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), d[0].size};

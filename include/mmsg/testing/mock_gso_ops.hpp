@@ -64,11 +64,15 @@ public:
                 at += h.msg_iov[i].iov_len;
             }
             // The backend's msg_name points at an Endpoint's storage, as with the kernel.
+            // No msg_name: to the connected peer.
             dests_.resize(n);
-            std::memcpy(dests_[j].data(), h.msg_name,
-                        std::min<std::size_t>(h.msg_namelen, dests_[j].capacity()));
-            dests_[j].resize(h.msg_namelen);
-            messages_[j] = MockNetwork::Message{&dests_[j], {bytes_.data() + start, at - start},
+            if (h.msg_name != nullptr) {
+                std::memcpy(dests_[j].data(), h.msg_name,
+                            std::min<std::size_t>(h.msg_namelen, dests_[j].capacity()));
+                dests_[j].resize(h.msg_namelen);
+            }
+            messages_[j] = MockNetwork::Message{h.msg_name != nullptr ? &dests_[j] : nullptr,
+                                                {bytes_.data() + start, at - start},
                                                 detail::segment_of(h), detail::read_send_control(h)};
         }
         const int r = net_->send_messages(fd, messages_, ec);

@@ -91,6 +91,18 @@ public:
         return it->second.local;
     }
 
+    //! Connects a mock socket to `peer`: datagrams it sends without a destination (to
+    //! connected_peer) go there; without it they fail with EDESTADDRREQ, as the kernel's.
+    //! Throws std::system_error(EBADF) if the handle is unknown.
+    void connect(int handle, const Endpoint& peer) {
+        std::lock_guard lock(mu_);
+        auto it = sockets_.find(handle);
+        if (it == sockets_.end())
+            throw std::system_error(detail::errno_code(EBADF), "mmsg::MockNetwork::connect");
+        it->second.peer = peer;
+        it->second.connected = true;
+    }
+
     //! Every datagram sent to `dest` from now on fails with `ec`.
     void unreachable(const Endpoint& dest,
                      std::error_code ec = std::make_error_code(std::errc::network_unreachable)) {
@@ -195,16 +207,18 @@ public:
         auto self = sockets_.find(handle);
         if (self == sockets_.end()) return {0, detail::errno_code(EBADF)};
         if (std::error_code e = script_.take_interrupt()) return {0, e};
-        auto plan = script_.plan_send(items.first(std::min(items.size(), max_send_batch)));
+        const Endpoint* peer = self->second.peer_or_null();
+        auto plan = script_.plan_send(items.first(std::min(items.size(), max_send_batch)), peer);
         for (std::size_t i = 0; i < plan.clear; ++i)
-            if (const std::error_code e = refused(*items[i].dest, items[i].size, items[i].options)) {
+            if (const std::error_code e = refused(items[i].dest ? items[i].dest : peer, items[i].size, items[i].options)) {
                 plan = {i, e, true};
                 break;
             }
         for (std::size_t i = 0; i < plan.clear; ++i) {
             const SendItem& it = items[i];
-            if (Socket* to = bound(*it.dest)) {
-                to->queue.push_back(datagram({it.data, it.size}, self->second.local, *it.dest,
+            const Endpoint& dest = it.dest != nullptr ? *it.dest : *peer;
+            if (Socket* to = bound(dest)) {
+                to->queue.push_back(datagram({it.data, it.size}, self->second.local, dest,
                                              detail::has_options(it.options) ? *it.options
                                                                              : SendOptions{}));
                 if (to->queue.size() == 1) notify_locked();
@@ -217,7 +231,7 @@ public:
 
     //! One message of a simulated sendmmsg(2) with UDP_SEGMENT (see send_messages).
     struct Message {
-        const Endpoint* dest = nullptr;
+        const Endpoint* dest = nullptr;  //!< null: the socket's connected peer
         std::span<const std::byte> data; //!< the message's payload, contiguous
         std::size_t segment = 0;         //!< UDP_SEGMENT size; 0 (or >= data.size()): plain
         SendOptions options{};           //!< what its control messages ask for
@@ -325,14 +339,19 @@ private:
     struct Socket {
         Endpoint local;
         std::deque<Datagram> queue;
+        Endpoint peer{};        // where datagrams without a destination go, once connected
+        bool connected = false;
+        const Endpoint* peer_or_null() const noexcept { return connected ? &peer : nullptr; }
     };
 
-    // The kernel's own refusal of one datagram (or train) of `size` bytes to `dest`.
-    static std::error_code refused(const Endpoint& dest, std::size_t size,
+    // The kernel's own refusal of one datagram (or train) of `size` bytes to `dest` (null:
+    // no destination on a socket that is not connected).
+    static std::error_code refused(const Endpoint* dest, std::size_t size,
                                    const SendOptions* options = nullptr) noexcept {
-        const std::size_t max = dest.address().is_v6() ? 65527 : 65507;
+        if (dest == nullptr) return detail::errno_code(EDESTADDRREQ);
+        const std::size_t max = dest->address().is_v6() ? 65527 : 65507;
         if (size > max) return detail::errno_code(EMSGSIZE);
-        if (dest.port() == 0) return detail::errno_code(EINVAL);
+        if (dest->port() == 0) return detail::errno_code(EINVAL);
         if (detail::has_options(options)) return detail::options_error(*options, dest);
         return {};
     }
@@ -359,13 +378,14 @@ private:
         const std::size_t seg = (m.segment == 0 || m.segment >= size) ? size : m.segment;
         const std::size_t k = size == 0 ? 1 : (size + seg - 1) / seg;
         std::error_code e;
+        const Endpoint* dest = m.dest != nullptr ? m.dest : self.peer_or_null();
         const bool train_refused = k > 1 && train_failures_ > 0;
         if (train_refused) e = train_error_;
-        else if (const auto v = script_.check(*m.dest, k); v.fault) {
+        else if (const auto v = script_.check(dest, k); v.fault) {
             if (!v.attempts) return v.fault; // would block: nothing attempted
             e = v.fault;
         } else {
-            e = refused(*m.dest, size, &m.options);
+            e = refused(dest, size, &m.options);
         }
         if (!attempt && e) return e;
         if (train_refused) {
@@ -379,12 +399,12 @@ private:
             return e;
         }
         if (k > 1) ++trains_sent_;
-        if (Socket* to = bound(*m.dest)) {
+        if (Socket* to = bound(*dest)) {
             const bool was_empty = to->queue.empty();
             for (std::size_t t = 0; t < k; ++t) {
                 const std::byte* b = m.data.data() + t * seg;
                 to->queue.push_back(
-                    datagram({b, std::min(seg, size - t * seg)}, self.local, *m.dest, m.options));
+                    datagram({b, std::min(seg, size - t * seg)}, self.local, *dest, m.options));
             }
             if (was_empty) notify_locked();
         }

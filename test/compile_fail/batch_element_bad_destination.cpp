@@ -1,9 +1,11 @@
-// batch_send over a range whose elements are not (payload, destination) pairs.
+// batch_send over a range whose elements are neither a payload alone nor (payload,
+// destination): here the "destination" is a string naming a host.
 // Expected diagnostic: the unsatisfied constraint mmsg::SendBatch.
 #include <mmsg/batch_sender.hpp>
 
 #include <cstddef>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -11,7 +13,7 @@ int main() {
 #ifdef MMSG_COMPILE_FAIL_CONTROL
     const std::vector<std::pair<std::span<const std::byte>, mmsg::Endpoint>> batch;
 #else
-    const std::vector<std::span<const std::byte>> batch; // payloads without destinations
+    const std::vector<std::pair<std::span<const std::byte>, std::string>> batch; // not a Destination
 #endif
     mmsg::BatchSender<mmsg::LinuxMmsgBackend> sender;
     (void)sender.batch_send(-1, batch);
