@@ -1,6 +1,9 @@
-//! Two rtnetlink questions, asked of the calling thread's network namespace: which device
-//! a datagram to an address leaves by (RTM_GETROUTE), and which qdiscs that device has
-//! (RTM_GETQDISC). For set-up helpers (pacing_path), never on a hot path.
+//! The one rtnetlink client: requests over a socket of the calling thread's network
+//! namespace (a fresh one per question, or one kept by its owner), attribute walking, and
+//! two questions: which device a datagram to an address leaves by (RTM_GETROUTE), and which
+//! qdiscs that device has (RTM_GETQDISC). More questions on this client (routes in full,
+//! neighbours, links, addresses, change notifications): detail/netlink_paths.hpp.
+//! For set-up helpers and caches, never per datagram.
 #ifndef MMSG_DETAIL_NETLINK_HPP
 #define MMSG_DETAIL_NETLINK_HPP
 
@@ -10,11 +13,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <linux/netlink.h>
@@ -44,47 +49,83 @@ inline void add_attr(unsigned char* buf, std::size_t& used, unsigned short type,
     used += RTA_ALIGN(a.rta_len);
 }
 
-/*! Sends the request `req` (its nlmsghdr filled) and calls `on(const nlmsghdr&)` for every
-    answer until the last (NLMSG_DONE for a dump, the one reply otherwise). Returns the
-    first error: the socket's, or the kernel's NLMSG_ERROR.
+/*! Opens a NETLINK_ROUTE socket in the calling thread's network namespace, close-on-exec,
+    subscribed to the multicast `groups` (RTMGRP_* bits; 0: none) and non-blocking if asked.
+    Requests made on it later reach that namespace from any thread.
+*/
+inline UniqueFd open_route_socket(std::error_code& ec, std::uint32_t groups = 0, bool nonblocking = false) {
+    UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), NETLINK_ROUTE));
+    if (fd.get() < 0) {
+        ec = errno_code(errno);
+        return fd;
+    }
+    sockaddr_nl self{};
+    self.nl_family = AF_NETLINK;
+    self.nl_groups = groups;
+    if (::bind(fd.get(), static_cast<const sockaddr*>(static_cast<const void*>(&self)), sizeof self) != 0) {
+        ec = errno_code(errno);
+        return UniqueFd();
+    }
+    ec.clear();
+    return fd;
+}
+
+/*! Sends the request `req` (its nlmsghdr filled; a sequence number is given here, and a
+    request that is not a dump asks for an acknowledgement) on `fd`, and calls
+    `on(const nlmsghdr&, const unsigned char*)` for every answer to it until the last
+    (NLMSG_DONE for a dump, the acknowledgement otherwise). Messages of other requests (a
+    kept socket's late answers) are skipped. Returns the first error: the socket's, or the
+    kernel's NLMSG_ERROR.
 */
 template <class On>
-std::error_code ask(const unsigned char* req, std::size_t len, bool dump, On&& on) {
-    UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-    if (fd.get() < 0) return errno_code(errno);
+std::error_code exchange(int fd, unsigned char* req, std::size_t len, bool dump, On&& on) {
+    static std::atomic<std::uint32_t> next_seq{1};
+    nlmsghdr h;
+    std::memcpy(&h, req, sizeof h);
+    h.nlmsg_seq = next_seq.fetch_add(1, std::memory_order_relaxed);
+    if (!dump) h.nlmsg_flags |= NLM_F_ACK;
+    std::memcpy(req, &h, sizeof h);
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
-    if (::sendto(fd.get(), req, len, 0, static_cast<const sockaddr*>(static_cast<const void*>(&kernel)),
+    if (::sendto(fd, req, len, 0, static_cast<const sockaddr*>(static_cast<const void*>(&kernel)),
                  sizeof kernel) < 0)
         return errno_code(errno);
     alignas(nlmsghdr) std::array<unsigned char, 32768> buf;
     for (;;) {
-        const ssize_t r = ::recv(fd.get(), buf.data(), buf.size(), 0);
+        const ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
         if (r < 0) {
             if (errno == EINTR) continue;
             return errno_code(errno);
         }
         std::size_t left = static_cast<std::size_t>(r);
         for (const unsigned char* p = buf.data(); left >= sizeof(nlmsghdr);) {
-            nlmsghdr h;
-            std::memcpy(&h, p, sizeof h);
-            if (h.nlmsg_len < sizeof h || h.nlmsg_len > left) return errno_code(EPROTO);
-            if (h.nlmsg_type == NLMSG_DONE) return {};
-            if (h.nlmsg_type == NLMSG_ERROR) {
-                nlmsgerr e{};
-                std::memcpy(&e, p + NLMSG_HDRLEN, std::min<std::size_t>(sizeof e, h.nlmsg_len - NLMSG_HDRLEN));
-                if (e.error != 0) return errno_code(-e.error);
-                if (!dump) return {};
-            } else {
-                on(h, p);
-                if (!dump) return {};
+            nlmsghdr m;
+            std::memcpy(&m, p, sizeof m);
+            if (m.nlmsg_len < sizeof m || m.nlmsg_len > left) return errno_code(EPROTO);
+            if (m.nlmsg_seq == h.nlmsg_seq) {
+                if (m.nlmsg_type == NLMSG_DONE) return {};
+                if (m.nlmsg_type == NLMSG_ERROR) {
+                    nlmsgerr e{};
+                    std::memcpy(&e, p + NLMSG_HDRLEN, std::min<std::size_t>(sizeof e, m.nlmsg_len - NLMSG_HDRLEN));
+                    return e.error != 0 ? errno_code(-e.error) : std::error_code();
+                }
+                on(m, p);
             }
-            const std::size_t step = NLMSG_ALIGN(h.nlmsg_len);
+            const std::size_t step = NLMSG_ALIGN(m.nlmsg_len);
             if (step >= left) break;
             p += step;
             left -= step;
         }
     }
+}
+
+//! exchange() on a fresh socket of the calling thread's network namespace.
+template <class On>
+std::error_code ask(unsigned char* req, std::size_t len, bool dump, On&& on) {
+    std::error_code ec;
+    UniqueFd fd = open_route_socket(ec);
+    if (ec) return ec;
+    return exchange(fd.get(), req, len, dump, std::forward<On>(on));
 }
 
 //! Calls `on(type, data, len)` for each attribute of the message `msg` after its fixed
