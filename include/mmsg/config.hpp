@@ -24,4 +24,15 @@
 #define MMSG_HAS_IO_URING 0
 #endif
 
+// MMSG_HAS_XDP: XdpBackend can be built: Linux with libxdp's <xdp/xsk.h> and libbpf's
+// <bpf/libbpf.h> (Debian: libxdp-dev, libbpf-dev); link with -lxdp -lbpf. Define MMSG_NO_XDP
+// to leave it out even where the headers are.
+#if defined(MMSG_NO_XDP)
+#define MMSG_HAS_XDP 0
+#elif defined(__linux__) && __has_include(<xdp/xsk.h>) && __has_include(<bpf/libbpf.h>)
+#define MMSG_HAS_XDP 1
+#else
+#define MMSG_HAS_XDP 0
+#endif
+
 #endif // MMSG_CONFIG_HPP
