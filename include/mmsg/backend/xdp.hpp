@@ -1,0 +1,443 @@
+//! Defines mmsg::XdpBackend: a UDP socket's datagrams sent and received through an AF_XDP
+//! queue (XdpQueue) as whole Ethernet frames, everything AF_XDP cannot carry through the
+//! socket itself. Needs libxdp and libbpf (MMSG_HAS_XDP; link -lxdp -lbpf); without them
+//! this header defines nothing and MMSG_HAS_XDP is 0.
+//! (Over 300 lines: the send and the receive path of one backend, kept together.)
+#ifndef MMSG_BACKEND_XDP_HPP
+#define MMSG_BACKEND_XDP_HPP
+
+#include <mmsg/config.hpp>
+#include <mmsg/xdp_options.hpp>
+
+#if MMSG_HAS_XDP
+
+#include <mmsg/backend/linux_mmsg.hpp>
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/assign_meta.hpp>
+#include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/socket_ops.hpp>
+#include <mmsg/detail/udp_frame.hpp>
+#include <mmsg/detail/xdp_socket_view.hpp>
+#include <mmsg/detail/xdp_transmit.hpp>
+#include <mmsg/endpoint.hpp>
+#include <mmsg/limits.hpp>
+#include <mmsg/socket_state.hpp>
+#include <mmsg/xdp_queue.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+namespace mmsg {
+
+/*! A backend for UDP sockets whose datagrams go through an AF_XDP queue: the socket
+    argument is an ordinary bound UDP socket (its address and port are the frames' source,
+    its options their TTL and TOS); the queue (XdpQueue, on one interface and queue) is the
+    backend's, shared by its copies, opened at first use from XdpOptions or given open.
+
+    Send: each datagram becomes one Ethernet/IPv4-or-IPv6/UDP frame (checksums computed) in
+    the transmit ring, after the kernel's route and neighbour for it (netlink, cached,
+    refreshed on change). Per datagram, as a kernel socket would: no route ENETUNREACH (or
+    the route's error), a neighbour not resolved EHOSTUNREACH (and its resolution is
+    started: a later datagram goes), broadcast without SO_BROADCAST EACCES, the other family
+    EAFNOSUPPORT, port 0 EINVAL; the batch goes on. A full ring or no free frame is
+    back-pressure (unsent), never loss. What frames cannot carry goes through the socket
+    itself (LinuxMmsgBackend): destinations routed out of another device or local to the
+    host, datagrams longer than the MTU (the kernel fragments them), release times (SO_TXTIME).
+    A null destination is the socket's connected peer (EDESTADDRREQ, fatal, if it has none).
+
+    Receive: the first socket received on (bound to an address of the interface, or to the
+    unspecified one) becomes the queue's receiving socket: the program redirects datagrams
+    to its port and address, and they are copied from the receive ring into the slots with
+    Meta filled (source, truncation, ECN and local address and interface when the socket
+    asked for them; no kernel timestamp). What the program passes to the kernel (IP
+    fragments, GSO trains, datagrams from before the first receive) reaches the socket
+    itself, which is read as well. Other sockets are received through the kernel.
+
+    Errors: what XdpQueue::open says (an XdpErrc), for every call, when the queue cannot be
+    opened; probe() says it for Fallback<XdpBackend, ...>. Not thread-safe per object; one
+    thread may send and another receive through copies sharing a queue. No call allocates
+    after a socket's first. doc/xdp.adoc has the measurements and what veth cannot show.
+*/
+class XdpBackend {
+public:
+    //! The queue is opened from `options` at first use (probe or call), in the network
+    //! namespace of the thread that makes that first use.
+    explicit XdpBackend(XdpOptions options) : shared_(std::make_shared<Shared>(std::move(options))) {}
+    //! Uses an open queue.
+    explicit XdpBackend(std::shared_ptr<XdpQueue> queue) : shared_(std::make_shared<Shared>(std::move(queue))) {}
+
+    static constexpr std::size_t max_recv = num_rcvmmsgs;
+
+    /*! The queue, opened now if it was not (null with `ec` when it cannot be). */
+    std::shared_ptr<XdpQueue> queue(std::error_code& ec) { return shared_->get(ec); }
+
+    /*! Whether this backend can serve socket `fd` through AF_XDP (for Fallback): the queue
+        opens, and `fd` is a UDP socket bound to an address of the queue's interface or to
+        the unspecified address. Returns why not: the queue's error (an XdpErrc: permission,
+        driver, offloads...), EPROTOTYPE/ENOTSOCK, or XdpErrc::socket_not_on_interface.
+    */
+    std::error_code probe(int fd) {
+        std::error_code ec;
+        const std::shared_ptr<XdpQueue> q = shared_->get(ec);
+        if (!q) return ec;
+        detail::XdpSocketView v;
+        if ((ec = detail::inspect_socket(fd, v))) return ec;
+        if (!v.any && !q->local_to_device(v.v6 && !v.mapped, v.local)) return XdpErrc::socket_not_on_interface;
+        return {};
+    }
+
+    //! Sends up to max_send_batch datagrams: see SendOutcome and the class comment.
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors, WaitMode mode) {
+        s = implicit_.resolve(s);
+        std::error_code ec;
+        const std::shared_ptr<XdpQueue> q = shared_->get(ec);
+        if (!q) return {0, ec};
+        Part* part = part_of(s, *q, ec);
+        if (part == nullptr) return {0, ec};
+        if (!part->served) return through_kernel(*q, s, items, errors, mode);
+        if (part->view.port == 0 && (ec = bind_any(s.fd, *part))) return {0, ec};
+        XdpQueue& queue = *q;
+        queue.hops_.refresh();
+        if (queue.hops_.take_link_change()) queue.link_changed();
+        items = items.first(std::min(items.size(), max_send_batch));
+        Call call{};
+        detail::UdpFrameHeader h;
+        auto route_of = [&](std::size_t i, std::error_code& e) {
+            const detail::FrameRoute r = route(queue, s, *part, items[i], call, h);
+            e = call.error;
+            return r;
+        };
+        auto write = [&](std::size_t i, std::byte* frame) {
+            const SendItem& it = items[i];
+            if (it.data != call.sum_data || it.size != call.sum_size) { // the same payload: summed once
+                call.sum = detail::checksum_add(0, it.data, it.size);
+                call.sum_data = it.data;
+                call.sum_size = it.size;
+            }
+            return detail::write_udp_frame(frame, h, it.data, it.size, call.sum);
+        };
+        auto wait = [&](std::uint32_t& at) { return wait_for_room(s.fd, mode, queue.xsk_, at); };
+        const detail::Placed p = detail::place_frames(queue.xsk_, items, errors, route_of, write,
+                                                      mode == WaitMode::socket_default, wait);
+        queue.frames_sent_.fetch_add(p.frames, std::memory_order_relaxed);
+        if (p.kernel_next && p.out.done == 0) {
+            // The first datagrams are the kernel's: hand it all of them that are (their
+            // routes are in the cache now).
+            std::size_t run = 1;
+            std::error_code e;
+            while (run < items.size() && route_of(run, e) == detail::FrameRoute::kernel) ++run;
+            return through_kernel(queue, s, items.first(run), errors, mode);
+        }
+        return p.out;
+    }
+
+    //! Receives up to min(slots.size(), max_recv) datagrams: see RecvBackend and the class
+    //! comment.
+    std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
+        s = implicit_.resolve(s);
+        const std::shared_ptr<XdpQueue> q = shared_->get(ec);
+        if (!q) return 0;
+        Part* part = part_of(s, *q, ec);
+        if (part == nullptr) return 0;
+        if (!part->claim_tried) claim(*q, *part);
+        if (!part->receiving) return kernel_.recv(s, slots, mode, ec);
+        const std::size_t n = std::min(slots.size(), max_recv);
+        for (;;) {
+            std::size_t got = take_frames(*q, *part, slots.first(n));
+            // The socket itself: what the program passed on (fragments, trains, datagrams
+            // from before the first receive), whenever the ring runs short, and every 16th
+            // call while it does not, so that neither path waits on the other for long.
+            if (got < n || ++part->calls_since_kernel >= 16) {
+                part->calls_since_kernel = 0;
+                std::error_code kec;
+                got += kernel_.recv(s, slots.subspan(got, n - got), WaitMode::never, kec);
+                if (kec && !detail::is_would_block(kec)) {
+                    ec = kec; // after `got` datagrams: BatchReceiver reports it on the next call
+                    return got;
+                }
+            }
+            if (got > 0) {
+                ec.clear();
+                return got;
+            }
+            if ((ec = wait_readable(s.fd, q->native_handle(), mode))) return 0;
+        }
+    }
+
+private:
+    // The queue, opened once by whichever copy needs it first.
+    struct Shared {
+        explicit Shared(XdpOptions o) : options(std::move(o)) {}
+        explicit Shared(std::shared_ptr<XdpQueue> q) : queue(std::move(q)), opened(true) {}
+        std::shared_ptr<XdpQueue> get(std::error_code& ec) {
+            if (opened.load(std::memory_order_acquire)) {
+                ec = error;
+                return queue;
+            }
+            const std::lock_guard<std::mutex> lock(mutex);
+            if (!opened.load(std::memory_order_relaxed)) {
+                queue = XdpQueue::open(options, error);
+                opened.store(true, std::memory_order_release);
+            }
+            ec = error;
+            return queue;
+        }
+        XdpOptions options;
+        std::mutex mutex;
+        std::shared_ptr<XdpQueue> queue;
+        std::error_code error;
+        std::atomic<bool> opened{false};
+    };
+
+    // XdpBackend's part of a socket's SocketState: the socket as read at its first use, and
+    // the queue's receive while it holds it (given back when the socket's state goes).
+    struct Part {
+        bool ready = false;
+        bool served = false; // bound to an address of the queue's device, or to any
+        detail::XdpSocketView view{};
+        bool claim_tried = false;
+        std::shared_ptr<XdpQueue> receiving;
+        std::uint64_t token = 0;
+        unsigned calls_since_kernel = 0;
+
+        Part() = default;
+        Part(Part&& o) noexcept = default;
+        Part& operator=(Part&&) = delete;
+        ~Part() {
+            if (receiving) receiving->release(reinterpret_cast<const void*>(token));
+        }
+    };
+
+    // What one send call learned once (the connected peer, SO_BROADCAST) and the payload
+    // sum kept for the next datagram with the same payload (multi_target_send).
+    struct Call {
+        std::error_code error{};
+        bool peer_read = false;
+        std::error_code peer_error{};
+        Endpoint peer{};
+        int broadcast = -1;
+        const std::byte* sum_data = nullptr;
+        std::size_t sum_size = 0;
+        std::uint64_t sum = 0;
+    };
+
+    Part* part_of(SocketRef s, XdpQueue& q, std::error_code& ec) {
+        Part& p = s.state->get<Part>();
+        if (!p.ready) {
+            if ((ec = detail::inspect_socket(s.fd, p.view))) return nullptr;
+            p.served = p.view.any || q.local_to_device(p.view.v6 && !p.view.mapped, p.view.local);
+            p.ready = true;
+        }
+        return &p;
+    }
+
+    // A socket not bound yet: bound now to any address and port of its family, as the
+    // kernel does at a first send.
+    static std::error_code bind_any(int fd, Part& p) {
+        const Endpoint any(p.view.v6 ? boost::asio::ip::address(boost::asio::ip::address_v6::any())
+                                     : boost::asio::ip::address(boost::asio::ip::address_v4::any()), 0);
+        if (std::error_code ec = detail::bind_to(fd, any)) return ec;
+        return detail::inspect_socket(fd, p.view);
+    }
+
+    SendOutcome through_kernel(XdpQueue& q, SocketRef s, std::span<const SendItem> items,
+                               std::span<std::error_code> errors, WaitMode mode) {
+        const SendOutcome out = kernel_.send(s, items, errors, mode);
+        q.through_kernel_.fetch_add(out.done, std::memory_order_relaxed);
+        return out;
+    }
+
+    // Where items' datagram goes; for a frame, its header in `h`; for a failure, call.error.
+    detail::FrameRoute route(XdpQueue& q, SocketRef s, const Part& p, const SendItem& it, Call& call, detail::UdpFrameHeader& h) {
+        const detail::XdpSocketView& v = p.view;
+        call.error.clear();
+        const Endpoint* dest = it.dest;
+        if (dest == nullptr) {
+            if (!call.peer_read) {
+                call.peer_read = true;
+                sockaddr_storage ss{};
+                socklen_t len = sizeof ss;
+                if (::getpeername(s.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+                    call.peer_error = errno == ENOTCONN ? detail::errno_code(EDESTADDRREQ) : detail::errno_code(errno);
+                else
+                    call.peer = detail::endpoint_from(ss, len);
+            }
+            if (call.peer_error) return fail(call, call.peer_error);
+            dest = &call.peer;
+        }
+        const SendOptions* o = it.options;
+        if (o != nullptr && o->release_time != std::chrono::steady_clock::time_point{}) return detail::FrameRoute::kernel;
+        if (dest->address().is_v6() && !v.v6) return fail(call, EAFNOSUPPORT);
+        h.v6 = detail::frame_address(dest->address(), h.dst);
+        if (!h.v6 && v.v6 && v.v6only) return fail(call, ENETUNREACH);
+        if (dest->port() == 0) return fail(call, EINVAL);
+        if (h.v6 != (v.v6 && !v.mapped) && !v.any) return detail::FrameRoute::kernel; // a bound address of the other family
+        if (detail::udp_frame_overhead(h.v6) + it.size > q.xsk_.frame_size()) return detail::FrameRoute::kernel;
+        detail::IpBytes chosen{};
+        const detail::IpBytes* src = v.any ? nullptr : &v.local;
+        if (o != nullptr && !o->source.is_unspecified()) {
+            if (detail::frame_address(o->source, chosen) != h.v6) return fail(call, EINVAL);
+            src = &chosen;
+        }
+        std::uint32_t oif = o != nullptr ? o->interface_index : 0;
+        if (oif == 0 && h.v6 && dest->address().to_v6().scope_id() != 0) oif = dest->address().to_v6().scope_id();
+        const detail::PathResult path = q.hops_.path(h.v6, h.dst, src, oif);
+        if (path.kind == detail::PathResult::kernel) return detail::FrameRoute::kernel;
+        if (path.kind == detail::PathResult::failed) return fail(call, path.error);
+        if (path.route_type == RTN_BROADCAST) {
+            if (call.broadcast < 0) {
+                int on = 0;
+                detail::get_int_option(s.fd, SOL_SOCKET, SO_BROADCAST, on);
+                call.broadcast = on != 0;
+            }
+            if (call.broadcast == 0) return fail(call, EACCES);
+        }
+        if ((h.v6 ? detail::ipv6_header : detail::ipv4_header) + detail::udp_header + it.size > q.hops_.link().mtu)
+            return detail::FrameRoute::kernel; // longer than the MTU: the kernel fragments it
+        if (src != nullptr) h.src = *src;
+        else if (path.has_src) h.src = path.src;
+        else return fail(call, EADDRNOTAVAIL);
+        h.dst_mac = path.mac;
+        h.src_mac = q.hops_.link().mac;
+        h.src_port = v.port;
+        h.dst_port = dest->port();
+        const bool multicast = path.route_type == RTN_MULTICAST;
+        h.ttl = h.v6 ? (multicast ? v.multicast_hops : v.hops) : (multicast ? v.multicast_ttl : v.ttl);
+        if (o != nullptr && (o->ecn != Ecn::not_ect || o->dscp != 0))
+            h.tos = static_cast<std::uint8_t>(o->dscp << 2 | static_cast<std::uint8_t>(o->ecn));
+        else
+            h.tos = h.v6 ? v.tclass : v.tos;
+        h.ip_id = 0; // DF is set: the kernel sends 0 too
+        return detail::FrameRoute::frame;
+    }
+    static detail::FrameRoute fail(Call& call, int e) { return fail(call, detail::errno_code(e)); }
+    static detail::FrameRoute fail(Call& call, std::error_code e) {
+        call.error = e;
+        return detail::FrameRoute::failed;
+    }
+
+    // No room (descriptor and frame) and the call may wait: wait as a blocking socket would
+    // (its SO_SNDTIMEO) for the kernel to finish sending frames, and reserve one. The kernel
+    // says nothing when it finishes, so this looks again every 100 µs.
+    static bool wait_for_room(int fd, WaitMode mode, detail::XskSocket& xsk, std::uint32_t& at) {
+        if (mode == WaitMode::never || (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0) return false;
+        const std::int64_t timeout = detail::socket_timeout_ns(fd, SO_SNDTIMEO);
+        const std::int64_t since = detail::coarse_now_ns();
+        for (;;) {
+            xsk.kick();
+            xsk.reclaim();
+            if (xsk.reserve(at)) return true;
+            if (timeout > 0 && detail::coarse_now_ns() - since >= timeout) return false;
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    }
+
+    // Waits until the ring or the socket has a datagram, as the socket's mode and
+    // SO_RCVTIMEO say; the error to return (would-block, EINTR) or none to look again.
+    static std::error_code wait_readable(int fd, int xsk_fd, WaitMode mode) {
+        if (mode == WaitMode::never || (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0) return detail::would_block_code();
+        const std::int64_t timeout = detail::socket_timeout_ns(fd, SO_RCVTIMEO);
+        pollfd p[2] = {{xsk_fd, POLLIN, 0}, {fd, POLLIN, 0}};
+        const int ms = timeout > 0 ? static_cast<int>(std::max<std::int64_t>(1, timeout / 1'000'000)) : -1;
+        const int k = ::poll(p, 2, ms);
+        if (k < 0) return detail::errno_code(errno);
+        if (k == 0) return detail::would_block_code();
+        return {};
+    }
+
+    void claim(XdpQueue& q, Part& p) {
+        p.claim_tried = true;
+        // Generic mode and UDP_GRO: GRO could coalesce this socket's datagrams before the
+        // program sees them; the kernel path keeps them apart.
+        if (!p.served || p.view.port == 0 || !q.receives() || (q.options().mode == XdpMode::generic && p.view.gro))
+            return;
+        static std::atomic<std::uint64_t> tokens{1};
+        const std::uint64_t token = tokens.fetch_add(1, std::memory_order_relaxed);
+        detail::XdpProgramConfig c{};
+        const std::uint16_t port = p.view.port;
+        c.port = static_cast<std::uint16_t>(port >> 8 | (port & 0xff) << 8);
+        c.families = p.view.v6 ? (p.view.v6only ? 2 : (p.view.any ? 3 : (p.view.mapped ? 1 : 2))) : 1;
+        if (!p.view.any) {
+            if (c.families == 1) std::memcpy(&c.v4, p.view.local.data(), 4);
+            else std::memcpy(c.v6, p.view.local.data(), 16);
+        }
+        if (!q.claim(reinterpret_cast<const void*>(token), c, port)) return;
+        p.token = token;
+        p.receiving = std::shared_ptr<XdpQueue>(shared_->queue);
+    }
+
+    // Takes up to slots.size() datagrams from the receive ring into the slots.
+    std::size_t take_frames(XdpQueue& q, Part& p, std::span<const RecvSlot> slots) {
+        detail::XskSocket& xsk = q.xsk_;
+        std::uint32_t first = 0;
+        const std::uint32_t n = xsk.peek(static_cast<std::uint32_t>(slots.size()), first);
+        std::size_t got = 0;
+        const detail::XdpSocketView& v = p.view;
+        for (std::uint32_t k = 0; k < n; ++k) {
+            const xdp_desc& d = xsk.received(first + k);
+            const std::span<const std::byte> frame(xsk.frame(d.addr), d.len);
+            detail::ParsedUdpFrame f;
+            const bool ours = detail::parse_udp_frame(frame, f) && f.dst_port == v.port &&
+                              (v.any || (f.v6 == (v.v6 && !v.mapped) && f.dst == v.local)) &&
+                              (f.v6 ? v.v6 : (!v.v6 || !v.v6only));
+            if (!ours) { // for a socket that received here before: it is gone
+                q.stray_.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            const RecvSlot& slot = slots[got++];
+            std::memcpy(slot.data, frame.data() + f.payload_offset, std::min(f.payload_size, slot.capacity));
+            Endpoint from = endpoint_of(f.v6, f.src, f.src_port, v.v6);
+            detail::ReceivedMetadata md;
+            if (f.v6 ? v.ecn6 : v.ecn4) md.ecn = static_cast<Ecn>(f.tos & 3);
+            if (f.v6 ? v.local6 : v.local4) {
+                md.local = endpoint_of(f.v6, f.dst, 0, false).address();
+                md.interface_index = q.interface_index();
+            }
+            detail::assign_meta(*slot.meta, f.payload_size, slot.capacity, from, PacketFlags::none, md);
+        }
+        xsk.refill(first, n);
+        q.frames_received_.fetch_add(got, std::memory_order_relaxed);
+        return got;
+    }
+
+    static Endpoint endpoint_of(bool v6, const detail::IpBytes& a, std::uint16_t port, bool as_v6) {
+        if (v6) {
+            boost::asio::ip::address_v6::bytes_type b;
+            std::memcpy(b.data(), a.data(), 16);
+            return {boost::asio::ip::address_v6(b), port};
+        }
+        boost::asio::ip::address_v4::bytes_type b;
+        std::memcpy(b.data(), a.data(), 4);
+        const boost::asio::ip::address_v4 v4(b);
+        if (as_v6) return {boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, v4), port};
+        return {v4, port};
+    }
+
+    std::shared_ptr<Shared> shared_;
+    LinuxMmsgBackend kernel_; // the socket's own path
+    detail::ImplicitState implicit_;
+};
+
+static_assert(SendBackend<XdpBackend> && RecvBackend<XdpBackend>,
+              "XdpBackend must model mmsg::SendBackend and mmsg::RecvBackend");
+
+} // namespace mmsg
+
+#endif // MMSG_HAS_XDP
+#endif // MMSG_BACKEND_XDP_HPP
