@@ -55,8 +55,10 @@ public:
     }
 
     /*! Which backend serves socket `s` (0: Primary, ... ; none if no backend accepts it),
-        probing now if this is its first use. `why` receives the last probe error when none
-        accept. A plain descriptor uses this backend's own state for it (see SocketRef).
+        probing now if this is its first use. `why` receives the last refusal: why the
+        backend before the chosen one did not serve it (empty when Primary does), or, when
+        none accept, the last backend's reason. A plain descriptor uses this backend's own
+        state for it (see SocketRef).
     */
     std::size_t chosen(SocketRef s, std::error_code& why) {
         s = implicit_.resolve(s);
@@ -76,7 +78,7 @@ public:
     //! Fallback's own probe: accepts a socket when one of its backends does.
     std::error_code probe(int fd) {
         std::error_code why;
-        probe_from<0>(fd, why);
+        if (probe_from<0>(fd, why) != none) why.clear();
         return why;
     }
 
@@ -93,6 +95,7 @@ public:
         s = implicit_.resolve(s);
         const std::size_t i = chosen(s, ec);
         if (i == none) return 0;
+        ec.clear();
         return dispatch(i, [&](auto& b) { return b.recv(s, slots, mode, ec); });
     }
 
@@ -121,8 +124,7 @@ private:
                 why = e;
                 return probe_from<I + 1>(fd, why);
             }
-            why.clear();
-            return I;
+            return I; // `why` keeps the refusal of the backend before, if any
         }
     }
 
