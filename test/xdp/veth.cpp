@@ -4,8 +4,8 @@
 // sources and metadata; the receive side of the contract the loopback kit cannot reach
 // (truncation, would-block, the socket's kernel path beside the ring); the mode matrix
 // (native and generic, copy, receiving or transmit only; zero copy refused with its error);
-// a transmit ring much smaller than the batch; a missing neighbour; closing and opening a
-// queue again within the kernel's busy window.
+// a transmit ring much smaller than the batch; a missing neighbour; routes and neighbours
+// that change; closing and opening a queue again within the kernel's busy window.
 #define BOOST_TEST_MODULE xdp_veth // before xdp_world.hpp, which includes Boost.Test
 #include <mmsg/backend/xdp.hpp>
 
@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -371,4 +372,64 @@ BOOST_AUTO_TEST_CASE(a_ring_smaller_than_the_batch_reuses_its_frames_and_loses_n
     BOOST_TEST_MESSAGE(calls << " calls, " << pressured << " of them stopped by back-pressure");
     BOOST_TEST(next == n);
     expect_received(rb, sb, all, sa.local_endpoint());
+}
+
+BOOST_AUTO_TEST_CASE(routes_and_neighbours_are_followed_when_they_change) {
+    // XdpBackend caches routes and neighbours; the kernel's change notifications keep them
+    // true. No sleep: every change is made before the send that must see it, and "nothing
+    // arrived" is checked by a datagram sent after, which a veth delivers in order.
+    testing::VethPair* w = world_or_skip();
+    if (w == nullptr) return;
+    std::error_code ec;
+    const auto qa = open_queue(*w, true, options_for(true), ec);
+    BOOST_REQUIRE_MESSAGE(qa, ec.message());
+    asio::io_context io;
+    udp::socket sa = socket_in(*w, true, io, on_a());
+    // B takes 198.19.0.0/16 as its own (inside its namespace only); a socket of any address.
+    BOOST_REQUIRE(w->run_b("ip route add local 198.19.0.0/16 dev lo"));
+    udp::socket sb = socket_in(*w, false, io, Endpoint(asio::ip::address_v4::any(), 0));
+    const Endpoint far(asio::ip::make_address("198.19.0.5"), sb.local_endpoint().port());
+    const Endpoint near = on_b(sb.local_endpoint().port());
+    const auto p = numbered_payload(64, 1);
+    BatchSender<XdpBackend> ta{XdpBackend(qa)};
+    BatchReceiver<LinuxMmsgBackend> rb;
+    std::array<Packet, 2> got{};
+    std::vector<std::error_code> status(1);
+    auto send_to = [&](const Endpoint& to) {
+        const Batch one{{p, to}};
+        ta.batch_send(sa, one, status);
+        return status[0];
+    };
+    BOOST_TEST((send_to(far) == std::errc::network_unreachable)); // no route yet (cached now)
+    BOOST_REQUIRE(w->run_a("ip route add 198.19.0.0/16 via 198.18.0.2"));
+    BOOST_TEST(!send_to(far), status[0].message());
+    BOOST_TEST(rb.recv_mmsg(sb, std::span(got).first(1), ec) == 1u, ec.message());
+    BOOST_TEST((got[0].meta.addr == sa.local_endpoint()));
+    BOOST_REQUIRE(w->run_a("ip route del 198.19.0.0/16 via 198.18.0.2"));
+    BOOST_TEST((send_to(far) == std::errc::network_unreachable));
+
+    // B's link-layer address as A knows it: a wrong one, then the right one again.
+    const std::string b_mac = w->in_b([] {
+        char buf[64] = {};
+        std::FILE* f = ::popen("ip -o link show mmsg-xb", "r");
+        std::string line;
+        if (f != nullptr) {
+            while (std::fgets(buf, sizeof buf, f) != nullptr) line += buf;
+            ::pclose(f);
+        }
+        const auto at = line.find("link/ether ");
+        return at == std::string::npos ? std::string() : line.substr(at + 11, 17);
+    });
+    BOOST_REQUIRE_MESSAGE(b_mac.size() == 17u, "B's address: '" << b_mac << "'");
+    const std::string neigh = std::string(" dev ") + testing::VethPair::a_name + " nud permanent";
+    BOOST_REQUIRE(w->run_a("ip neigh replace 198.18.0.2 lladdr 02:00:5e:00:00:99" + neigh));
+    BOOST_TEST(!send_to(near)); // sent, to an address B does not answer to: B drops it
+    BOOST_REQUIRE(w->run_a("ip neigh replace 198.18.0.2 lladdr " + b_mac + neigh));
+    const auto sentinel = numbered_payload(80, 2);
+    const Batch last{{sentinel, near}};
+    BOOST_TEST(ta.batch_send(sa, last).ok());
+    BOOST_TEST(rb.recv_mmsg(sb, std::span(got).first(1), ec) == 1u, ec.message());
+    BOOST_TEST(got[0].meta.size == 80u); // the sentinel came first: the misaddressed one never did
+    w->run_a("ip neigh replace 198.18.0.2 lladdr " + b_mac + " dev " + testing::VethPair::a_name + " nud reachable");
+    w->run_b("ip route del local 198.19.0.0/16 dev lo");
 }
