@@ -1,5 +1,6 @@
 //! mmsg-perf: the project's benchmark and demo. Sends and receives datagrams over loopback
-//! (127.0.0.1 only) with each registered row (bench/rows_*.hpp), in interleaved rounds,
+//! (127.0.0.1 only; the XDP rows over a veth pair between two network namespaces of the
+//! process's own) with each registered row (bench/rows_*.hpp), in interleaved rounds,
 //! and prints the median datagrams/s, Gbit/s, system calls per datagram and the ratio to
 //! each group's reference row. Every measurement is bounded in count and time.
 #include "bench_support.hpp"
@@ -16,6 +17,7 @@
 #include "rows_metadata.hpp"
 #include "rows_transport.hpp"
 #include "rows_uring.hpp"
+#include "rows_xdp.hpp"
 #include "rows_peers.hpp"
 
 #include <algorithm>

@@ -273,8 +273,7 @@ BOOST_AUTO_TEST_CASE(a_missing_neighbour_fails_those_datagrams_alone_and_gets_re
         to_b += !status[i];
     }
     // XdpBackend asked the kernel to resolve them: B's resolves (on the kernel's notice).
-    BOOST_TEST(wait_neighbour_usable(*w, true, testing::VethPair::a_name, testing::VethPair::b_address().to_v4(),
-                                     std::chrono::seconds(5)));
+    BOOST_TEST(w->wait_neighbour(true, testing::VethPair::b_address().to_v4(), std::chrono::seconds(5)));
     r = ta.batch_send(sa, batch, status);
     BOOST_TEST(r.sent == 3u);
     BOOST_TEST(r.failed == 2u);

@@ -1,12 +1,10 @@
 //! Test support for test/xdp: the veth pair between two network namespaces of the test's own
 //! (mmsg::testing::VethPair, made once per test program), sockets and XdpQueues made inside
-//! either namespace, payloads whose bytes say which datagram they are, and a bounded wait
-//! for a neighbour to resolve (on the kernel's notifications, not a sleep).
+//! either namespace, and payloads whose bytes say which datagram they are.
 #ifndef MMSG_TEST_XDP_XDP_WORLD_HPP
 #define MMSG_TEST_XDP_XDP_WORLD_HPP
 
 #include <mmsg/backend/xdp.hpp>
-#include <mmsg/detail/netlink_paths.hpp>
 #include <mmsg/testing/veth_pair.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -23,8 +21,6 @@
 #include <system_error>
 #include <vector>
 
-#include <net/if.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -71,64 +67,12 @@ inline std::vector<std::byte> numbered_payload(std::size_t size, std::uint32_t i
     return p;
 }
 
-//! Waits (at most `limit`) until `addr`'s neighbour entry on device `ifname` of namespace
-//! A or B can be sent to, on the kernel's neighbour notifications. True when it can.
-inline bool wait_neighbour_usable(const testing::VethPair& w, bool a, const char* ifname,
-                                  const boost::asio::ip::address_v4& addr, std::chrono::milliseconds limit) {
-    auto wait = [&] {
-        std::error_code ec;
-        detail::UniqueFd changes = detail::netlink::open_route_socket(ec, RTMGRP_NEIGH);
-        detail::UniqueFd requests = detail::netlink::open_route_socket(ec);
-        if (ec) return false;
-        detail::IpBytes want{};
-        const auto b = addr.to_bytes();
-        std::memcpy(want.data(), b.data(), 4);
-        const std::uint32_t ifindex = if_nametoindex(ifname);
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        for (;;) {
-            detail::NeighbourInfo n; // asked after subscribing: no change can fall between
-            if (!detail::neighbour_of(requests.get(), false, want, ifindex, n) && n.usable()) return true;
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
-            pollfd p{changes.get(), POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-            unsigned char buf[8192];
-            while (::recv(changes.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
-            }
-        }
-    };
-    return a ? w.in_a(wait) : w.in_b(wait);
-}
-
-//! Asks the kernel of side A (B) to resolve the other side's address, and waits for it.
-inline bool resolve(const testing::VethPair& w, bool a) {
-    const auto peer = (a ? testing::VethPair::b_address() : testing::VethPair::a_address()).to_v4();
-    const char* ifname = a ? testing::VethPair::a_name : testing::VethPair::b_name;
-    auto solicit = [&] {
-        std::error_code ec;
-        detail::UniqueFd fd = detail::netlink::open_route_socket(ec);
-        detail::IpBytes addr{};
-        const auto b = peer.to_bytes();
-        std::memcpy(addr.data(), b.data(), 4);
-        return !ec && !detail::solicit_neighbour(fd.get(), false, addr, if_nametoindex(ifname));
-    };
-    return (a ? w.in_a(solicit) : w.in_b(solicit)) &&
-           wait_neighbour_usable(w, a, ifname, peer, std::chrono::seconds(5));
-}
-
 //! The test program's veth pair, or null with the reason it could not be made. Each side
 //! has resolved the other's neighbour entry (XdpBackend fails a datagram to an unresolved
 //! neighbour: the test of that deletes the entry first).
 inline testing::VethPair* world(std::string* why = nullptr) {
     static std::string reason;
-    static std::unique_ptr<testing::VethPair> pair = [] {
-        auto p = testing::VethPair::make(reason);
-        if (p && !(resolve(*p, true) && resolve(*p, false))) {
-            reason = "the veth neighbours did not resolve within 5 s";
-            p.reset();
-        }
-        return p;
-    }();
+    static std::unique_ptr<testing::VethPair> pair = testing::VethPair::make(reason);
     if (why != nullptr) *why = reason;
     return pair.get();
 }

@@ -2,15 +2,19 @@
 //! joined by a veth pair, for tests and benchmarks of XdpBackend (and anything that must
 //! cross a real link without touching the host's network). Addresses come from
 //! 198.18.0.0/15 and exist only inside those namespaces; everything goes with the object.
-//! Uses `ip` (iproute2) and needs CAP_SYS_ADMIN and CAP_NET_ADMIN (root).
+//! Uses `ip` (iproute2) and rtnetlink, and needs CAP_SYS_ADMIN and CAP_NET_ADMIN (root).
 #ifndef MMSG_TESTING_VETH_PAIR_HPP
 #define MMSG_TESTING_VETH_PAIR_HPP
 
+#include <mmsg/detail/netlink_paths.hpp>
+#include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
 
 #include <boost/asio/ip/address.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -18,14 +22,18 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace mmsg::testing {
 
 /*! Namespace A holds device "mmsg-xa" with 198.18.0.1/24, namespace B "mmsg-xb" with
-    198.18.0.2/24, both up (and each namespace's loopback). A thread enters one with in_a()
+    198.18.0.2/24, both up (and each namespace's loopback), and each side has resolved
+    the other's link-layer address (a neighbour entry). A thread enters one with in_a()
     / in_b() (setns there and back again): sockets and XdpQueues made inside stay in that
     namespace whichever thread uses them later. Destroying the object drops the namespaces
     and with them the veth pair and the addresses. Not thread-safe: make and destroy it on
@@ -63,6 +71,39 @@ public:
     //! exits 0. Its output is discarded.
     bool run_a(const std::string& cmd) const { return in_a([&] { return run(cmd); }); }
     bool run_b(const std::string& cmd) const { return in_b([&] { return run(cmd); }); }
+
+    /*! Waits, at most `limit`, until side A's (B's) neighbour entry for `addr` can be sent to
+        (the kernel's notifications, not a sleep); first asks the kernel to resolve it when
+        `solicit`. True when it can be.
+    */
+    bool wait_neighbour(bool a, const boost::asio::ip::address_v4& addr, std::chrono::milliseconds limit,
+                        bool solicit = false) const {
+        auto wait = [&] {
+            std::error_code ec;
+            detail::UniqueFd changes = detail::netlink::open_route_socket(ec, RTMGRP_NEIGH);
+            if (ec) return false;
+            detail::UniqueFd requests = detail::netlink::open_route_socket(ec);
+            if (ec) return false;
+            detail::IpBytes want{};
+            const auto b = addr.to_bytes();
+            std::memcpy(want.data(), b.data(), 4);
+            const std::uint32_t ifindex = if_nametoindex(a ? a_name : b_name);
+            if (solicit && detail::solicit_neighbour(requests.get(), false, want, ifindex)) return false;
+            const auto deadline = std::chrono::steady_clock::now() + limit;
+            for (;;) {
+                detail::NeighbourInfo n; // asked after subscribing: no change falls between
+                if (!detail::neighbour_of(requests.get(), false, want, ifindex, n) && n.usable()) return true;
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+                if (left.count() <= 0) return false;
+                pollfd p{changes.get(), POLLIN, 0};
+                if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+                unsigned char buf[8192];
+                while (::recv(changes.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
+                }
+            }
+        };
+        return a ? in_a(wait) : in_b(wait);
+    }
 
     static boost::asio::ip::address a_address() { return boost::asio::ip::make_address("198.18.0.1"); }
     static boost::asio::ip::address b_address() { return boost::asio::ip::make_address("198.18.0.2"); }
@@ -106,6 +147,9 @@ private:
             !run_b(std::string("ip addr add 198.18.0.2/24 dev ") + b_name) ||
             !run_b(std::string("ip link set ") + b_name + " up"))
             return "cannot configure the veth pair";
+        if (!wait_neighbour(true, b_address().to_v4(), std::chrono::seconds(5), true) ||
+            !wait_neighbour(false, a_address().to_v4(), std::chrono::seconds(5), true))
+            return "the veth neighbours did not resolve within 5 s";
         return {};
     }
 
