@@ -74,6 +74,18 @@ pkgconfig_io_uring_consumer() (
     g++ -Wall -Wextra -Werror -o "$work/consumer-uring-pc" "$here/consumer_io_uring.cpp" \
         $(pkg-config --cflags --libs mmsg-io-uring) && "$work/consumer-uring-pc"
 )
+have_libxdp() { [[ -f /usr/include/xdp/xsk.h ]] && pkg-config --exists libxdp libbpf; }
+cmake_xdp_consumer() {
+    cmake -S "$here" -B "$work/cmake-xdp" -DCMAKE_PREFIX_PATH="$prefix" -DMMSG_CONSUMER_XDP=ON &&
+        cmake --build "$work/cmake-xdp" && "$work/cmake-xdp/consumer_xdp"
+}
+pkgconfig_xdp_consumer() (
+    export PKG_CONFIG_PATH=$prefix/share/pkgconfig
+    rm -f "$work/consumer-xdp-pc"
+    echo "pkg-config --cflags --libs mmsg-xdp: $(pkg-config --cflags --libs mmsg-xdp)"
+    g++ -Wall -Wextra -Werror -o "$work/consumer-xdp-pc" "$here/consumer_xdp.cpp" \
+        $(pkg-config --cflags --libs mmsg-xdp) && "$work/consumer-xdp-pc"
+)
 versions_agree() {
     local pc cm
     pc=$(PKG_CONFIG_PATH=$prefix/share/pkgconfig pkg-config --modversion mmsg) &&
@@ -93,6 +105,12 @@ if have_liburing; then
     check "pkg-config mmsg-io-uring consumer builds and runs" pkgconfig_io_uring_consumer
 else
     echo "  skip: io_uring consumers (liburing-dev is not installed)"
+fi
+if have_libxdp; then
+    check "CMake xdp component consumer builds and runs" cmake_xdp_consumer
+    check "pkg-config mmsg-xdp consumer builds and runs" pkgconfig_xdp_consumer
+else
+    echo "  skip: xdp consumers (libxdp-dev and libbpf-dev are not installed)"
 fi
 # The installed tree is relocatable: both consumers work after the prefix moves.
 mv "$prefix" "$work/moved"
