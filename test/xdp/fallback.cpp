@@ -71,19 +71,37 @@ bool drop_xdp_capabilities() {
 BOOST_AUTO_TEST_CASE(a_socket_on_the_queues_interface_goes_through_af_xdp) {
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
-    std::error_code ec;
-    const auto qa = open_queue(*w, true, options_for(true), ec);
-    BOOST_REQUIRE_MESSAGE(qa, ec.message());
     asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket any = socket_in(*w, true, io, Endpoint(asio::ip::address_v4::any(), 0));
     udp::socket sb = socket_in(*w, false, io, on_b());
-    BatchSender<XdpFirst> sender{xdp_first(XdpBackend(qa))};
-    BOOST_TEST(sender.backend().chosen(sa.native_handle()) == 0u);
-    round_trip(sender, sa, sb, 50);
-    BOOST_TEST(sender.backend().chosen(any.native_handle()) == 0u); // the unspecified address too
-    round_trip(sender, any, sb, 50);
-    BOOST_TEST(qa->statistics().frames_sent == 100u);
+    udp::socket any = socket_in(*w, true, io, Endpoint(asio::ip::address_v4::any(), 0));
+    udp::socket socket = socket_in(*w, true, io, on_a()); // 198.18.0.1, on mmsg-xa
+    const auto payload = numbered_payload(100, 1);
+    const std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch(10, {payload, sb.local_endpoint()});
+    w->in_a([&] { // the queue opens at first use, in the namespace of the thread that uses it
+        // tag::use[]
+        mmsg::XdpOptions options;
+        options.interface = "mmsg-xa"; // the device the socket's address is on
+        options.queue = 0;             // the queue its traffic is steered to (a veth has one)
+        options.mode = mmsg::XdpMode::native;
+        using XdpFirst = mmsg::Fallback<mmsg::XdpBackend, mmsg::LinuxGsoBackend, mmsg::LinuxMmsgBackend>;
+        mmsg::BatchSender<XdpFirst> sender{
+            XdpFirst(mmsg::XdpBackend(options), mmsg::LinuxGsoBackend{}, mmsg::LinuxMmsgBackend{})};
+        // An ordinary bound UDP socket: sent through AF_XDP when the queue opens and the
+        // socket is on its device, else through the next backend (chosen() says which, and why).
+        const mmsg::SendResult r = sender.batch_send(socket, batch);
+        // end::use[]
+        BOOST_TEST(r.ok(), r.first_error.message());
+        std::vector<BasicPacket<1500>> got(10);
+        BatchReceiver<LinuxMmsgBackend> receiver;
+        std::error_code ec;
+        BOOST_TEST(receiver.recv_mmsg_exact(sb, got, ec) == 10u, ec.message());
+        for (const auto& p : got) BOOST_TEST((p.meta.addr == socket.local_endpoint()));
+        std::error_code why;
+        BOOST_TEST(sender.backend().chosen(socket.native_handle(), why) == 0u, why.message());
+        BOOST_TEST(sender.backend().chosen(any.native_handle()) == 0u); // the unspecified address too
+        round_trip(sender, any, sb, 50);
+        BOOST_TEST(sender.backend().get<0>().queue(ec)->statistics().frames_sent == 60u);
+    });
 }
 
 BOOST_AUTO_TEST_CASE(each_reason_af_xdp_cannot_serve_hands_the_socket_to_the_next_backend) {

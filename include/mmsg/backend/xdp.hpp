@@ -17,6 +17,8 @@
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/udp_frame.hpp>
+#include <mmsg/detail/xdp_receive.hpp>
+#include <mmsg/detail/xdp_route.hpp>
 #include <mmsg/detail/xdp_socket_view.hpp>
 #include <mmsg/detail/xdp_transmit.hpp>
 #include <mmsg/endpoint.hpp>
@@ -116,10 +118,11 @@ public:
         queue.hops_.refresh();
         if (queue.hops_.take_link_change()) queue.link_changed();
         items = items.first(std::min(items.size(), max_send_batch));
-        Call call{};
+        detail::XdpSendCall call{};
         detail::UdpFrameHeader h;
         auto route_of = [&](std::size_t i, std::error_code& e) {
-            const detail::FrameRoute r = route(queue, s, *part, items[i], call, h);
+            const detail::FrameRoute r =
+                detail::route_datagram(queue.hops_, queue.xsk_.frame_size(), s.fd, part->view, items[i], call, h);
             e = call.error;
             return r;
         };
@@ -159,7 +162,10 @@ public:
         if (!part->receiving) return kernel_.recv(s, slots, mode, ec);
         const std::size_t n = std::min(slots.size(), max_recv);
         for (;;) {
-            std::size_t got = take_frames(*q, *part, slots.first(n));
+            const detail::Taken t = detail::take_frames(q->xsk_, part->view, q->interface_index(), slots.first(n));
+            q->frames_received_.fetch_add(t.got, std::memory_order_relaxed);
+            if (t.stray > 0) q->stray_.fetch_add(t.stray, std::memory_order_relaxed);
+            std::size_t got = t.got;
             // The socket itself: what the program passed on (fragments, trains, datagrams
             // from before the first receive), whenever the ring runs short, and every 16th
             // call while it does not, so that neither path waits on the other for long.
@@ -224,18 +230,6 @@ private:
         }
     };
 
-    // What one send call learned once (the connected peer, SO_BROADCAST) and the payload
-    // sum kept for the next datagram with the same payload (multi_target_send).
-    struct Call {
-        std::error_code error{};
-        bool peer_read = false;
-        std::error_code peer_error{};
-        Endpoint peer{};
-        int broadcast = -1;
-        const std::byte* sum_data = nullptr;
-        std::size_t sum_size = 0;
-        std::uint64_t sum = 0;
-    };
 
     Part* part_of(SocketRef s, XdpQueue& q, std::error_code& ec) {
         Part& p = s.state->get<Part>();
@@ -263,74 +257,6 @@ private:
         return out;
     }
 
-    // Where items' datagram goes; for a frame, its header in `h`; for a failure, call.error.
-    detail::FrameRoute route(XdpQueue& q, SocketRef s, const Part& p, const SendItem& it, Call& call, detail::UdpFrameHeader& h) {
-        const detail::XdpSocketView& v = p.view;
-        call.error.clear();
-        const Endpoint* dest = it.dest;
-        if (dest == nullptr) {
-            if (!call.peer_read) {
-                call.peer_read = true;
-                sockaddr_storage ss{};
-                socklen_t len = sizeof ss;
-                if (::getpeername(s.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-                    call.peer_error = errno == ENOTCONN ? detail::errno_code(EDESTADDRREQ) : detail::errno_code(errno);
-                else
-                    call.peer = detail::endpoint_from(ss, len);
-            }
-            if (call.peer_error) return fail(call, call.peer_error);
-            dest = &call.peer;
-        }
-        const SendOptions* o = it.options;
-        if (o != nullptr && o->release_time != std::chrono::steady_clock::time_point{}) return detail::FrameRoute::kernel;
-        if (dest->address().is_v6() && !v.v6) return fail(call, EAFNOSUPPORT);
-        h.v6 = detail::frame_address(dest->address(), h.dst);
-        if (!h.v6 && v.v6 && v.v6only) return fail(call, ENETUNREACH);
-        if (dest->port() == 0) return fail(call, EINVAL);
-        if (h.v6 != (v.v6 && !v.mapped) && !v.any) return detail::FrameRoute::kernel; // a bound address of the other family
-        if (detail::udp_frame_overhead(h.v6) + it.size > q.xsk_.frame_size()) return detail::FrameRoute::kernel;
-        detail::IpBytes chosen{};
-        const detail::IpBytes* src = v.any ? nullptr : &v.local;
-        if (o != nullptr && !o->source.is_unspecified()) {
-            if (detail::frame_address(o->source, chosen) != h.v6) return fail(call, EINVAL);
-            src = &chosen;
-        }
-        std::uint32_t oif = o != nullptr ? o->interface_index : 0;
-        if (oif == 0 && h.v6 && dest->address().to_v6().scope_id() != 0) oif = dest->address().to_v6().scope_id();
-        const detail::PathResult path = q.hops_.path(h.v6, h.dst, src, oif);
-        if (path.kind == detail::PathResult::kernel) return detail::FrameRoute::kernel;
-        if (path.kind == detail::PathResult::failed) return fail(call, path.error);
-        if (path.route_type == RTN_BROADCAST) {
-            if (call.broadcast < 0) {
-                int on = 0;
-                detail::get_int_option(s.fd, SOL_SOCKET, SO_BROADCAST, on);
-                call.broadcast = on != 0;
-            }
-            if (call.broadcast == 0) return fail(call, EACCES);
-        }
-        if ((h.v6 ? detail::ipv6_header : detail::ipv4_header) + detail::udp_header + it.size > q.hops_.link().mtu)
-            return detail::FrameRoute::kernel; // longer than the MTU: the kernel fragments it
-        if (src != nullptr) h.src = *src;
-        else if (path.has_src) h.src = path.src;
-        else return fail(call, EADDRNOTAVAIL);
-        h.dst_mac = path.mac;
-        h.src_mac = q.hops_.link().mac;
-        h.src_port = v.port;
-        h.dst_port = dest->port();
-        const bool multicast = path.route_type == RTN_MULTICAST;
-        h.ttl = h.v6 ? (multicast ? v.multicast_hops : v.hops) : (multicast ? v.multicast_ttl : v.ttl);
-        if (o != nullptr && (o->ecn != Ecn::not_ect || o->dscp != 0))
-            h.tos = static_cast<std::uint8_t>(o->dscp << 2 | static_cast<std::uint8_t>(o->ecn));
-        else
-            h.tos = h.v6 ? v.tclass : v.tos;
-        h.ip_id = 0; // DF is set: the kernel sends 0 too
-        return detail::FrameRoute::frame;
-    }
-    static detail::FrameRoute fail(Call& call, int e) { return fail(call, detail::errno_code(e)); }
-    static detail::FrameRoute fail(Call& call, std::error_code e) {
-        call.error = e;
-        return detail::FrameRoute::failed;
-    }
 
     // No room (descriptor and frame) and the call may wait: wait as a blocking socket would
     // (its SO_SNDTIMEO) for the kernel to finish sending frames, and reserve one. The kernel
@@ -380,53 +306,6 @@ private:
         if (!q.claim(reinterpret_cast<const void*>(token), c, port)) return;
         p.token = token;
         p.receiving = std::shared_ptr<XdpQueue>(shared_->queue);
-    }
-
-    // Takes up to slots.size() datagrams from the receive ring into the slots.
-    std::size_t take_frames(XdpQueue& q, Part& p, std::span<const RecvSlot> slots) {
-        detail::XskSocket& xsk = q.xsk_;
-        std::uint32_t first = 0;
-        const std::uint32_t n = xsk.peek(static_cast<std::uint32_t>(slots.size()), first);
-        std::size_t got = 0;
-        const detail::XdpSocketView& v = p.view;
-        for (std::uint32_t k = 0; k < n; ++k) {
-            const xdp_desc& d = xsk.received(first + k);
-            const std::span<const std::byte> frame(xsk.frame(d.addr), d.len);
-            detail::ParsedUdpFrame f;
-            const bool ours = detail::parse_udp_frame(frame, f) && f.dst_port == v.port &&
-                              (v.any || (f.v6 == (v.v6 && !v.mapped) && f.dst == v.local)) &&
-                              (f.v6 ? v.v6 : (!v.v6 || !v.v6only));
-            if (!ours) { // for a socket that received here before: it is gone
-                q.stray_.fetch_add(1, std::memory_order_relaxed);
-                continue;
-            }
-            const RecvSlot& slot = slots[got++];
-            std::memcpy(slot.data, frame.data() + f.payload_offset, std::min(f.payload_size, slot.capacity));
-            Endpoint from = endpoint_of(f.v6, f.src, f.src_port, v.v6);
-            detail::ReceivedMetadata md;
-            if (f.v6 ? v.ecn6 : v.ecn4) md.ecn = static_cast<Ecn>(f.tos & 3);
-            if (f.v6 ? v.local6 : v.local4) {
-                md.local = endpoint_of(f.v6, f.dst, 0, false).address();
-                md.interface_index = q.interface_index();
-            }
-            detail::assign_meta(*slot.meta, f.payload_size, slot.capacity, from, PacketFlags::none, md);
-        }
-        xsk.refill(first, n);
-        q.frames_received_.fetch_add(got, std::memory_order_relaxed);
-        return got;
-    }
-
-    static Endpoint endpoint_of(bool v6, const detail::IpBytes& a, std::uint16_t port, bool as_v6) {
-        if (v6) {
-            boost::asio::ip::address_v6::bytes_type b;
-            std::memcpy(b.data(), a.data(), 16);
-            return {boost::asio::ip::address_v6(b), port};
-        }
-        boost::asio::ip::address_v4::bytes_type b;
-        std::memcpy(b.data(), a.data(), 4);
-        const boost::asio::ip::address_v4 v4(b);
-        if (as_v6) return {boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, v4), port};
-        return {v4, port};
     }
 
     std::shared_ptr<Shared> shared_;
