@@ -2,6 +2,8 @@
 //! header-only ones. Left out, each to be included on its own:
 //!  - <mmsg/asio.hpp>: the asynchronous layer (Boost.Asio's reactor and completion tokens);
 //!  - <mmsg/backend/io_uring.hpp>: IoUringBackend, which needs liburing (link -luring);
+//!  - <mmsg/backend/xdp.hpp> and <mmsg/xdp_queue.hpp>: XdpBackend and XdpQueue, which need
+//!    libxdp and libbpf (link -lxdp -lbpf), and <mmsg/xdp_options.hpp>, which goes with them;
 //!  - <mmsg/testing.hpp> and <mmsg/testing/...>: test doubles (MockNetwork, MockBackend,
 //!    MockGsoOps, MockSocket) and the conformance kit (which needs Boost.Test).
 #ifndef MMSG_HPP
