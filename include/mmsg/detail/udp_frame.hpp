@@ -100,7 +100,7 @@ inline std::size_t write_udp_frame(std::byte* out, const UdpFrameHeader& h, cons
     put16(udp + 2, h.dst_port);
     put16(udp + 4, static_cast<std::uint16_t>(udp_len));
     udp[6] = udp[7] = 0;
-    std::memcpy(udp + udp_header, payload, size);
+    if (size != 0) std::memcpy(udp + udp_header, payload, size); // an empty payload may be null
     // Pseudo-header (addresses, protocol, UDP length), the UDP header, the payload.
     std::uint64_t sum = checksum_add(payload_sum, h.src.data(), addr_len);
     sum = checksum_add(sum, h.dst.data(), addr_len);
