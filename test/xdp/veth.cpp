@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <memory>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -431,4 +432,42 @@ BOOST_AUTO_TEST_CASE(routes_and_neighbours_are_followed_when_they_change) {
     BOOST_TEST(got[0].meta.size == 80u); // the sentinel came first: the misaddressed one never did
     w->run_a("ip neigh replace 198.18.0.2 lladdr " + b_mac + " dev " + testing::VethPair::a_name + " nud reachable");
     w->run_b("ip route del local 198.19.0.0/16 dev lo");
+}
+
+BOOST_AUTO_TEST_CASE(one_socket_at_a_time_receives_through_the_ring_the_others_through_the_kernel) {
+    testing::VethPair* w = world_or_skip();
+    if (w == nullptr) return;
+    std::error_code ec;
+    const auto qb = open_queue(*w, false, options_for(false), ec);
+    BOOST_REQUIRE_MESSAGE(qb, ec.message());
+    asio::io_context io;
+    udp::socket sa = socket_in(*w, true, io, on_a());
+    udp::socket first = socket_in(*w, false, io, on_b());
+    udp::socket second = socket_in(*w, false, io, on_b());
+    auto state1 = std::make_unique<SocketState>();
+    SocketState state2;
+    BatchReceiver<XdpBackend> rb{XdpBackend(qb)};
+    std::array<Packet, 10> got{};
+    BOOST_TEST(rb.try_recv_mmsg(with_state(first, *state1), got, ec) == 0u);
+    BOOST_TEST(rb.try_recv_mmsg(with_state(second, state2), got, ec) == 0u);
+    BOOST_TEST(qb->receiving_port() == first.local_endpoint().port()); // the first holds it
+    BatchSender<LinuxMmsgBackend> kernel;
+    const Payloads to_first(10, first.local_endpoint()), to_second(10, second.local_endpoint());
+    auto both = [&] {
+        BOOST_TEST(kernel.batch_send(sa, to_first.batch).ok());
+        BOOST_TEST(kernel.batch_send(sa, to_second.batch).ok());
+        BOOST_TEST(rb.recv_mmsg_exact(with_state(second, state2), got, ec) == 10u, ec.message());
+    };
+    both();
+    BOOST_TEST(rb.recv_mmsg_exact(with_state(first, *state1), got, ec) == 10u, ec.message());
+    BOOST_TEST(qb->statistics().frames_received == 10u); // the first's, through the ring
+    state1.reset(); // the first socket's state goes: the queue receives for no one
+    BOOST_TEST(qb->receiving_port() == 0u);
+    BOOST_TEST(kernel.batch_send(sa, to_second.batch).ok());
+    BOOST_TEST(rb.recv_mmsg_exact(with_state(second, state2), got, ec) == 10u, ec.message()); // through the kernel
+    BOOST_TEST(qb->receiving_port() == second.local_endpoint().port()); // and it holds the receive now
+    BOOST_TEST(kernel.batch_send(sa, to_second.batch).ok());
+    BOOST_TEST(rb.recv_mmsg_exact(with_state(second, state2), got, ec) == 10u, ec.message());
+    BOOST_TEST(qb->statistics().frames_received == 20u);
+    BOOST_TEST(qb->statistics().stray == 0u);
 }

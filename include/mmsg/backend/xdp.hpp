@@ -158,9 +158,11 @@ public:
         if (!q) return 0;
         Part* part = part_of(s, *q, ec);
         if (part == nullptr) return 0;
-        if (!part->claim_tried) claim(*q, *part);
+        // The queue's receive, when no other socket holds it (an atomic load per call).
+        if (!part->receiving && part->may_receive && q->receiving_port() == 0) claim(*q, *part);
         if (!part->receiving) return kernel_.recv(s, slots, mode, ec);
         const std::size_t n = std::min(slots.size(), max_recv);
+        std::int64_t since = -1; // when this call began to wait
         for (;;) {
             const detail::Taken t = detail::take_frames(q->xsk_, part->view, q->interface_index(), slots.first(n));
             q->frames_received_.fetch_add(t.got, std::memory_order_relaxed);
@@ -182,7 +184,8 @@ public:
                 ec.clear();
                 return got;
             }
-            if ((ec = wait_readable(s.fd, q->native_handle(), mode))) return 0;
+            if (since < 0) since = detail::coarse_now_ns();
+            if ((ec = wait_readable(s.fd, q->native_handle(), mode, since))) return 0;
         }
     }
 
@@ -217,7 +220,7 @@ private:
         bool ready = false;
         bool served = false; // bound to an address of the queue's device, or to any
         detail::XdpSocketView view{};
-        bool claim_tried = false;
+        bool may_receive = false; // it can be the queue's receiving socket (set at first use)
         std::shared_ptr<XdpQueue> receiving;
         std::uint64_t token = 0;
         unsigned calls_since_kernel = 0;
@@ -230,12 +233,14 @@ private:
         }
     };
 
-
     Part* part_of(SocketRef s, XdpQueue& q, std::error_code& ec) {
         Part& p = s.state->get<Part>();
         if (!p.ready) {
             if ((ec = detail::inspect_socket(s.fd, p.view))) return nullptr;
             p.served = p.view.any || q.local_to_device(p.view.v6 && !p.view.mapped, p.view.local);
+            // Generic mode and UDP_GRO: GRO could coalesce the socket's datagrams before the
+            // program sees them; its kernel path keeps them apart.
+            p.may_receive = p.served && q.receives() && !(q.options().mode == XdpMode::generic && p.view.gro);
             p.ready = true;
         }
         return &p;
@@ -257,7 +262,6 @@ private:
         return out;
     }
 
-
     // No room (descriptor and frame) and the call may wait: wait as a blocking socket would
     // (its SO_SNDTIMEO) for the kernel to finish sending frames, and reserve one. The kernel
     // says nothing when it finishes, so this looks again every 100 µs.
@@ -275,24 +279,29 @@ private:
     }
 
     // Waits until the ring or the socket has a datagram, as the socket's mode and
-    // SO_RCVTIMEO say; the error to return (would-block, EINTR) or none to look again.
-    static std::error_code wait_readable(int fd, int xsk_fd, WaitMode mode) {
+    // SO_RCVTIMEO say, the timeout counted from `since` (a signal spends it, never restarts
+    // it, as for the kernel backends); would-block when it is spent, or none to look again.
+    static std::error_code wait_readable(int fd, int xsk_fd, WaitMode mode, std::int64_t since) {
         if (mode == WaitMode::never || (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0) return detail::would_block_code();
         const std::int64_t timeout = detail::socket_timeout_ns(fd, SO_RCVTIMEO);
-        pollfd p[2] = {{xsk_fd, POLLIN, 0}, {fd, POLLIN, 0}};
-        const int ms = timeout > 0 ? static_cast<int>(std::max<std::int64_t>(1, timeout / 1'000'000)) : -1;
-        const int k = ::poll(p, 2, ms);
-        if (k < 0) return detail::errno_code(errno);
-        if (k == 0) return detail::would_block_code();
-        return {};
+        for (;;) {
+            int ms = -1;
+            if (timeout > 0) {
+                const std::int64_t rest = timeout - (detail::coarse_now_ns() - since);
+                if (rest <= 0) return detail::would_block_code();
+                ms = static_cast<int>(std::max<std::int64_t>(1, rest / 1'000'000));
+            }
+            pollfd p[2] = {{xsk_fd, POLLIN, 0}, {fd, POLLIN, 0}};
+            const int k = ::poll(p, 2, ms);
+            if (k > 0) return {};
+            if (k == 0) return detail::would_block_code();
+            if (errno != EINTR) return detail::errno_code(errno);
+        }
     }
 
+    // Makes the socket the queue's receiving socket, if no other holds it.
     void claim(XdpQueue& q, Part& p) {
-        p.claim_tried = true;
-        // Generic mode and UDP_GRO: GRO could coalesce this socket's datagrams before the
-        // program sees them; the kernel path keeps them apart.
-        if (!p.served || p.view.port == 0 || !q.receives() || (q.options().mode == XdpMode::generic && p.view.gro))
-            return;
+        if (p.view.port == 0) return; // not bound: nothing can be sent to it
         static std::atomic<std::uint64_t> tokens{1};
         const std::uint64_t token = tokens.fetch_add(1, std::memory_order_relaxed);
         detail::XdpProgramConfig c{};
