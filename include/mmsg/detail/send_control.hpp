@@ -4,7 +4,9 @@
 #ifndef MMSG_DETAIL_SEND_CONTROL_HPP
 #define MMSG_DETAIL_SEND_CONTROL_HPP
 
+#include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/cmsg_walk.hpp>
+#include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/send_options.hpp>
 
@@ -20,6 +22,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace mmsg::detail {
 
@@ -137,6 +140,26 @@ inline std::size_t write_send_control(unsigned char* buf, const SendOptions& o,
     if (const std::uint64_t t = txtime_of(o); t != 0)
         len += send_control::put(buf + len, SOL_SOCKET, SCM_TXTIME, &t, sizeof t);
     return len;
+}
+
+/*! Fills the one-datagram message `h` for `it`: its destination (none for the connected
+    peer), its payload as `iov` (which h.msg_iov must point at, msg_iovlen 1), and its
+    options' control messages in `ctl` (send_control_room bytes, aligned for cmsghdr).
+    Returns options_error's verdict; when the options are refused nothing is written. The
+    one place the plain backends (sendmmsg, sendmsg, io_uring) turn a SendItem into a
+    message.
+*/
+inline std::error_code fill_plain_message(msghdr& h, iovec& iov, unsigned char* ctl, const SendItem& it) noexcept {
+    h.msg_controllen = 0;
+    if (has_options(it.options)) {
+        if (std::error_code e = options_error(*it.options, it.dest)) return e;
+        h.msg_control = ctl;
+        h.msg_controllen = write_send_control(ctl, *it.options, it.dest);
+    }
+    set_destination(h, it.dest);
+    iov.iov_base = const_cast<std::byte*>(it.data);
+    iov.iov_len = it.size;
+    return {};
 }
 
 /*! Reads the options back from the control messages of an outgoing message `h` (what
