@@ -9,7 +9,8 @@
 #include <mmsg/batch_receiver.hpp>
 
 #include "../support/backends.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE reliability_bad_input_matrix
 #include <boost/test/unit_test.hpp>
@@ -32,8 +33,8 @@
 #include <sys/socket.h>
 
 using namespace mmsg;
-using mmsg::test::v4_loopback;
-using mmsg::test::v6_loopback;
+using mmsg::testing::v4_loopback;
+using mmsg::testing::v6_loopback;
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
@@ -60,11 +61,11 @@ std::vector<Meta> drain(Socket& s) {
 template <class B>
 struct Rig {
     asio::io_context io;
-    udp::socket rx = mmsg::test::bound_socket(io, v4_loopback());
+    udp::socket rx = mmsg::testing::bound_socket(io, v4_loopback());
     udp::socket tx{io, udp::v4()};
     Endpoint to = rx.local_endpoint();
     BatchSender<B> sender;
-    std::vector<std::byte> small = mmsg::test::payload(100, 1, 0);
+    std::vector<std::byte> small = mmsg::testing::numbered(100, 1000);
 };
 
 } // namespace
@@ -212,7 +213,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(ipv4_mapped_destinations_work_on_dual_stack_and_fa
     Rig<B> t;
     const Endpoint mapped(asio::ip::make_address_v6(asio::ip::v4_mapped, t.to.address().to_v4()),
                           t.to.port());
-    udp::socket rx6 = mmsg::test::bound_socket(t.io, v6_loopback());
+    udp::socket rx6 = mmsg::testing::bound_socket(t.io, v6_loopback());
     const Endpoint to6 = rx6.local_endpoint();
 
     udp::socket dual(t.io, udp::v6());
@@ -243,8 +244,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(dual_stack_receiver_reports_ipv4_senders_as_mapped
     rx.set_option(asio::ip::v6_only(false));
     const auto mapped_lo = asio::ip::make_address_v6(asio::ip::v4_mapped, asio::ip::address_v4::loopback());
     rx.bind(Endpoint(mapped_lo, 0));
-    udp::socket tx = mmsg::test::bound_socket(io, v4_loopback());
-    const std::vector<std::byte> p = mmsg::test::payload(10, 2, 0);
+    udp::socket tx = mmsg::testing::bound_socket(io, v4_loopback());
+    const std::vector<std::byte> p = mmsg::testing::numbered(10, 2000);
     BOOST_REQUIRE(BatchSender<B>().batch_send(tx, Batch{{p, v4_loopback(rx.local_endpoint().port())}}).ok());
     BatchReceiver<B> receiver;
     std::vector<Packet> packets(4);
@@ -304,8 +305,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_batch_of_100000_tiny_datagrams_is_accounted_for_
 BOOST_AUTO_TEST_CASE_TEMPLATE(one_byte_packets_truncate_and_say_so, B, mmsg::test::RealBackends) {
     Rig<B> t;
     const std::span<const std::byte> none;
-    const std::vector<std::byte> two = mmsg::test::payload(2, 3, 0);
-    const std::vector<std::byte> full = mmsg::test::payload(packet_data_size, 3, 1);
+    const std::vector<std::byte> two = mmsg::testing::numbered(2, 3000);
+    const std::vector<std::byte> full = mmsg::testing::numbered(packet_data_size, 3001);
     const std::vector<std::byte> single(two.begin(), two.begin() + 1);
     BOOST_REQUIRE(t.sender.batch_send(t.tx, Batch{{none, t.to}, {single, t.to}, {two, t.to}, {full, t.to}}).ok());
     BatchReceiver<B> receiver;
@@ -335,7 +336,7 @@ struct MockRig {
     int tx = net.open(v4_loopback());
     int rx = net.open(v4_loopback());
     Endpoint to = net.local_endpoint(rx);
-    std::vector<std::byte> small = mmsg::test::payload(100, 1, 0);
+    std::vector<std::byte> small = mmsg::testing::numbered(100, 1000);
 };
 } // namespace
 
@@ -469,7 +470,7 @@ BOOST_FIXTURE_TEST_CASE(mock_batch_of_100000_is_chunked_and_delivered_in_order, 
 
 BOOST_FIXTURE_TEST_CASE(mock_one_byte_packets_truncate_and_say_so, MockRig) {
     const std::span<const std::byte> none;
-    const std::vector<std::byte> two = mmsg::test::payload(2, 3, 0);
+    const std::vector<std::byte> two = mmsg::testing::numbered(2, 3000);
     BOOST_TEST(sender.batch_send(tx, Batch{{none, to}, {two, to}}).ok());
     std::vector<BasicPacket<1>> packets(2);
     BOOST_TEST_REQUIRE(receiver.recv_mmsg(rx, packets) == 2u);
