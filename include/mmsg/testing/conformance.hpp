@@ -25,6 +25,64 @@
 
 namespace mmsg::testing {
 
+namespace contract {
+
+/*! Every check of the backend contract that applies to Rig, each on a fresh rig made from
+    `make`: the send and receive checks on both rigs, then those only a kernel socket
+    (LoopbackRig) or only the scripted network (MockRig) can make.
+*/
+template <class Rig, class Make>
+void run_checks(const Make& make) {
+    BOOST_TEST_CONTEXT("backend " << name_of<typename Rig::backend_type>() << Rig::where) {
+        run_check<Rig>("every datagram arrives once, in order, from the sender", make,
+                       every_datagram_arrives_once_in_order<Rig>);
+        run_check<Rig>("rejected datagrams fail alone and the batch goes on", make,
+                       rejected_datagrams_fail_alone_and_the_batch_goes_on<Rig>);
+        run_check<Rig>("empty payloads are empty datagrams, to every destination", make,
+                       empty_payloads_are_empty_datagrams_to_every_destination<Rig>);
+        run_check<Rig>("a dead socket is fatal for every datagram", make,
+                       a_dead_socket_is_fatal_for_every_datagram<Rig>);
+        run_check<Rig>("large batches are chunked and a failure stops no chunk", make,
+                       large_batches_are_chunked_and_a_failure_stops_no_chunk<Rig>);
+        run_check<Rig>("back-pressure leaves an unsent suffix that resumes", make,
+                       back_pressure_leaves_an_unsent_suffix_that_resumes<Rig>);
+        run_check<Rig>("IPv6 datagrams arrive with their IPv6 source", make,
+                       ipv6_datagrams_arrive_with_their_ipv6_source<Rig>);
+        run_check<Rig>("a receive takes what is queued, up to num_rcvmmsgs", make,
+                       a_receive_takes_what_is_queued_up_to_num_rcvmmsgs<Rig>);
+        run_check<Rig>("recv_mmsg_exact fills every packet or says how many it did", make,
+                       recv_mmsg_exact_fills_every_packet_or_says_how_many_it_did<Rig>);
+        run_check<Rig>("an empty socket is would-block, never a hang", make,
+                       an_empty_socket_is_would_block_never_a_hang<Rig>);
+        run_check<Rig>("an empty packet range receives nothing", make,
+                       an_empty_packet_range_receives_nothing<Rig>);
+        run_check<Rig>("a receive assigns every field of meta", make,
+                       a_receive_assigns_every_field_of_meta<Rig>);
+        run_check<Rig>("sockets with their own state are served apart", make,
+                       sockets_with_their_own_state_are_served_apart<Rig>);
+        if constexpr (Rig::kernel) {
+            run_check<Rig>("a stream socket is refused", make, a_stream_socket_is_refused<Rig>);
+            run_check<Rig>("the socket's blocking mode is never changed", make,
+                           the_sockets_blocking_mode_is_never_changed<Rig>);
+            run_check<Rig>("an IPv6 destination on an IPv4 socket fails alone", make,
+                           an_ipv6_destination_on_an_ipv4_socket_fails_alone<Rig>);
+        } else {
+            run_check<Rig>("the network's failures fail one datagram each", make,
+                           the_networks_failures_fail_one_datagram_each<Rig>);
+            run_check<Rig>("a per-call limit costs calls, not datagrams", make,
+                           a_per_call_limit_costs_calls_not_datagrams<Rig>);
+            run_check<Rig>("interrupted calls are retried", make,
+                           interrupted_calls_are_retried<Rig>);
+            run_check<Rig>("the network's back-pressure leaves an unsent suffix", make,
+                           the_networks_back_pressure_leaves_an_unsent_suffix<Rig>);
+            run_check<Rig>("a fatal error mid-batch fails the rest and keeps the first error", make,
+                           a_fatal_error_mid_batch_fails_the_rest_and_keeps_the_first_error<Rig>);
+        }
+    }
+}
+
+} // namespace contract
+
 /*! Runs the conformance checks on backend B, made by `make()` (one fresh backend per
     sender or receiver), over real UDP sockets on 127.0.0.1 and ::1 (skipped where the
     host has no IPv6); nothing is sent anywhere else. Each check runs on fresh sockets,
@@ -50,12 +108,7 @@ namespace mmsg::testing {
 */
 template <class B, class Make>
 void check_loopback(Make make) {
-    using Rig = contract::LoopbackRig<B, Make>;
-    BOOST_TEST_CONTEXT("backend " << contract::name_of<B>() << " on loopback") {
-        contract::run_send_checks<Rig>(make);
-        contract::run_receive_checks<Rig>(make);
-        contract::run_loopback_checks<Rig>(make);
-    }
+    contract::run_checks<contract::LoopbackRig<B, Make>>(make);
 }
 
 //! check_loopback for a default-constructible backend.
@@ -76,12 +129,7 @@ void check_loopback() {
 */
 template <class B, class Make>
 void check_mock(Make make) {
-    using Rig = contract::MockRig<B, Make>;
-    BOOST_TEST_CONTEXT("backend " << contract::name_of<B>() << " on MockNetwork") {
-        contract::run_send_checks<Rig>(make);
-        contract::run_receive_checks<Rig>(make);
-        contract::run_mock_checks<Rig>(make);
-    }
+    contract::run_checks<contract::MockRig<B, Make>>(make);
 }
 
 } // namespace mmsg::testing

@@ -19,10 +19,10 @@
 
 //! Checks (with BOOST_TEST, so Boost.Test must be included where it is used) that an error
 //! code matches a std::errc condition, printing both when it does not.
-#define MMSG_CHECK_ERRC(ec, errc_value)                                                        \
-    BOOST_TEST(((ec) == (errc_value)), "error is '" << (ec).message() << "' (" << (ec).value() \
-                                                    << "), expected '"                         \
-                                                    << std::make_error_code(errc_value).message() << "'")
+#define MMSG_CHECK_ERRC(ec, errc_value)                                                            \
+    BOOST_TEST(((ec) == (errc_value)),                                                             \
+               "error is '" << (ec).message() << "' (" << (ec).value() << "), expected '"          \
+                            << std::make_error_code(errc_value).message() << "'")
 
 namespace mmsg::testing {
 
@@ -39,10 +39,12 @@ inline Bytes numbered(std::size_t size, std::uint32_t index) {
 }
 
 //! `n` payloads of `size` bytes numbered first, first + 1, ...
-inline std::vector<Bytes> numbered_payloads(std::size_t n, std::size_t size, std::uint32_t first = 0) {
+inline std::vector<Bytes> numbered_payloads(std::size_t n, std::size_t size,
+                                            std::uint32_t first = 0) {
     std::vector<Bytes> v;
     v.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) v.push_back(numbered(size, first + static_cast<std::uint32_t>(i)));
+    for (std::size_t i = 0; i < n; ++i)
+        v.push_back(numbered(size, first + static_cast<std::uint32_t>(i)));
     return v;
 }
 

@@ -36,6 +36,16 @@ inline Endpoint broadcast(std::uint16_t port = 9) {
     return {boost::asio::ip::address_v4::broadcast(), port};
 }
 
+//! Makes blocking receives on socket `s` (anything with native_handle()) give up after
+//! `timeout` (SO_RCVTIMEO).
+template <class Socket>
+void set_rcvtimeo(Socket& s, std::chrono::milliseconds timeout) noexcept {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
 /*! A UDP socket bound to `local` (a loopback endpoint, port 0 for any) whose blocking
     receives give up after `rcv_timeout` (SO_RCVTIMEO), so that no test can hang on a
     receive. Throws boost::system::system_error if the socket cannot be opened or bound.
@@ -45,10 +55,7 @@ bound_socket(boost::asio::io_context& io, const Endpoint& local,
              std::chrono::milliseconds rcv_timeout = std::chrono::seconds(5)) {
     boost::asio::ip::udp::socket s(io, local.protocol());
     s.bind(local);
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(rcv_timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((rcv_timeout.count() % 1000) * 1000);
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    set_rcvtimeo(s, rcv_timeout);
     return s;
 }
 

@@ -42,9 +42,12 @@ void check_arrived(Rig& rig, typename Rig::socket_type& s, const std::vector<Byt
     std::error_code ec;
     for (std::size_t n; (n = receiver.try_recv_mmsg(s, p, ec)) > 0;)
         for (std::size_t i = 0; i < n; ++i) {
-            while (next < want.size() && !same_bytes(p[i].data(), want[next])) ++next;
-            if (next == want.size() || p[i].meta.addr != from) ++wrong;
-            else ++next;
+            while (next < want.size() && !same_bytes(p[i].data(), want[next]))
+                ++next;
+            if (next == want.size() || p[i].meta.addr != from)
+                ++wrong;
+            else
+                ++next;
         }
     BOOST_TEST(wrong == 0u, wrong << " datagrams arrived out of order, changed or from elsewhere");
 }
@@ -59,16 +62,15 @@ void every_datagram_arrives_once_in_order(Rig& rig) {
     auto& rx2 = rig.open();
     const Endpoint to = rig.local(rx), to2 = rig.local(rx2);
     std::vector<Bytes> data = numbered_payloads(48, 1000);
-    for (std::uint32_t i = 48; i < 108; ++i) data.push_back(numbered(1 + (i * 37) % packet_data_size, i));
+    for (std::uint32_t i = 48; i < 108; ++i)
+        data.push_back(numbered(1 + (i * 37) % packet_data_size, i));
     const auto first = [](std::size_t i) { return i < 48 || i % 2 == 0; };
     const Batch batch = batch_of(data, [&](std::size_t i) { return first(i) ? to : to2; });
-    std::vector<std::error_code> status(batch.size(), std::make_error_code(std::errc::io_error));
     BatchSender<typename Rig::backend_type> sender(rig.make());
-    const SendResult r = sender.batch_send(tx, batch, status);
-    BOOST_TEST(r.ok());
-    check_accounting(r, status, batch.size());
+    BOOST_TEST(send_batch(sender, tx, batch).r.ok());
     std::vector<Bytes> want, want2;
-    for (std::size_t i = 0; i < data.size(); ++i) (first(i) ? want : want2).push_back(data[i]);
+    for (std::size_t i = 0; i < data.size(); ++i)
+        (first(i) ? want : want2).push_back(data[i]);
     check_received(receive_n(rig, rx, want.size()), want, rig.local(tx));
     check_received(receive_n(rig, rx2, want2.size()), want2, rig.local(tx));
     BOOST_TEST(rig.idle(rx));
@@ -83,7 +85,8 @@ void rejected_datagrams_fail_alone_and_the_batch_goes_on(Rig& rig) {
     auto& tx = rig.open();
     auto& rx = rig.open();
     auto& rx2 = rig.open();
-    const Endpoint to = rig.local(rx), to2 = rig.local(rx2), bad = rig.rejecting(), from = rig.local(tx);
+    const Endpoint to = rig.local(rx), to2 = rig.local(rx2), bad = rig.rejecting(),
+                   from = rig.local(tx);
     const std::vector<Bytes> data = numbered_payloads(10, 300);
     BatchSender<typename Rig::backend_type> sender(rig.make());
     const std::vector<std::vector<std::size_t>> patterns = {
@@ -93,21 +96,10 @@ void rejected_datagrams_fail_alone_and_the_batch_goes_on(Rig& rig) {
             const auto rejected = [&](std::size_t i) {
                 return std::find(pattern.begin(), pattern.end(), i) != pattern.end();
             };
-            const auto check_status = [&](const SendResult& r, std::span<const std::error_code> st) {
-                check_accounting(r, st, data.size());
-                BOOST_TEST(r.sent == data.size() - pattern.size());
-                BOOST_TEST(r.failed == pattern.size());
-                BOOST_TEST(!r.fatal);
-                MMSG_CHECK_ERRC(r.first_error, std::errc::permission_denied);
-                std::size_t wrong = 0;
-                for (std::size_t i = 0; i < data.size(); ++i)
-                    wrong += rejected(i) ? st[i] != std::errc::permission_denied : bool(st[i]);
-                BOOST_TEST(wrong == 0u, wrong << " datagrams have the wrong status");
-            };
-            std::vector<std::error_code> status(data.size(), std::make_error_code(std::errc::io_error));
-            const SendResult r =
-                sender.batch_send(tx, batch_of(data, [&](std::size_t i) { return rejected(i) ? bad : to; }), status);
-            check_status(r, status);
+            const Batch batch =
+                batch_of(data, [&](std::size_t i) { return rejected(i) ? bad : to; });
+            check_failed_alone(send_batch(sender, tx, batch), rejected,
+                               std::errc::permission_denied);
             std::vector<Bytes> survivors;
             for (std::size_t i = 0; i < data.size(); ++i)
                 if (!rejected(i)) survivors.push_back(data[i]);
@@ -118,8 +110,8 @@ void rejected_datagrams_fail_alone_and_the_batch_goes_on(Rig& rig) {
             std::size_t to_rx = 0, to_rx2 = 0;
             for (std::size_t i = 0; i < data.size(); ++i)
                 dests.push_back(rejected(i) ? bad : (i % 2 ? (++to_rx2, to2) : (++to_rx, to)));
-            status.assign(data.size(), std::make_error_code(std::errc::io_error));
-            check_status(sender.multi_target_send(tx, std::span<const std::byte>(data[0]), dests, status), status);
+            check_failed_alone(send_to_each(sender, tx, data[0], dests), rejected,
+                               std::errc::permission_denied);
             check_received(receive_n(rig, rx, to_rx), std::vector<Bytes>(to_rx, data[0]), from);
             check_received(receive_n(rig, rx2, to_rx2), std::vector<Bytes>(to_rx2, data[0]), from);
             BOOST_TEST(rig.idle(rx));
@@ -127,12 +119,9 @@ void rejected_datagrams_fail_alone_and_the_batch_goes_on(Rig& rig) {
         }
     }
 
-    const std::vector<Endpoint> nowhere(6, bad);
-    std::vector<std::error_code> status(nowhere.size());
-    const SendResult none = sender.multi_target_send(tx, std::span<const std::byte>(data[0]), nowhere, status);
-    check_accounting(none, status, nowhere.size());
-    BOOST_TEST(none.failed == 6u);
-    BOOST_TEST(!none.fatal);
+    const auto all = [](std::size_t) { return true; };
+    check_failed_alone(send_to_each(sender, tx, data[0], std::vector<Endpoint>(6, bad)), all,
+                       std::errc::permission_denied);
     const SendResult next = sender.batch_send(tx, Batch{{data[1], to}});
     BOOST_TEST(next.ok());
     check_received(receive_n(rig, rx, 1), std::vector<Bytes>{data[1]}, from);
@@ -170,34 +159,18 @@ void a_dead_socket_is_fatal_for_every_datagram(Rig& rig) {
     auto& rx = rig.open();
     const Endpoint to = rig.local(rx);
     const int dead = rig.dead_socket();
-    const std::vector<Bytes> data = numbered_payloads(5, 10);
     BatchSender<typename Rig::backend_type> sender(rig.make());
-    std::vector<std::error_code> status(data.size());
-    const SendResult r = sender.batch_send(dead, batch_of(data, to), status);
-    check_accounting(r, status, data.size());
-    BOOST_TEST(r.fatal);
-    BOOST_TEST(r.failed == 5u);
-    MMSG_CHECK_ERRC(r.first_error, Rig::dead_error);
-    for (const auto& e : status) MMSG_CHECK_ERRC(e, Rig::dead_error);
-    const std::vector<Endpoint> dests(3, to);
-    const SendResult m = sender.multi_target_send(dead, std::span<const std::byte>(data[0]), dests);
-    BOOST_TEST(m.fatal);
-    BOOST_TEST(m.failed == 3u);
-    MMSG_CHECK_ERRC(m.first_error, Rig::dead_error);
+    check_send_fails(sender, dead, to, Rig::dead_error);
     BOOST_TEST(rig.idle(rx));
 
     const SendResult empty = sender.batch_send(dead, Batch{});
     BOOST_TEST(empty.ok());
     BOOST_TEST(empty.total() == 0u);
-    BOOST_TEST(sender.multi_target_send(dead, std::span<const std::byte>{}, std::vector<Endpoint>{}).ok());
+    BOOST_TEST(
+        sender.multi_target_send(dead, std::span<const std::byte>{}, std::vector<Endpoint>{}).ok());
 
     BatchReceiver<typename Rig::backend_type> receiver(rig.make());
-    std::vector<Packet> p(4);
-    std::error_code ec;
-    BOOST_TEST(receiver.try_recv_mmsg(dead, p, ec) == 0u);
-    MMSG_CHECK_ERRC(ec, Rig::dead_error);
-    BOOST_TEST(receiver.recv_mmsg(dead, p, ec) == 0u);
-    MMSG_CHECK_ERRC(ec, Rig::dead_error);
+    check_receive_fails(receiver, dead, Rig::dead_error);
 }
 
 //! A batch larger than one call takes (sendmmsg: 1024) is chunked: rejections at the start,
@@ -210,39 +183,26 @@ void large_batches_are_chunked_and_a_failure_stops_no_chunk(Rig& rig) {
     const bool room = rig.make_room(rx, 32 << 20);
     const Endpoint to = rig.local(rx), bad = rig.rejecting(), from = rig.local(tx);
     BatchSender<typename Rig::backend_type> sender(rig.make());
-    const auto check = [&](const SendResult& r, std::span<const std::error_code> status,
-                           const std::vector<std::size_t>& rejected) {
-        check_accounting(r, status, status.size());
-        BOOST_TEST(r.failed == rejected.size());
-        BOOST_TEST(r.sent == status.size() - rejected.size());
-        BOOST_TEST(!r.fatal);
-        std::size_t wrong = 0;
-        for (std::size_t i = 0; i < status.size(); ++i) {
-            const bool bad_one = std::binary_search(rejected.begin(), rejected.end(), i);
-            wrong += bad_one ? status[i] != std::errc::permission_denied : bool(status[i]);
-        }
-        BOOST_TEST(wrong == 0u, wrong << " datagrams have the wrong status");
+    const auto among = [](std::vector<std::size_t> v) {
+        return [v](std::size_t i) { return std::binary_search(v.begin(), v.end(), i); };
     };
-
-    const std::vector<std::size_t> rejected{0, 700, 1022, 1023, 1024, 1500, 2047, 2048, 2049, 2499};
+    const auto rejected = among({0, 700, 1022, 1023, 1024, 1500, 2047, 2048, 2049, 2499});
     const std::vector<Bytes> data = numbered_payloads(2500, 8);
-    std::vector<std::error_code> status(data.size(), std::make_error_code(std::errc::io_error));
-    const auto is_rejected = [&](std::size_t i) { return std::binary_search(rejected.begin(), rejected.end(), i); };
-    check(sender.batch_send(tx, batch_of(data, [&](std::size_t i) { return is_rejected(i) ? bad : to; }), status),
-          status, rejected);
+    const Batch batch = batch_of(data, [&](std::size_t i) { return rejected(i) ? bad : to; });
+    check_failed_alone(send_batch(sender, tx, batch), rejected, std::errc::permission_denied);
     std::vector<Bytes> want;
     for (std::size_t i = 0; i < data.size(); ++i)
-        if (!is_rejected(i)) want.push_back(data[i]);
+        if (!rejected(i)) want.push_back(data[i]);
     check_arrived(rig, rx, want, from, room);
 
-    const std::vector<std::size_t> rejected2{1, 1023, 1024, 2048, 2099};
+    const auto rejected2 = among({1, 1023, 1024, 2048, 2099});
     std::vector<Endpoint> dests;
     for (std::size_t i = 0; i < 2100; ++i)
-        dests.push_back(std::binary_search(rejected2.begin(), rejected2.end(), i) ? bad : to);
+        dests.push_back(rejected2(i) ? bad : to);
     const Bytes payload = numbered(16, 5);
-    status.assign(dests.size(), std::make_error_code(std::errc::io_error));
-    check(sender.multi_target_send(tx, std::span<const std::byte>(payload), dests, status), status, rejected2);
-    check_arrived(rig, rx, std::vector<Bytes>(dests.size() - rejected2.size(), payload), from, room);
+    check_failed_alone(send_to_each(sender, tx, payload, dests), rejected2,
+                       std::errc::permission_denied);
+    check_arrived(rig, rx, std::vector<Bytes>(dests.size() - 5, payload), from, room);
 }
 
 //! Back-pressure (would-block, here from FaultInjecting<B> on top of the backend) leaves
@@ -257,9 +217,7 @@ void back_pressure_leaves_an_unsent_suffix_that_resumes(Rig& rig) {
     const Batch batch = batch_of(data, rig.local(rx));
     BatchSender<FaultInjecting<B>> sender{FaultInjecting<B>{rig.make()}};
     sender.backend().would_block_after(6);
-    std::vector<std::error_code> status(data.size());
-    const SendResult r = sender.batch_send(tx, batch, status);
-    check_accounting(r, status, data.size());
+    const SendResult r = send_batch(sender, tx, batch).r;
     BOOST_TEST(r.sent == 6u);
     BOOST_TEST(r.unsent == 4u);
     BOOST_TEST(!r.fatal);
@@ -270,9 +228,7 @@ void back_pressure_leaves_an_unsent_suffix_that_resumes(Rig& rig) {
 
     sender.backend().would_block_after(0);
     const std::vector<Endpoint> dests(4, rig.local(rx));
-    std::vector<std::error_code> st(dests.size());
-    const SendResult m = sender.multi_target_send(tx, std::span<const std::byte>(data[0]), dests, st);
-    check_accounting(m, st, dests.size());
+    const SendResult m = send_to_each(sender, tx, data[0], dests).r;
     BOOST_TEST(m.unsent == 4u);
     BOOST_TEST(m.resume_index() == 0u);
     BOOST_TEST(rig.idle(rx));
@@ -297,25 +253,6 @@ void ipv6_datagrams_arrive_with_their_ipv6_source(Rig& rig) {
     const auto got = receive_n(rig, rx, want.size());
     check_received(got, want, rig.local(tx));
     BOOST_TEST(got[0].meta.addr.address().is_v6());
-}
-
-//! Every send check, each on a fresh rig made from `make`.
-template <class Rig, class Make>
-void run_send_checks(const Make& make) {
-    run_check<Rig>("every datagram arrives once, in order, from the sender", make,
-                   every_datagram_arrives_once_in_order<Rig>);
-    run_check<Rig>("rejected datagrams fail alone and the batch goes on", make,
-                   rejected_datagrams_fail_alone_and_the_batch_goes_on<Rig>);
-    run_check<Rig>("empty payloads are empty datagrams, to every destination", make,
-                   empty_payloads_are_empty_datagrams_to_every_destination<Rig>);
-    run_check<Rig>("a dead socket is fatal for every datagram", make,
-                   a_dead_socket_is_fatal_for_every_datagram<Rig>);
-    run_check<Rig>("large batches are chunked and a failure stops no chunk", make,
-                   large_batches_are_chunked_and_a_failure_stops_no_chunk<Rig>);
-    run_check<Rig>("back-pressure leaves an unsent suffix that resumes", make,
-                   back_pressure_leaves_an_unsent_suffix_that_resumes<Rig>);
-    run_check<Rig>("IPv6 datagrams arrive with their IPv6 source", make,
-                   ipv6_datagrams_arrive_with_their_ipv6_source<Rig>);
 }
 
 } // namespace mmsg::testing::contract

@@ -62,8 +62,10 @@ inline void check_accounting(const SendResult& r, std::span<const std::error_cod
     BOOST_TEST(r.sent + r.failed + r.unsent == n);
     std::size_t ok = 0, blocked = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        if (!status[i]) ++ok;
-        else if (status[i] == std::errc::operation_would_block) ++blocked;
+        if (!status[i])
+            ++ok;
+        else if (status[i] == std::errc::operation_would_block)
+            ++blocked;
     }
     BOOST_TEST(ok == r.sent);
     BOOST_TEST(blocked == r.unsent);
@@ -74,11 +76,72 @@ inline void check_accounting(const SendResult& r, std::span<const std::error_cod
     if (r.failed > 0) BOOST_TEST(static_cast<bool>(r.first_error));
 }
 
+//! What a send under test returned, and the status span it wrote.
+struct Sent {
+    SendResult r;
+    std::vector<std::error_code> status;
+};
+
+/*! sender.batch_send(s, batch, status), with a status span filled with junk first (so that
+    every entry must be written), held to the accounting invariant.
+*/
+template <class Sender, class Socket>
+Sent send_batch(Sender& sender, Socket&& s, std::span<const Batch::value_type> batch) {
+    Sent out{{},
+             std::vector<std::error_code>(batch.size(), std::make_error_code(std::errc::io_error))};
+    out.r = sender.batch_send(s, batch, out.status);
+    check_accounting(out.r, out.status, batch.size());
+    return out;
+}
+//! The same for sender.multi_target_send(s, payload, dests, status).
+template <class Sender, class Socket>
+Sent send_to_each(Sender& sender, Socket&& s, std::span<const std::byte> payload,
+                  const std::vector<Endpoint>& dests) {
+    Sent out{{},
+             std::vector<std::error_code>(dests.size(), std::make_error_code(std::errc::io_error))};
+    out.r = sender.multi_target_send(s, payload, dests, out.status);
+    check_accounting(out.r, out.status, dests.size());
+    return out;
+}
+
+/*! Checks that a socket every send fails on fails every datagram with `errc`, fatally,
+    for batch_send and multi_target_send alike.
+*/
+template <class Sender, class Socket>
+void check_send_fails(Sender& sender, Socket&& s, const Endpoint& to, std::errc errc) {
+    const std::vector<Bytes> data = numbered_payloads(3, 10);
+    for (const Sent& sent : {send_batch(sender, s, batch_of(data, to)),
+                             send_to_each(sender, s, data[0], std::vector<Endpoint>(3, to))}) {
+        BOOST_TEST(sent.r.fatal);
+        BOOST_TEST(sent.r.failed == sent.status.size());
+        for (const auto& e : sent.status)
+            MMSG_CHECK_ERRC(e, errc);
+    }
+}
+
+/*! Checks that the datagrams i with rejected(i) failed, each with `why`, and only they: the
+    others were sent, and the send went on (not fatal; first_error is `why`).
+*/
+template <std::predicate<std::size_t> Rejected>
+void check_failed_alone(const Sent& s, Rejected&& rejected, std::errc why) {
+    std::size_t n_rejected = 0, wrong = 0;
+    for (std::size_t i = 0; i < s.status.size(); ++i) {
+        n_rejected += rejected(i);
+        wrong += rejected(i) ? s.status[i] != why : bool(s.status[i]);
+    }
+    BOOST_TEST(s.r.failed == n_rejected);
+    BOOST_TEST(s.r.sent == s.status.size() - n_rejected);
+    BOOST_TEST(!s.r.fatal);
+    if (n_rejected > 0) MMSG_CHECK_ERRC(s.r.first_error, why);
+    BOOST_TEST(wrong == 0u, wrong << " datagrams have the wrong status");
+}
+
 /*! How packet `got` differs from the datagram `want` sent from `from` ("" if it does not):
     payload, size, wire_size, source, flags (none: it fitted).
 */
 template <std::size_t N>
-std::string difference(const BasicPacket<N>& got, std::span<const std::byte> want, const Endpoint& from) {
+std::string difference(const BasicPacket<N>& got, std::span<const std::byte> want,
+                       const Endpoint& from) {
     std::ostringstream os;
     if (!same_bytes(got.data(), want))
         os << "payload differs (" << got.meta.size << " bytes, want " << want.size() << "); ";
@@ -134,6 +197,18 @@ std::vector<BasicPacket<N>> receive_n(Rig& rig, typename Rig::socket_type& s, st
     const std::size_t got = receiver.recv_mmsg_exact(s, p, ec);
     BOOST_TEST_REQUIRE(got == n, "received " << got << " of " << n << ": " << ec.message());
     return p;
+}
+
+//! Both receive forms on `s` (recv_mmsg, waiting as the socket says, and try_recv_mmsg)
+//! return 0 with `errc`.
+template <class Receiver, class Socket>
+void check_receive_fails(Receiver& receiver, Socket& s, std::errc errc) {
+    std::vector<Packet> p(4);
+    std::error_code ec;
+    BOOST_TEST(receiver.try_recv_mmsg(s, p, ec) == 0u);
+    MMSG_CHECK_ERRC(ec, errc);
+    BOOST_TEST(receiver.recv_mmsg(s, p, ec) == 0u);
+    MMSG_CHECK_ERRC(ec, errc);
 }
 
 /*! Runs `check` on a fresh Rig made from `make`, under a Boost.Test context naming `rule`.
