@@ -1,5 +1,5 @@
-//! Shared helpers for mmsg-perf rows: loopback sockets, a payload batch, a backend that
-//! counts its calls, timed send/receive drivers, and a sender thread (Feeder) that keeps
+//! Shared helpers for mmsg-perf rows: loopback sockets, a payload batch, the system calls
+//! behind what mmsg::Counting counted, timed send/receive drivers, and a sender thread (Feeder) that keeps
 //! a receiver's queue full for receive rows. Loopback only; every loop is bounded in
 //! count and time.
 #ifndef MMSG_BENCH_BENCH_SUPPORT_HPP
@@ -7,8 +7,10 @@
 
 #include "perf_rows.hpp"
 
+#include <mmsg/backend/portable.hpp>
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/config.hpp>
+#include <mmsg/counting.hpp>
 #include <mmsg/endpoint.hpp>
 
 #include <boost/asio/ip/address_v4.hpp>
@@ -42,32 +44,33 @@ inline std::string errno_text(const char* what, int e = errno) {
     return std::string(what) + ": " + std::generic_category().message(e);
 }
 
-//! How many system calls one backend call makes: one (LinuxMmsgBackend and other batching
-//! backends), or one per datagram it handles plus one for the error it stopped at
-//! (PortableBackend, which loops sendto / recvmsg inside one backend call).
+//! How many system calls one call of a backend makes: one (LinuxMmsgBackend and the other
+//! batching backends), or one per datagram (PortableBackend, which loops sendto / recvmsg
+//! inside one backend call).
 enum class CallCost { one_syscall, per_datagram };
+template <class B>
+inline constexpr CallCost call_cost = CallCost::one_syscall;
+template <>
+inline constexpr CallCost call_cost<PortableBackend> = CallCost::per_datagram;
+template <class B>
+inline constexpr CallCost call_cost<Counting<B>> = call_cost<B>;
 
-//! A backend wrapper that counts the system calls of the backend it wraps (see CallCost),
-//! for the "syscalls per datagram" column. Costs nothing measurable.
-template <class B, CallCost Cost = CallCost::one_syscall>
-struct Counted {
-    B inner{};
-    std::size_t syscalls = 0;
-
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
-                     WaitMode mode) requires SendBackend<B> {
-        const SendOutcome out = inner.send(fd, items, errors, mode);
-        syscalls +=
-            Cost == CallCost::one_syscall ? 1 : out.done + (out.done < items.size() ? 1 : 0);
-        return out;
-    }
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode,
-                     std::error_code& ec) requires RecvBackend<B> {
-        const std::size_t n = inner.recv(fd, slots, mode, ec);
-        syscalls += Cost == CallCost::one_syscall ? 1 : n + (n < slots.size() ? 1 : 0);
-        return n;
-    }
-};
+/*! The system calls behind what a Counting<B> backend counted, for the "syscalls per
+    datagram" column (every row that runs mmsg counts with Counting): one per backend call;
+    or, for B of CallCost::per_datagram, one per datagram it moved or had refused, plus one
+    for each call that stopped on would-block or EINTR. (Such a receive that finds the
+    queue empty after some datagrams reports no would-block, so that last recvmsg is not
+    counted; under the receive rows' flood calls fill their packets and end there.)
+*/
+template <class B>
+std::size_t syscalls(const Counting<B>& b) noexcept {
+    const CountingStats& s = b.stats();
+    if constexpr (call_cost<B> == CallCost::one_syscall)
+        return s.send_calls + s.recv_calls;
+    else
+        return s.datagrams_sent + s.datagrams_failed + s.datagrams_received + s.would_block +
+               s.interrupted;
+}
 
 //! An owned UDP/IPv4 socket on 127.0.0.1.
 class LoopbackSocket {

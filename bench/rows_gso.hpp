@@ -103,7 +103,7 @@ inline Measurement udp_segment_loop(const RowContext& ctx) {
 
 inline Measurement gso_sender(const RowContext& ctx) {
     if (auto why = gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
-    return rows_mmsg::batch_sender<LinuxGsoBackend, CallCost::one_syscall>(ctx);
+    return rows_mmsg::batch_sender<LinuxGsoBackend>(ctx);
 }
 
 // ---- alternating destinations ----------------------------------------------------------
@@ -120,11 +120,11 @@ Measurement alternating(const RowContext& ctx) {
     std::vector<std::pair<std::span<const std::byte>, const Endpoint*>> items(ctx.batch);
     for (std::size_t i = 0; i < ctx.batch; ++i)
         items[i] = {std::span<const std::byte>(batch.data(), ctx.size), &dests[i % 2]};
-    BatchSender<Counted<B>> sender;
+    BatchSender<Counting<B>> sender;
     return timed_send(ctx, [&](std::size_t k) {
-        const std::size_t before = sender.backend().syscalls;
+        const std::size_t before = syscalls(sender.backend());
         const SendResult r = sender.batch_send(tx.fd(), std::span(items).first(k));
-        Moved m{r.sent, sender.backend().syscalls - before, {}};
+        Moved m{r.sent, syscalls(sender.backend()) - before, {}};
         if (!r.ok()) m.error = "batch_send: " + r.first_error.message();
         return m;
     });
@@ -178,14 +178,14 @@ struct GsoReceiver {
         if (auto why = gso_unavailable(true); !why.empty()) return Measurement{0, 0, 0, why, {}};
         LoopbackSocket rx = receiver_socket();
         rows_mmsg::PacketBuffers<N> buf;
-        BatchReceiver<Counted<LinuxGsoBackend>> receiver;
-        receiver.backend().inner.enable_gro(rx.fd()); // before the feeder starts
+        BatchReceiver<Counting<LinuxGsoBackend>> receiver;
+        receiver.backend().inner().enable_gro(rx.fd()); // before the feeder starts
         return timed_receive(ctx, rx, [&](std::size_t k) {
-            const std::size_t before = receiver.backend().syscalls;
+            const std::size_t before = syscalls(receiver.backend());
             std::error_code ec;
             const std::size_t n =
                 receiver.recv_mmsg(rx.fd(), buf.first(std::min(k, num_rcvmmsgs)), ec);
-            Moved m{n, receiver.backend().syscalls - before, {}};
+            Moved m{n, syscalls(receiver.backend()) - before, {}};
             if (ec) m.error = "recv_mmsg: " + ec.message();
             return m;
         });
