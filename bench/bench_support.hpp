@@ -155,10 +155,10 @@ struct Moved {
     std::string error; //!< non-empty: the row stops and reports it
 };
 
-//! Send driver: calls `step(k)` (send k <= ctx.batch datagrams, return what moved) until
-//! ctx.count datagrams went or ctx.max_time passed, and times it.
+//! Calls `step(k)` (move k <= ctx.batch datagrams, return what moved) until ctx.count
+//! datagrams moved, a step failed or ctx.max_time passed, and times it.
 template <class Step>
-Measurement timed_send(const RowContext& ctx, Step&& step) {
+Measurement timed_steps(const RowContext& ctx, Step& step) {
     Measurement m;
     const auto t0 = Clock::now();
     const auto deadline = t0 + ctx.max_time;
@@ -174,6 +174,12 @@ Measurement timed_send(const RowContext& ctx, Step&& step) {
     }
     m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return m;
+}
+
+//! Send driver: timed_steps with `step(k)` sending k datagrams.
+template <class Step>
+Measurement timed_send(const RowContext& ctx, Step&& step) {
+    return timed_steps(ctx, step);
 }
 
 /*! A sender thread that keeps a loopback receiver's queue full, for receive rows.
@@ -294,19 +300,7 @@ Measurement timed_receive(const RowContext& ctx, LoopbackSocket& rx, Step&& step
                   (feeder.error().empty() ? std::string() : " (" + feeder.error() + ")");
         return m;
     }
-    const auto t0 = Clock::now();
-    const auto deadline = t0 + ctx.max_time;
-    while (m.datagrams < ctx.count) {
-        const Moved r = step(std::min(ctx.batch, ctx.count - m.datagrams));
-        m.datagrams += r.datagrams;
-        m.syscalls += r.syscalls;
-        if (!r.error.empty()) {
-            m.error = r.error;
-            break;
-        }
-        if (Clock::now() >= deadline) break;
-    }
-    m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    m = timed_steps(ctx, step);
     feeder.stop();
     return m;
 }
