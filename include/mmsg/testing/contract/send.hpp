@@ -151,6 +151,7 @@ void empty_payloads_are_empty_datagrams_to_every_destination(Rig& rig) {
     check_received(receive_n(rig, *rx[0], 3), mixed, rig.local(tx));
 }
 
+// tag::dead_socket[] (shown in doc/testing.adoc)
 //! A dead socket (rig.dead_socket(): not a socket on loopback, closed on the mock) is fatal:
 //! every datagram fails with its error; a receive reports it at once. An empty batch makes
 //! no call, so it is ok even there.
@@ -172,6 +173,7 @@ void a_dead_socket_is_fatal_for_every_datagram(Rig& rig) {
     BatchReceiver<typename Rig::backend_type> receiver(rig.make());
     check_receive_fails(receiver, dead, Rig::dead_error);
 }
+// end::dead_socket[]
 
 //! A batch larger than one call takes (sendmmsg: 1024) is chunked: rejections at the start,
 //! the end and across chunk edges fail alone, every chunk goes, and what arrives is the rest
