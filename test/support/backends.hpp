@@ -32,12 +32,14 @@ namespace mmsg::test {
 
 namespace hana = boost::hana;
 
+// clang-format off
 //! Every backend that talks to the kernel. A new one joins every suite by being added here.
 inline constexpr auto kernel_backends = hana::tuple_t<LinuxMmsgBackend, PortableBackend, LinuxGsoBackend
 #if MMSG_HAS_IO_URING
                                                       , IoUringBackend // where liburing is installed
 #endif
                                                       >;
+// clang-format on
 
 //! The backends over MockNetwork: MockBackend, and LinuxGsoBackend's own code on the mock.
 inline constexpr auto mock_backends = hana::tuple_t<MockBackend, MockGsoBackend>;
@@ -58,7 +60,8 @@ constexpr auto with_compositions(Bases bases) {
 
 //! A Hana list of types as a std::tuple type, the type list BOOST_AUTO_TEST_CASE_TEMPLATE takes.
 template <class List>
-using as_std_tuple = typename decltype(hana::unpack(std::declval<List>(), hana::template_<std::tuple>))::type;
+using as_std_tuple =
+    typename decltype(hana::unpack(std::declval<List>(), hana::template_<std::tuple>))::type;
 
 //! The kernel backends.
 using RealBackends = as_std_tuple<decltype(kernel_backends)>;
@@ -68,7 +71,9 @@ using RealBackendsComposed = as_std_tuple<decltype(with_compositions(kernel_back
 using MockBackendsComposed = as_std_tuple<decltype(with_compositions(mock_backends))>;
 
 //! B made over MockNetwork `n` (a mock backend or a composition of them).
-inline MockBackend over_mock(std::type_identity<MockBackend>, MockNetwork& n) { return MockBackend(n); }
+inline MockBackend over_mock(std::type_identity<MockBackend>, MockNetwork& n) {
+    return MockBackend(n);
+}
 inline MockGsoBackend over_mock(std::type_identity<MockGsoBackend>, MockNetwork& n) {
     return MockGsoBackend(MockGsoOps(n));
 }
