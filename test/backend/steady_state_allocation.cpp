@@ -74,10 +74,7 @@ void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcep
 // ---- the tests -----------------------------------------------------------------------------
 
 using namespace mmsg;
-using mmsg::testing::bound_socket;
 using mmsg::testing::numbered;
-using mmsg::testing::v4_loopback;
-using udp = boost::asio::ip::udp;
 using Bytes = std::vector<std::byte>;
 using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
 
@@ -109,19 +106,14 @@ void check_steady(Round& round, std::size_t& sent, std::size_t& received, std::s
     BOOST_TEST(received == sent);
 }
 
-struct Loopback {
-    boost::asio::io_context io;
-    udp::socket tx = bound_socket(io, v4_loopback());
-    udp::socket rx = bound_socket(io, v4_loopback());
-    Endpoint rx_ep = rx.local_endpoint();
+struct Loopback : mmsg::testing::LoopbackPair {
     std::vector<Bytes> data;
     Batch batch;             // n datagrams to rx, #3 to broadcast (fails with EACCES)
     std::vector<Endpoint> dests;
     std::vector<std::error_code> status;
     std::vector<BasicPacket<64>> packets;
 
-    explicit Loopback(std::size_t n) {
-        mmsg::testing::set_rcvbuf(rx, 16 << 20);
+    explicit Loopback(std::size_t n) : LoopbackPair(16 << 20) {
         for (std::uint32_t i = 0; i < n; ++i) data.push_back(numbered(32, i));
         for (std::size_t i = 0; i < n; ++i) {
             batch.emplace_back(data[i], i == 3 ? mmsg::testing::broadcast() : rx_ep);

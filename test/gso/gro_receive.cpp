@@ -28,15 +28,11 @@
 #include <unistd.h>
 
 using namespace mmsg;
-using mmsg::testing::numbered;
-using mmsg::testing::same_bytes;
-using mmsg::testing::v4_loopback;
-using mmsg::testing::v6_loopback;
+using namespace mmsg::testing; // numbered, same_bytes, Bytes, loopback sockets
 namespace asio = boost::asio;
 
 namespace {
 
-using Bytes = std::vector<std::byte>;
 
 // The datagrams of a train: `n` of `segment` bytes, then one of `tail` bytes if tail > 0.
 std::vector<Bytes> train(std::size_t n, std::size_t segment, std::size_t tail, std::uint32_t tag) {
@@ -96,16 +92,10 @@ std::vector<Bytes> cat(std::vector<Bytes> a, const std::vector<Bytes>& b) {
     return a;
 }
 
-struct Loopback {
-    asio::io_context io;
-    asio::ip::udp::socket tx = mmsg::testing::bound_socket(io, v4_loopback());
-    asio::ip::udp::socket rx = mmsg::testing::bound_socket(io, v4_loopback());
-    Endpoint rx_ep = rx.local_endpoint();
-    Endpoint tx_ep = tx.local_endpoint();
+struct Loopback : LoopbackPair {
     BatchReceiver<LinuxGsoBackend> receiver;
     std::error_code ec;
     Loopback() {
-        mmsg::testing::set_rcvbuf(rx, 8 << 20);
         // GRO must be on before the data arrives for it to be coalesced.
         BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx));
     }
@@ -220,7 +210,7 @@ BOOST_FIXTURE_TEST_CASE(segments_beyond_the_packets_are_kept_for_the_next_call, 
 BOOST_FIXTURE_TEST_CASE(kept_segments_wait_for_their_own_socket, Loopback) {
     if (!gro_works()) return;
     // Two sockets served by one receiver, each with its own state.
-    auto rx2 = mmsg::testing::bound_socket(io, v4_loopback());
+    auto rx2 = bound_socket(io, v4_loopback());
     SocketState state1, state2;
     auto s1 = with_state(rx, state1);
     auto s2 = with_state(rx2, state2);
@@ -248,7 +238,7 @@ BOOST_FIXTURE_TEST_CASE(a_plain_descriptor_loses_its_kept_segments_when_the_rece
     // Plain descriptors carry no state: the receiver keeps one for the socket it served last.
     // Moving to another socket forgets what it kept for the first, and counts it; the
     // segments are never handed to the wrong socket.
-    auto rx2 = mmsg::testing::bound_socket(io, v4_loopback());
+    auto rx2 = bound_socket(io, v4_loopback());
     const auto a = train(40, 1232, 0, 1);
     send_train(tx.native_handle(), rx_ep, a);
     std::vector<Packet> p(16);
@@ -264,18 +254,18 @@ BOOST_FIXTURE_TEST_CASE(a_plain_descriptor_loses_its_kept_segments_when_the_rece
 BOOST_AUTO_TEST_CASE(a_reused_descriptor_never_gets_the_segments_kept_for_its_old_socket) {
     if (!gro_works()) return;
     asio::io_context io;
-    auto tx = mmsg::testing::bound_socket(io, v4_loopback());
+    auto tx = bound_socket(io, v4_loopback());
     BatchReceiver<LinuxGsoBackend> receiver;
     int old_fd = -1;
     {
-        auto rx = mmsg::testing::bound_socket(io, v4_loopback());
+        auto rx = bound_socket(io, v4_loopback());
         BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx));
         send_train(tx.native_handle(), rx.local_endpoint(), train(40, 1232, 0, 1));
         std::vector<Packet> p(8);
         BOOST_TEST(receiver.recv_mmsg(rx, p) == 8u); // 32 kept
         old_fd = rx.native_handle();
     } // closed without forget()
-    auto fresh = mmsg::testing::bound_socket(io, v4_loopback(), std::chrono::milliseconds(50));
+    auto fresh = bound_socket(io, v4_loopback(), std::chrono::milliseconds(50));
     if (fresh.native_handle() != old_fd) {
         BOOST_TEST_MESSAGE("the descriptor was not reused: nothing to check");
         return;
@@ -371,8 +361,8 @@ BOOST_FIXTURE_TEST_CASE(a_coalesced_datagram_whose_segment_size_was_cut_is_one_f
 BOOST_AUTO_TEST_CASE(ipv6_coalesced_datagrams_are_split_with_their_source) {
     if (!gro_works(asio::ip::udp::v6())) return;
     asio::io_context io;
-    auto tx = mmsg::testing::bound_socket(io, v6_loopback());
-    auto rx = mmsg::testing::bound_socket(io, v6_loopback());
+    auto tx = bound_socket(io, v6_loopback());
+    auto rx = bound_socket(io, v6_loopback());
     BatchReceiver<LinuxGsoBackend> receiver;
     BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx));
     const auto a = train(30, 1232, 5, 1);
@@ -388,8 +378,8 @@ BOOST_AUTO_TEST_CASE(ipv6_coalesced_datagrams_are_split_with_their_source) {
 BOOST_AUTO_TEST_CASE(a_gso_sender_and_a_gro_receiver_move_many_datagrams_intact) {
     if (!gro_works()) return;
     asio::io_context io;
-    auto tx = mmsg::testing::bound_socket(io, v4_loopback());
-    auto rx = mmsg::testing::bound_socket(io, v4_loopback());
+    auto tx = bound_socket(io, v4_loopback());
+    auto rx = bound_socket(io, v4_loopback());
     mmsg::testing::set_rcvbuf(rx, 4 << 20);
     // tag::round_trip_setup[]
     BatchSender<LinuxGsoBackend> sender;      // builds UDP_SEGMENT trains

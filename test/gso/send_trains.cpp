@@ -41,15 +41,11 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace mmsg;
-using mmsg::testing::numbered;
-using mmsg::testing::same_bytes;
-using mmsg::testing::v4_loopback;
-using mmsg::testing::v6_loopback;
+using namespace mmsg::testing; // numbered, same_bytes, Bytes, loopback sockets
 namespace asio = boost::asio;
 
 namespace {
 
-using Bytes = std::vector<std::byte>;
 using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
 
 // What a raw UDP_GRO receiver saw: one entry per datagram the kernel handed it.
@@ -124,17 +120,9 @@ bool gso_works() {
     return c.gso();
 }
 
-struct Loopback {
-    asio::io_context io;
-    asio::ip::udp::socket tx = mmsg::testing::bound_socket(io, v4_loopback());
-    asio::ip::udp::socket rx = mmsg::testing::bound_socket(io, v4_loopback());
-    Endpoint rx_ep = rx.local_endpoint();
-    Endpoint tx_ep = tx.local_endpoint();
+struct Loopback : LoopbackPair {
     BatchSender<LinuxGsoBackend> sender;
-    Loopback() {
-        enable_raw_gro(rx.native_handle());
-        mmsg::testing::set_rcvbuf(rx, 8 << 20);
-    }
+    Loopback() { enable_raw_gro(rx.native_handle()); }
 };
 
 std::vector<Bytes> sized(std::initializer_list<std::size_t> sizes, std::uint32_t first = 0) {
@@ -281,7 +269,7 @@ BOOST_FIXTURE_TEST_CASE(more_datagrams_to_one_destination_than_one_train_holds_a
 BOOST_FIXTURE_TEST_CASE(mixed_sizes_and_destinations_in_one_batch_arrive_intact_in_order,
                         Loopback) {
     if (!gso_works()) return;
-    auto rx2 = mmsg::testing::bound_socket(io, v4_loopback());
+    auto rx2 = bound_socket(io, v4_loopback());
     mmsg::testing::set_rcvbuf(rx2, 4 << 20);
     const Endpoint rx2_ep = rx2.local_endpoint();
     // Runs to alternating destinations, lone sizes, a run cut by another destination.
@@ -394,8 +382,8 @@ BOOST_AUTO_TEST_CASE(ipv6_trains_arrive_intact_with_their_source) {
         return;
     }
     asio::io_context io;
-    auto tx = mmsg::testing::bound_socket(io, v6_loopback());
-    auto rx = mmsg::testing::bound_socket(io, v6_loopback());
+    auto tx = bound_socket(io, v6_loopback());
+    auto rx = bound_socket(io, v6_loopback());
     enable_raw_gro(rx.native_handle());
     const auto d = same(20, 1200);
     BatchSender<LinuxGsoBackend> sender;
@@ -409,7 +397,7 @@ BOOST_AUTO_TEST_CASE(ipv6_trains_arrive_intact_with_their_source) {
 
 BOOST_FIXTURE_TEST_CASE(multi_target_send_to_alternating_destinations_builds_no_train, Loopback) {
     if (!gso_works()) return;
-    auto rx2 = mmsg::testing::bound_socket(io, v4_loopback());
+    auto rx2 = bound_socket(io, v4_loopback());
     const Endpoint rx2_ep = rx2.local_endpoint();
     const std::vector<Endpoint> dests{rx_ep, rx2_ep, rx_ep, rx2_ep};
     const Bytes payload = numbered(300, 9);
@@ -444,9 +432,9 @@ BOOST_AUTO_TEST_CASE(the_probe_gives_a_typed_cached_result) {
     BOOST_TEST((probed_gso_limits() == a.limits));
     // The socket form reads the family from the socket.
     asio::io_context io;
-    auto s6 = mmsg::testing::bound_socket(io, v6_loopback());
+    auto s6 = bound_socket(io, v6_loopback());
     BOOST_TEST(&gso_capability(s6) == &gso_capability(asio::ip::udp::v6()));
-    auto s4 = mmsg::testing::bound_socket(io, v4_loopback());
+    auto s4 = bound_socket(io, v4_loopback());
     BOOST_TEST(&gso_capability(s4) == &a);
     // A fresh probe agrees with the cached one.
     const GsoCapability again = probe_gso(asio::ip::udp::v4());

@@ -74,6 +74,20 @@ bool set_rcvbuf(Socket& s, int bytes) noexcept {
     return granted / 2 >= bytes; // Linux reports twice what it grants for payload
 }
 
+/*! Two bound UDP sockets on 127.0.0.1, `tx` and `rx` (receives give up after 5 s), their
+    endpoints, and their io_context; `rx` asks for a receive buffer of `rcvbuf` bytes (best
+    effort, see set_rcvbuf). A fixture for tests that send from one socket to another.
+*/
+struct LoopbackPair {
+    explicit LoopbackPair(int rcvbuf = 8 << 20) { set_rcvbuf(rx, rcvbuf); }
+
+    boost::asio::io_context io;
+    boost::asio::ip::udp::socket tx = bound_socket(io, v4_loopback());
+    boost::asio::ip::udp::socket rx = bound_socket(io, v4_loopback());
+    Endpoint tx_ep = tx.local_endpoint();
+    Endpoint rx_ep = rx.local_endpoint();
+};
+
 //! Whether this host can bind a UDP socket to ::1 (containers often have no IPv6).
 inline bool has_ipv6_loopback(boost::asio::io_context& io) {
     boost::system::error_code ec;
