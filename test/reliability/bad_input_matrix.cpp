@@ -15,6 +15,8 @@
 #define BOOST_TEST_MODULE reliability_bad_input_matrix
 #include <boost/test/unit_test.hpp>
 
+#include <mmsg/testing/contract/support.hpp> // check_send_fails, check_receive_fails (Boost.Test)
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 
@@ -32,6 +34,8 @@
 #include <sys/socket.h>
 
 using namespace mmsg;
+using mmsg::testing::contract::check_receive_fails;
+using mmsg::testing::contract::check_send_fails;
 using mmsg::testing::v4_loopback;
 using mmsg::testing::v6_loopback;
 namespace asio = boost::asio;
@@ -140,43 +144,25 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(unspecified_endpoint_and_port_zero_fail_alone_with
     BOOST_TEST(drain(t.rx).size() == 2u);
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(closed_socket_is_fatal_for_the_batch_and_an_error_for_a_receive, B,
+// A connected TCP socket (its stream left untouched) is the conformance kit's check.
+BOOST_AUTO_TEST_CASE_TEMPLATE(closed_and_tcp_sockets_are_fatal_for_the_batch_and_an_error_for_a_receive, B,
                               mmsg::test::RealBackends) {
     Rig<B> t;
     // A closed descriptor number far above the ones in use: new descriptors (an io_uring
     // ring made on first use, say) take the lowest free number, so nothing reuses it.
-    const int fd = ::fcntl(t.tx.native_handle(), F_DUPFD_CLOEXEC, 1000);
-    BOOST_REQUIRE(fd >= 1000);
-    ::close(fd);
-    std::vector<std::error_code> status(3);
-    const auto r = t.sender.batch_send(fd, Batch{{t.small, t.to}, {t.small, t.to}, {t.small, t.to}}, status);
-    BOOST_TEST(r.fatal);
-    BOOST_TEST(r.failed == 3u);
-    BOOST_TEST(r.sent == 0u);
-    for (const auto& e : status) BOOST_TEST(is(e, std::errc::bad_file_descriptor), e.message());
-    BatchReceiver<B> receiver;
-    std::vector<Packet> packets(4);
-    std::error_code ec;
-    BOOST_TEST(receiver.recv_mmsg(fd, packets, ec) == 0u);
-    BOOST_TEST(is(ec, std::errc::bad_file_descriptor), ec.message());
-    BOOST_TEST(drain(t.rx).empty());
-}
-
-// A connected TCP socket (its stream left untouched) is the conformance kit's check.
-BOOST_AUTO_TEST_CASE_TEMPLATE(tcp_socket_is_fatal_for_the_batch_and_an_error_for_a_receive, B,
-                              mmsg::test::RealBackends) {
-    Rig<B> t;
+    const int closed = ::fcntl(t.tx.native_handle(), F_DUPFD_CLOEXEC, 1000);
+    BOOST_REQUIRE(closed >= 1000);
+    ::close(closed);
     asio::ip::tcp::socket tcp(t.io, asio::ip::tcp::v4());
-    std::vector<std::error_code> status(2);
-    const auto r = t.sender.batch_send(tcp, Batch{{t.small, t.to}, {t.small, t.to}}, status);
-    BOOST_TEST(r.fatal);
-    BOOST_TEST(r.failed == 2u);
-    BOOST_TEST(is(r.first_error, std::errc::wrong_protocol_type), r.first_error.message());
-    BatchReceiver<B> receiver;
-    std::vector<Packet> packets(4);
-    std::error_code ec;
-    BOOST_TEST(receiver.try_recv_mmsg(tcp, packets, ec) == 0u);
-    BOOST_TEST(is(ec, std::errc::wrong_protocol_type), ec.message());
+    const std::pair<int, std::errc> cases[] = {{closed, std::errc::bad_file_descriptor},
+                                               {tcp.native_handle(), std::errc::wrong_protocol_type}};
+    for (const auto& [fd, why] : cases) {
+        BOOST_TEST_CONTEXT("descriptor " << fd) {
+            check_send_fails(t.sender, fd, t.to, why);
+            BatchReceiver<B> receiver;
+            check_receive_fails(receiver, fd, why);
+        }
+    }
     BOOST_TEST(drain(t.rx).empty());
 }
 
