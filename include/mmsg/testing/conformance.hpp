@@ -21,8 +21,6 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <utility>
-
 namespace mmsg::testing {
 
 namespace contract {
