@@ -136,6 +136,7 @@ inline std::string to_json(const CountingStats& stats) {
 template <class Inner>
 class Counting {
 public:
+    static constexpr bool carries_metadata = carries_metadata_v<Inner>;
     Counting() requires std::default_initializable<Inner>
     = default;
     explicit Counting(Inner inner) : inner_(std::move(inner)) {}
