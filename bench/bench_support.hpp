@@ -1,5 +1,5 @@
-//! Shared helpers for mmsg-perf rows: loopback sockets, a payload batch, a backend that
-//! counts its calls, timed send/receive drivers, and a sender thread (Feeder) that keeps
+//! Shared helpers for mmsg-perf rows: loopback sockets, a payload batch, the system calls
+//! behind what mmsg::Counting counted, timed send/receive drivers, and a sender thread (Feeder) that keeps
 //! a receiver's queue full for receive rows. Loopback only; every loop is bounded in
 //! count and time.
 #ifndef MMSG_BENCH_BENCH_SUPPORT_HPP
@@ -7,8 +7,10 @@
 
 #include "perf_rows.hpp"
 
+#include <mmsg/backend/portable.hpp>
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/config.hpp>
+#include <mmsg/counting.hpp>
 #include <mmsg/endpoint.hpp>
 
 #include <boost/asio/ip/address_v4.hpp>
@@ -43,32 +45,33 @@ inline std::string errno_text(const char* what, int e = errno) {
     return std::string(what) + ": " + std::generic_category().message(e);
 }
 
-//! How many system calls one backend call makes: one (LinuxMmsgBackend and other batching
-//! backends), or one per datagram it handles plus one for the error it stopped at
-//! (PortableBackend, which loops sendto / recvmsg inside one backend call).
+//! How many system calls one call of a backend makes: one (LinuxMmsgBackend and the other
+//! batching backends), or one per datagram (PortableBackend, which loops sendto / recvmsg
+//! inside one backend call).
 enum class CallCost { one_syscall, per_datagram };
+template <class B>
+inline constexpr CallCost call_cost = CallCost::one_syscall;
+template <>
+inline constexpr CallCost call_cost<PortableBackend> = CallCost::per_datagram;
+template <class B>
+inline constexpr CallCost call_cost<Counting<B>> = call_cost<B>;
 
-//! A backend wrapper that counts the system calls of the backend it wraps (see CallCost),
-//! for the "syscalls per datagram" column. Costs nothing measurable.
-template <class B, CallCost Cost = CallCost::one_syscall>
-struct Counted {
-    B inner{};
-    std::size_t syscalls = 0;
-
-    SendOutcome send(int fd, std::span<const SendItem> items, std::span<std::error_code> errors,
-                     WaitMode mode) requires SendBackend<B> {
-        const SendOutcome out = inner.send(fd, items, errors, mode);
-        syscalls +=
-            Cost == CallCost::one_syscall ? 1 : out.done + (out.done < items.size() ? 1 : 0);
-        return out;
-    }
-    std::size_t recv(int fd, std::span<const RecvSlot> slots, WaitMode mode,
-                     std::error_code& ec) requires RecvBackend<B> {
-        const std::size_t n = inner.recv(fd, slots, mode, ec);
-        syscalls += Cost == CallCost::one_syscall ? 1 : n + (n < slots.size() ? 1 : 0);
-        return n;
-    }
-};
+/*! The system calls behind what a Counting<B> backend counted, for the "syscalls per
+    datagram" column (every row that runs mmsg counts with Counting): one per backend call;
+    or, for B of CallCost::per_datagram, one per datagram it moved or had refused, plus one
+    for each call that stopped on would-block or EINTR. (Such a receive that finds the
+    queue empty after some datagrams reports no would-block, so that last recvmsg is not
+    counted; under the receive rows' flood calls fill their packets and end there.)
+*/
+template <class B>
+std::size_t syscalls(const Counting<B>& b) noexcept {
+    const CountingStats& s = b.stats();
+    if constexpr (call_cost<B> == CallCost::one_syscall)
+        return s.send_calls + s.recv_calls;
+    else
+        return s.datagrams_sent + s.datagrams_failed + s.datagrams_received + s.would_block +
+               s.interrupted;
+}
 
 //! An owned UDP/IPv4 socket on 127.0.0.1.
 class LoopbackSocket {
@@ -179,12 +182,11 @@ private:
     bool pinned_ = false;
 };
 
-//! Send driver: calls `step(k)` (send k <= ctx.batch datagrams, return what moved) until
-//! ctx.count datagrams went or ctx.max_time passed, and times it (wall clock and the
-//! thread's CPU time, the thread on CPU 0).
+//! Calls `step(k)` (move k <= ctx.batch datagrams, return what moved) until ctx.count
+//! datagrams moved, a step failed or ctx.max_time passed, and times it (wall clock and
+//! the calling thread's CPU time).
 template <class Step>
-Measurement timed_send(const RowContext& ctx, Step&& step) {
-    const PinnedTo pin(0);
+Measurement timed_steps(const RowContext& ctx, Step& step) {
     Measurement m;
     const double c0 = thread_cpu_seconds();
     const auto t0 = Clock::now();
@@ -202,6 +204,13 @@ Measurement timed_send(const RowContext& ctx, Step&& step) {
     m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     m.cpu_seconds = thread_cpu_seconds() - c0;
     return m;
+}
+
+//! Send driver: timed_steps with `step(k)` sending k datagrams, the thread on CPU 0.
+template <class Step>
+Measurement timed_send(const RowContext& ctx, Step&& step) {
+    const PinnedTo pin(0);
+    return timed_steps(ctx, step);
 }
 
 /*! A sender thread that keeps a loopback receiver's queue full, for receive rows.
@@ -326,21 +335,7 @@ Measurement timed_receive(const RowContext& ctx, LoopbackSocket& rx, Step&& step
                   (feeder.error().empty() ? std::string() : " (" + feeder.error() + ")");
         return m;
     }
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = Clock::now();
-    const auto deadline = t0 + ctx.max_time;
-    while (m.datagrams < ctx.count) {
-        const Moved r = step(std::min(ctx.batch, ctx.count - m.datagrams));
-        m.datagrams += r.datagrams;
-        m.syscalls += r.syscalls;
-        if (!r.error.empty()) {
-            m.error = r.error;
-            break;
-        }
-        if (Clock::now() >= deadline) break;
-    }
-    m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    m.cpu_seconds = thread_cpu_seconds() - c0;
+    m = timed_steps(ctx, step);
     feeder.stop();
     return m;
 }

@@ -42,13 +42,13 @@ inline Measurement async_sender(const RowContext& ctx) {
     asio::io_context io(1);
     udp::socket tx(io, udp::endpoint(asio::ip::address_v4::loopback(), 0));
     PayloadBatch batch(ctx.size, ctx.batch, ctx.sink);
-    BatchSender<Counted<LinuxMmsgBackend>> sender;
+    BatchSender<Counting<LinuxMmsgBackend>> sender;
     Measurement m;
     const auto t0 = Clock::now();
     const auto deadline = t0 + ctx.max_time;
     struct Loop {
         Measurement& m;
-        BatchSender<Counted<LinuxMmsgBackend>>& sender;
+        BatchSender<Counting<LinuxMmsgBackend>>& sender;
         udp::socket& tx;
         const PayloadBatch& batch;
         const RowContext& ctx;
@@ -69,7 +69,7 @@ inline Measurement async_sender(const RowContext& ctx) {
     Loop{m, sender, tx, batch, ctx, deadline}.next();
     io.run();
     m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    m.syscalls = sender.backend().syscalls;
+    m.syscalls = syscalls(sender.backend());
     return m;
 }
 
@@ -84,7 +84,7 @@ Measurement async_receiver_n(const RowContext& ctx) {
     if (::setsockopt(rx.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
         ::setsockopt(rx.native_handle(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     rows_mmsg::PacketBuffers<N> buf;
-    BatchReceiver<Counted<LinuxMmsgBackend>> receiver;
+    BatchReceiver<Counting<LinuxMmsgBackend>> receiver;
     Measurement m;
     Feeder feeder(rx.local_endpoint(), ctx.size, ctx.max_time + std::chrono::seconds(3));
     pollfd first{rx.native_handle(), POLLIN, 0}; // bounded start: a datagram within 2 s
@@ -99,7 +99,7 @@ Measurement async_receiver_n(const RowContext& ctx) {
     // plus one second at most.
     struct Loop {
         Measurement& m;
-        BatchReceiver<Counted<LinuxMmsgBackend>>& receiver;
+        BatchReceiver<Counting<LinuxMmsgBackend>>& receiver;
         udp::socket& rx;
         rows_mmsg::PacketBuffers<N>& buf;
         const RowContext& ctx;
@@ -120,7 +120,7 @@ Measurement async_receiver_n(const RowContext& ctx) {
     Loop{m, receiver, rx, buf, ctx, deadline}.next();
     io.run_for(ctx.max_time + std::chrono::seconds(1));
     m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    m.syscalls = receiver.backend().syscalls;
+    m.syscalls = syscalls(receiver.backend());
     feeder.stop();
     if (m.datagrams == 0 && m.error.empty()) m.error = "the feeder delivered nothing";
     return m;
@@ -141,7 +141,7 @@ Measurement asio_blocking_receiver_n(const RowContext& ctx) {
         m.error = "udp::socket::assign: " + ec.message();
         return m;
     }
-    Measurement m = rows_mmsg::batch_receive_on<LinuxMmsgBackend, CallCost::one_syscall, N>(ctx, rx);
+    Measurement m = rows_mmsg::batch_receive_on<LinuxMmsgBackend, N>(ctx, rx);
     registered.release(ec); // the descriptor stays rx's
     return m;
 }
@@ -157,7 +157,7 @@ struct AsyncReceiver {
 
 inline const Registration registration{
     Row{"blocking batch_send", "async send",
-        rows_mmsg::batch_sender<LinuxMmsgBackend, CallCost::one_syscall>, true,
+        rows_mmsg::batch_sender<LinuxMmsgBackend>, true,
         "BatchSender<LinuxMmsgBackend>::batch_send, blocking (the reference)"},
     Row{"async_batch_send", "async send", async_sender, false,
         "async_batch_send on a Boost.Asio socket, each completion starting the next batch"},

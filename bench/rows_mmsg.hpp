@@ -80,15 +80,15 @@ inline Measurement sendmmsg_loop(const RowContext& ctx) {
 }
 
 //! BatchSender::batch_send on backend B, batches of ctx.batch datagrams.
-template <class B, CallCost Cost>
+template <class B>
 Measurement batch_sender(const RowContext& ctx) {
     LoopbackSocket tx;
     PayloadBatch batch(ctx.size, ctx.batch, ctx.sink);
-    BatchSender<Counted<B, Cost>> sender;
+    BatchSender<Counting<B>> sender;
     return timed_send(ctx, [&](std::size_t k) {
-        const std::size_t before = sender.backend().syscalls;
+        const std::size_t before = syscalls(sender.backend());
         const SendResult r = sender.batch_send(tx.fd(), batch.first(k));
-        Moved m{r.sent, sender.backend().syscalls - before, {}};
+        Moved m{r.sent, syscalls(sender.backend()) - before, {}};
         if (!r.ok())
             m.error = "batch_send: " + std::to_string(r.failed) + " failed, " +
                       std::to_string(r.unsent) + " unsent (" + r.first_error.message() + ")";
@@ -165,23 +165,23 @@ Measurement recvmmsg_loop_n(const RowContext& ctx) {
 }
 
 //! BatchReceiver<B>::recv_mmsg on `rx`, fed by a Feeder.
-template <class B, CallCost Cost, std::size_t N>
+template <class B, std::size_t N>
 Measurement batch_receive_on(const RowContext& ctx, LoopbackSocket& rx) {
     PacketBuffers<N> buf;
-    BatchReceiver<Counted<B, Cost>> receiver;
+    BatchReceiver<Counting<B>> receiver;
     return timed_receive(ctx, rx, [&](std::size_t k) {
-        const std::size_t before = receiver.backend().syscalls;
+        const std::size_t before = syscalls(receiver.backend());
         std::error_code ec;
         const std::size_t n = receiver.recv_mmsg(rx.fd(), buf.first(std::min(k, num_rcvmmsgs)), ec);
-        Moved m{n, receiver.backend().syscalls - before, {}};
+        Moved m{n, syscalls(receiver.backend()) - before, {}};
         if (ec) m.error = "recv_mmsg: " + ec.message();
         return m;
     });
 }
-template <class B, CallCost Cost, std::size_t N>
+template <class B, std::size_t N>
 Measurement batch_receiver_n(const RowContext& ctx) {
     LoopbackSocket rx = receiver_socket();
-    return batch_receive_on<B, Cost, N>(ctx, rx);
+    return batch_receive_on<B, N>(ctx, rx);
 }
 
 //! Runs F<N> with the smallest packet capacity N that holds ctx.size bytes.
@@ -201,13 +201,13 @@ struct RecvmmsgLoop {
 template <std::size_t N>
 struct MmsgReceiver {
     Measurement operator()(const RowContext& c) const {
-        return batch_receiver_n<LinuxMmsgBackend, CallCost::one_syscall, N>(c);
+        return batch_receiver_n<LinuxMmsgBackend, N>(c);
     }
 };
 template <std::size_t N>
 struct PortableReceiver {
     Measurement operator()(const RowContext& c) const {
-        return batch_receiver_n<PortableBackend, CallCost::per_datagram, N>(c);
+        return batch_receiver_n<PortableBackend, N>(c);
     }
 };
 
@@ -216,9 +216,9 @@ inline const Registration registration{
         "hand-written loop: one sendto(2) per datagram (the reference)"},
     Row{"sendmmsg loop", "send", sendmmsg_loop, false,
         "hand-written loop: sendmmsg(2) over the whole batch, no library"},
-    Row{"LinuxMmsgBackend", "send", batch_sender<LinuxMmsgBackend, CallCost::one_syscall>, false,
+    Row{"LinuxMmsgBackend", "send", batch_sender<LinuxMmsgBackend>, false,
         "BatchSender<LinuxMmsgBackend>::batch_send (sendmmsg)"},
-    Row{"PortableBackend", "send", batch_sender<PortableBackend, CallCost::per_datagram>, false,
+    Row{"PortableBackend", "send", batch_sender<PortableBackend>, false,
         "BatchSender<PortableBackend>::batch_send (sendto per datagram)"},
     Row{"recvmsg loop", "receive", by_capacity<RecvmsgLoop>, true,
         "hand-written loop: one recvmsg(2) per datagram (the reference)"},

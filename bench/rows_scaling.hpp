@@ -130,7 +130,7 @@ inline Measurement drain(const RowContext& ctx, std::size_t shards, Timing timin
     BatchSender<LinuxMmsgBackend> sender;
 
     struct Shard {
-        BatchReceiver<Counted<LinuxMmsgBackend>> receiver;
+        BatchReceiver<Counting<LinuxMmsgBackend>> receiver;
         std::unique_ptr<BasicPacket<packet_data_size>[]> packets =
             std::make_unique<BasicPacket<packet_data_size>[]>(num_rcvmmsgs);
         std::size_t received = 0;
@@ -189,7 +189,7 @@ inline Measurement drain(const RowContext& ctx, std::size_t shards, Timing timin
     sync.arrive_and_wait();
     for (std::thread& t : threads) t.join();
     for (Shard& s : state) {
-        m.syscalls += s.receiver.backend().syscalls;
+        m.syscalls += syscalls(s.receiver.backend());
         if (m.error.empty() && !s.error.empty()) m.error = s.error;
     }
     m.seconds = std::chrono::duration<double>(drained).count();

@@ -14,6 +14,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -29,15 +30,22 @@
 //! Step 1: a class with send() and recv() as the requirements table says.
 class LoggingBackend {
 public:
+    // It sends no SendOptions and reads no control messages: it says so, and the
+    // conformance kit checks that the metadata fields stay at their defaults.
+    static constexpr bool carries_metadata = false;
+
     // Step 2: send "some" datagrams from the front of `items`; report how far it got.
-    mmsg::SendOutcome send(int fd, std::span<const mmsg::SendItem> items,
+    mmsg::SendOutcome send(mmsg::SocketRef s, std::span<const mmsg::SendItem> items,
                            std::span<std::error_code> errors, mmsg::WaitMode mode) {
+        if (const std::error_code e = refuse_non_datagram(s)) return {0, e};
+        const int fd = s.fd;
         const int flags = MSG_NOSIGNAL | (mode == mmsg::WaitMode::never ? MSG_DONTWAIT : 0);
         for (std::size_t i = 0; i < items.size(); ++i) {
             const mmsg::SendItem& it = items[i];
             ++log_.send_calls;
-            if (::sendto(fd, it.data, it.size, flags, it.dest->data(),
-                         static_cast<socklen_t>(it.dest->size())) < 0)
+            // A null destination is the connected peer (mmsg::connected_peer).
+            if (::sendto(fd, it.data, it.size, flags, it.dest ? it.dest->data() : nullptr,
+                         it.dest ? static_cast<socklen_t>(it.dest->size()) : 0) < 0)
                 // Stop at the first failure: items[i] gets its error through `error`;
                 // BatchSender decides (retry on EINTR, unsent on EAGAIN, skip, fatal).
                 return {i, std::error_code(errno, std::system_category())};
@@ -47,8 +55,10 @@ public:
     }
 
     // Step 3: fill "some" slots from the front; assign each filled slot's meta completely.
-    std::size_t recv(int fd, std::span<const mmsg::RecvSlot> slots, mmsg::WaitMode mode,
+    std::size_t recv(mmsg::SocketRef s, std::span<const mmsg::RecvSlot> slots, mmsg::WaitMode mode,
                      std::error_code& ec) {
+        if ((ec = refuse_non_datagram(s))) return 0;
+        const int fd = s.fd;
         for (std::size_t i = 0; i < slots.size(); ++i) {
             sockaddr_storage from{};
             iovec iov{slots[i].data, slots[i].capacity};
@@ -60,7 +70,8 @@ public:
             // Wait (as the socket says) for the first datagram only, then take what is queued.
             const bool wait = i == 0 && mode == mmsg::WaitMode::socket_default;
             ++log_.recv_calls;
-            const ssize_t r = ::recvmsg(fd, &h, wait ? 0 : MSG_DONTWAIT);
+            // MSG_TRUNC: the datagram's length on the wire, even when it did not fit.
+            const ssize_t r = ::recvmsg(fd, &h, MSG_TRUNC | (wait ? 0 : MSG_DONTWAIT));
             if (r < 0) {
                 const std::error_code e(errno, std::system_category());
                 // Would-block after some datagrams is the normal end of a batch.
@@ -71,7 +82,8 @@ public:
                 return i;
             }
             mmsg::Meta& m = *slots[i].meta;
-            m.size = static_cast<std::size_t>(r);
+            m.wire_size = static_cast<std::size_t>(r);
+            m.size = std::min(m.wire_size, slots[i].capacity);
             m.flags =
                 (h.msg_flags & MSG_TRUNC) ? mmsg::PacketFlags::truncated : mmsg::PacketFlags::none;
             m.addr = mmsg::Endpoint{};
@@ -89,10 +101,28 @@ public:
     const Log& log() const noexcept { return log_; }
 
 private:
+    // Step 4: refuse a socket that is not a datagram socket (a TCP socket would take the
+    // payloads into its stream), checked once per socket: what a backend remembers about
+    // a socket lives in the socket's mmsg::SocketState.
+    struct DatagramChecked {
+        bool yes = false;
+    };
+    static std::error_code refuse_non_datagram(mmsg::SocketRef s) {
+        DatagramChecked* checked = s.state ? &s.state->get<DatagramChecked>() : nullptr;
+        if (checked && checked->yes) return {};
+        int type = 0;
+        socklen_t len = sizeof type;
+        if (::getsockopt(s.fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+            return {errno, std::system_category()};
+        if (type != SOCK_DGRAM) return std::make_error_code(std::errc::wrong_protocol_type);
+        if (checked) checked->yes = true;
+        return {};
+    }
+
     Log log_;
 };
 
-// Step 4: let the compiler check it against the concepts.
+// Step 5: let the compiler check it against the concepts.
 static_assert(mmsg::SendBackend<LoggingBackend> && mmsg::RecvBackend<LoggingBackend>);
 // end::backend[]
 

@@ -114,6 +114,17 @@ concept CoalescingRecvBackend = RecvBackend<B> &&
 template <class B>
 concept Backend = SendBackend<B> && RecvBackend<B>;
 
+/*! Whether backend B carries per-datagram metadata (sends SendOptions, reports ECN, local
+    address, interface and timestamps on receive): B::carries_metadata where B declares it,
+    else true. A backend that does not sends options as if default and leaves those Meta
+    fields at their defaults; the conformance kit checks the one or the other.
+*/
+template <class B>
+inline constexpr bool carries_metadata_v = true;
+template <class B>
+    requires requires { { B::carries_metadata } -> std::convertible_to<bool>; }
+inline constexpr bool carries_metadata_v<B> = B::carries_metadata;
+
 } // namespace mmsg
 
 #endif // MMSG_BACKEND_CONCEPTS_HPP

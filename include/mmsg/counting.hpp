@@ -136,6 +136,7 @@ inline std::string to_json(const CountingStats& stats) {
 template <class Inner>
 class Counting {
 public:
+    static constexpr bool carries_metadata = carries_metadata_v<Inner>;
     Counting() requires std::default_initializable<Inner>
     = default;
     explicit Counting(Inner inner) : inner_(std::move(inner)) {}
@@ -188,23 +189,20 @@ public:
 
     std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode,
                      std::error_code& ec) requires RecvBackend<Inner> {
-        const std::size_t got = inner_.recv(s, slots, mode, ec);
-        ++stats_.recv_calls;
-        stats_.datagrams_received += got;
-        stats_.recv_sizes.add(got);
-        for (std::size_t i = 0; i < got && i < slots.size(); ++i) {
-            stats_.bytes_received += slots[i].meta->size;
-            if (has_flags(slots[i].meta->flags, PacketFlags::truncated)) ++stats_.truncations;
-        }
-        count_error(ec);
-        return got;
+        return count_received(inner_.recv(s, slots, mode, ec), slots, ec);
     }
 
     //! CoalescingRecvBackend, when Inner is one: counted like recv, a packet per datagram
     //! or coalesced run (datagrams_received counts the packets filled).
     std::size_t recv_coalesced(SocketRef s, std::span<const CoalescedSlot> slots, WaitMode mode,
                                std::error_code& ec) requires CoalescingRecvBackend<Inner> {
-        const std::size_t got = inner_.recv_coalesced(s, slots, mode, ec);
+        return count_received(inner_.recv_coalesced(s, slots, mode, ec), slots, ec);
+    }
+
+private:
+    //! Counts a receive call that filled `got` of `slots` (RecvSlot or CoalescedSlot).
+    template <class Slot>
+    std::size_t count_received(std::size_t got, std::span<const Slot> slots, const std::error_code& ec) noexcept {
         ++stats_.recv_calls;
         stats_.datagrams_received += got;
         stats_.recv_sizes.add(got);
@@ -215,8 +213,6 @@ public:
         count_error(ec);
         return got;
     }
-
-private:
     void count_error(const std::error_code& ec) noexcept {
         if (!ec) return;
         if (detail::is_would_block(ec)) ++stats_.would_block;

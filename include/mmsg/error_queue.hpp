@@ -5,6 +5,7 @@
 #define MMSG_ERROR_QUEUE_HPP
 
 #include <mmsg/config.hpp>
+#include <mmsg/detail/cmsg_walk.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/recv_decode.hpp>
 #include <mmsg/detail/scratch.hpp>
@@ -65,38 +66,27 @@ namespace detail {
 inline bool decode_error(const msghdr& h, DatagramError& e) noexcept {
     e = DatagramError{};
     e.destination = source_of(h); // an error message's msg_name is the original destination
-    if (h.msg_control == nullptr) return false;
-    const auto* base = static_cast<const unsigned char*>(h.msg_control);
-    const std::size_t total = h.msg_controllen;
-    for (std::size_t off = 0; total - off >= sizeof(cmsghdr);) {
-        cmsghdr c;
-        std::memcpy(&c, base + off, sizeof c);
-        if (c.cmsg_len < CMSG_LEN(0) || c.cmsg_len > total - off) break;
-        const unsigned char* data = base + off + CMSG_LEN(0);
-        const std::size_t len = c.cmsg_len - CMSG_LEN(0);
-        if (((c.cmsg_level == IPPROTO_IP && c.cmsg_type == IP_RECVERR) ||
-             (c.cmsg_level == IPPROTO_IPV6 && c.cmsg_type == IPV6_RECVERR)) &&
-            len >= sizeof(sock_extended_err)) {
-            sock_extended_err ee;
-            std::memcpy(&ee, data, sizeof ee);
-            e.error = errno_code(static_cast<int>(ee.ee_errno));
-            e.origin = static_cast<ErrorOrigin>(ee.ee_origin);
-            e.icmp_type = ee.ee_type;
-            e.icmp_code = ee.ee_code;
-            if (ee.ee_errno == EMSGSIZE) e.mtu = ee.ee_info;
-            // The offender's address follows the structure (SO_EE_OFFENDER).
-            sockaddr_storage ss{};
-            const std::size_t rest = std::min(len - sizeof ee, sizeof ss);
-            std::memcpy(&ss, data + sizeof ee, rest);
-            e.offender = endpoint_from(ss, static_cast<socklen_t>(rest)).address();
-            if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) e.offender = boost::asio::ip::address();
-            return true;
-        }
-        const std::size_t step = CMSG_ALIGN(c.cmsg_len);
-        if (step == 0 || step > total - off) break;
-        off += step;
-    }
-    return false;
+    bool found = false;
+    for_each_cmsg(h, [&](int level, int type, const unsigned char* data, std::size_t len) noexcept {
+        sock_extended_err ee;
+        if (!((level == IPPROTO_IP && type == IP_RECVERR) || (level == IPPROTO_IPV6 && type == IPV6_RECVERR)) ||
+            !control::read(data, len, ee))
+            return true; // not this one: go on
+        e.error = errno_code(static_cast<int>(ee.ee_errno));
+        e.origin = static_cast<ErrorOrigin>(ee.ee_origin);
+        e.icmp_type = ee.ee_type;
+        e.icmp_code = ee.ee_code;
+        if (ee.ee_errno == EMSGSIZE) e.mtu = ee.ee_info;
+        // The offender's address follows the structure (SO_EE_OFFENDER).
+        sockaddr_storage ss{};
+        const std::size_t rest = std::min(len - sizeof ee, sizeof ss);
+        std::memcpy(&ss, data + sizeof ee, rest);
+        e.offender = endpoint_from(ss, static_cast<socklen_t>(rest)).address();
+        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) e.offender = boost::asio::ip::address();
+        found = true;
+        return false; // one report per message
+    });
+    return found;
 }
 
 } // namespace detail

@@ -41,6 +41,9 @@ template <class Primary, class... Secondary>
 class Fallback {
 public:
     static constexpr std::size_t count = 1 + sizeof...(Secondary);
+    //! True only when every alternative carries per-datagram metadata.
+    static constexpr bool carries_metadata =
+        carries_metadata_v<Primary> && (carries_metadata_v<Secondary> && ...);
     //! Returned by chosen() for a socket no backend accepts.
     static constexpr std::size_t none = count;
 

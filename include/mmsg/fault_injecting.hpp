@@ -37,6 +37,7 @@ namespace mmsg {
 template <class Inner>
 class FaultInjecting {
 public:
+    static constexpr bool carries_metadata = carries_metadata_v<Inner>;
     FaultInjecting() requires std::default_initializable<Inner>
     = default;
     explicit FaultInjecting(Inner inner) : inner_(std::move(inner)) {}

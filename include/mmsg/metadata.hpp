@@ -3,6 +3,7 @@
 #ifndef MMSG_METADATA_HPP
 #define MMSG_METADATA_HPP
 
+#include <mmsg/detail/bitmask.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/socket_like.hpp>
 
@@ -24,25 +25,12 @@ enum class Metadata : std::uint8_t {
     all = 7,
 };
 
-constexpr Metadata operator|(Metadata a, Metadata b) noexcept {
-    using U = std::underlying_type_t<Metadata>;
-    return static_cast<Metadata>(static_cast<U>(a) | static_cast<U>(b));
-}
-constexpr Metadata operator&(Metadata a, Metadata b) noexcept {
-    using U = std::underlying_type_t<Metadata>;
-    return static_cast<Metadata>(static_cast<U>(a) & static_cast<U>(b));
-}
-constexpr Metadata operator^(Metadata a, Metadata b) noexcept {
-    using U = std::underlying_type_t<Metadata>;
-    return static_cast<Metadata>(static_cast<U>(a) ^ static_cast<U>(b));
-}
-constexpr Metadata operator~(Metadata a) noexcept {
-    using U = std::underlying_type_t<Metadata>;
-    return static_cast<Metadata>(static_cast<U>(~static_cast<U>(a)) & static_cast<U>(Metadata::all));
-}
-constexpr Metadata& operator|=(Metadata& a, Metadata b) noexcept { return a = a | b; }
-constexpr Metadata& operator&=(Metadata& a, Metadata b) noexcept { return a = a & b; }
-constexpr Metadata& operator^=(Metadata& a, Metadata b) noexcept { return a = a ^ b; }
+namespace detail {
+template <>
+struct bitmask_bits<Metadata> {
+    static constexpr Metadata value = Metadata::all;
+};
+} // namespace detail
 
 /*! Asks the kernel to deliver `what` with every datagram received on `s`: IP_RECVTOS /
     IPV6_RECVTCLASS (ecn), IP_PKTINFO / IPV6_RECVPKTINFO (local_address), SO_TIMESTAMPNS

@@ -2,8 +2,9 @@
 #ifndef MMSG_PACKET_FLAGS_HPP
 #define MMSG_PACKET_FLAGS_HPP
 
+#include <mmsg/detail/bitmask.hpp>
+
 #include <cstdint>
-#include <type_traits>
 
 namespace mmsg {
 
@@ -16,25 +17,13 @@ enum class PacketFlags : std::uint8_t {
     control_truncated = 2,
 };
 
-constexpr PacketFlags operator|(PacketFlags a, PacketFlags b) noexcept {
-    using U = std::underlying_type_t<PacketFlags>;
-    return static_cast<PacketFlags>(static_cast<U>(a) | static_cast<U>(b));
-}
-constexpr PacketFlags operator&(PacketFlags a, PacketFlags b) noexcept {
-    using U = std::underlying_type_t<PacketFlags>;
-    return static_cast<PacketFlags>(static_cast<U>(a) & static_cast<U>(b));
-}
-constexpr PacketFlags operator^(PacketFlags a, PacketFlags b) noexcept {
-    using U = std::underlying_type_t<PacketFlags>;
-    return static_cast<PacketFlags>(static_cast<U>(a) ^ static_cast<U>(b));
-}
-constexpr PacketFlags operator~(PacketFlags a) noexcept {
-    using U = std::underlying_type_t<PacketFlags>;
-    return static_cast<PacketFlags>(static_cast<U>(~static_cast<U>(a)));
-}
-constexpr PacketFlags& operator|=(PacketFlags& a, PacketFlags b) noexcept { return a = a | b; }
-constexpr PacketFlags& operator&=(PacketFlags& a, PacketFlags b) noexcept { return a = a & b; }
-constexpr PacketFlags& operator^=(PacketFlags& a, PacketFlags b) noexcept { return a = a ^ b; }
+namespace detail {
+template <>
+struct bitmask_bits<PacketFlags> {
+    // ~ keeps every bit of the byte, as it always did (flags added later stay covered).
+    static constexpr PacketFlags value = static_cast<PacketFlags>(0xff);
+};
+} // namespace detail
 
 //! True when every flag of `which` is set in `f`.
 constexpr bool has_flags(PacketFlags f, PacketFlags which) noexcept {

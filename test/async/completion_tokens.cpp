@@ -3,7 +3,10 @@
 // run by several threads.
 #include <mmsg/asio.hpp>
 
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
+
+#include "../support/counting_allocator.hpp"
 
 #define BOOST_TEST_MODULE async_completion_tokens
 #include <boost/test/unit_test.hpp>
@@ -32,8 +35,8 @@
 namespace asio = boost::asio;
 using asio::ip::udp;
 using error_code = boost::system::error_code;
-using mmsg::test::bound_socket;
-using mmsg::test::v4_loopback;
+using mmsg::testing::bound_socket;
+using mmsg::testing::v4_loopback;
 
 namespace {
 
@@ -43,7 +46,7 @@ struct Pair {
     asio::io_context io;
     udp::socket tx = bound_socket(io, v4_loopback());
     udp::socket rx = bound_socket(io, v4_loopback());
-    std::vector<std::byte> data = mmsg::test::payload(100, 3, 0);
+    std::vector<std::byte> data = mmsg::testing::numbered(100, 3000);
     std::vector<std::pair<std::span<const std::byte>, mmsg::Endpoint>> batch =
         decltype(batch)(10, {data, rx.local_endpoint()});
     std::vector<mmsg::Endpoint> dests = decltype(dests)(4, rx.local_endpoint());
@@ -165,23 +168,7 @@ BOOST_FIXTURE_TEST_CASE(as_tuple_delivers_the_error_and_the_result_together, Pai
     BOOST_TEST(std::get<1>(*t).sent == 10u);
 }
 
-namespace {
-template <class T>
-struct CountingAllocator {
-    using value_type = T;
-    std::size_t* count;
-    explicit CountingAllocator(std::size_t* c) noexcept : count(c) {}
-    template <class U>
-    CountingAllocator(const CountingAllocator<U>& o) noexcept : count(o.count) {}
-    T* allocate(std::size_t n) {
-        ++*count;
-        return std::allocator<T>().allocate(n);
-    }
-    void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
-    template <class U>
-    bool operator==(const CountingAllocator<U>& o) const noexcept { return count == o.count; }
-};
-} // namespace
+using mmsg::test::CountingAllocator;
 
 BOOST_FIXTURE_TEST_CASE(the_handlers_associated_allocator_and_executor_are_used, Pair) {
     std::size_t allocations = 0;
@@ -274,7 +261,7 @@ BOOST_AUTO_TEST_CASE(operations_on_strands_of_a_multithreaded_context_are_race_f
     auto rx_strand = asio::make_strand(io);
     udp::socket tx(tx_strand, udp::endpoint(asio::ip::address_v4::loopback(), 0));
     udp::socket rx(rx_strand, udp::endpoint(asio::ip::address_v4::loopback(), 0));
-    mmsg::test::set_rcvbuf(rx, 32 << 20); // holds all 20 000 small datagrams if need be
+    mmsg::testing::set_rcvbuf(rx, 32 << 20); // holds all 20 000 small datagrams if need be
     std::size_t received = 0, sent = 0;
     bool in_order = true;
     asio::co_spawn(tx_strand, [&]() -> asio::awaitable<void> {

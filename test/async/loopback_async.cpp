@@ -3,7 +3,8 @@
 // datagrams on one io_context.
 #include <mmsg/asio.hpp>
 
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE async_loopback_async
 #include <boost/test/unit_test.hpp>
@@ -34,9 +35,9 @@ using namespace mmsg;
 namespace asio = boost::asio;
 using asio::ip::udp;
 using error_code = boost::system::error_code;
-using mmsg::test::bound_socket;
-using mmsg::test::v4_loopback;
-using mmsg::test::v6_loopback;
+using mmsg::testing::bound_socket;
+using mmsg::testing::v4_loopback;
+using mmsg::testing::v6_loopback;
 
 namespace {
 
@@ -75,7 +76,7 @@ std::optional<Got> recv_now(asio::io_context& io, udp::socket& s, Packets& p, bo
 }
 
 bool has_payload(const Packet& p, std::uint32_t tag, std::uint32_t index, std::size_t size) {
-    const auto want = mmsg::test::payload(size, tag, index);
+    const auto want = mmsg::testing::numbered(size, tag * 1000 + index);
     return p.meta.size == size && std::equal(want.begin(), want.end(), p.data().begin());
 }
 
@@ -89,7 +90,7 @@ struct Loopback {
     Batch batch_to(const std::vector<Endpoint>& dests, std::uint32_t tag, std::size_t size = 64) {
         payloads.clear();
         for (std::size_t i = 0; i < dests.size(); ++i)
-            payloads.push_back(mmsg::test::payload(size, tag, static_cast<std::uint32_t>(i)));
+            payloads.push_back(mmsg::testing::numbered(size, tag * 1000 + static_cast<std::uint32_t>(i)));
         Batch b;
         for (std::size_t i = 0; i < dests.size(); ++i) b.emplace_back(payloads[i], dests[i]);
         return b;
@@ -211,7 +212,7 @@ BOOST_FIXTURE_TEST_CASE(every_unreachable_pattern_counts_exactly_the_rejected_on
         {true, false, false}, {false, true, true}, {false, true, false},
     };
     const std::vector<std::pair<Endpoint, std::errc>> rejected = {
-        {mmsg::test::broadcast(), std::errc::permission_denied},
+        {mmsg::testing::broadcast(), std::errc::permission_denied},
         {v6_loopback(9), std::errc::address_family_not_supported},
     };
     std::size_t expected_arrivals = 0;
@@ -245,7 +246,7 @@ BOOST_FIXTURE_TEST_CASE(every_unreachable_pattern_counts_exactly_the_rejected_on
 }
 
 BOOST_FIXTURE_TEST_CASE(a_send_on_a_non_socket_completes_with_the_socket_error, Loopback) {
-    mmsg::test::DevNull null;
+    mmsg::testing::DevNull null;
     udp::socket fake(io);
     fake.assign(udp::v4(), ::dup(null.fd));
     const Batch b = batch_to({rx_ep, rx_ep}, 4);
@@ -390,10 +391,10 @@ BOOST_FIXTURE_TEST_CASE(try_forms_never_block_a_blocking_socket, Loopback) {
 }
 
 BOOST_FIXTURE_TEST_CASE(try_batch_send_driven_by_poll_sends_everything_once, Loopback) {
-    mmsg::test::set_rcvbuf(rx, 8 << 20);
+    mmsg::testing::set_rcvbuf(rx, 8 << 20);
     const std::size_t n = 3000; // more than one sendmmsg chunk
     std::vector<Endpoint> dests(n, rx_ep);
-    dests[5] = mmsg::test::broadcast(); // one rejected datagram does not stop the rest
+    dests[5] = mmsg::testing::broadcast(); // one rejected datagram does not stop the rest
     const Batch b = batch_to(dests, 12, 32);
     const SendResult r = send_all_with_poll(tx.native_handle(), b);
     BOOST_TEST(r.sent == n - 1);
@@ -416,7 +417,7 @@ BOOST_AUTO_TEST_CASE(a_concurrent_sender_and_receiver_move_100000_datagrams_none
     asio::io_context io;
     udp::socket tx = bound_socket(io, v4_loopback());
     udp::socket rx = bound_socket(io, v4_loopback());
-    mmsg::test::set_rcvbuf(rx, 32 << 20);
+    mmsg::testing::set_rcvbuf(rx, 32 << 20);
     int rcvbuf = 0;
     socklen_t len = sizeof rcvbuf;
     ::getsockopt(rx.native_handle(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);

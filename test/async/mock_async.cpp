@@ -5,7 +5,10 @@
 #include <mmsg/testing/mock_network.hpp>
 #include <mmsg/testing/mock_socket.hpp>
 
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
+
+#include "../support/counting_allocator.hpp"
 
 #define BOOST_TEST_MODULE async_mock_async
 #include <boost/test/unit_test.hpp>
@@ -28,8 +31,8 @@
 
 using namespace mmsg;
 namespace asio = boost::asio;
-using mmsg::test::v4_loopback;
-using mmsg::test::v6_loopback;
+using mmsg::testing::v4_loopback;
+using mmsg::testing::v6_loopback;
 using error_code = boost::system::error_code;
 
 namespace {
@@ -64,7 +67,7 @@ struct Fixture {
     void make_batch(std::size_t n) {
         payloads.clear();
         batch.clear();
-        for (std::size_t i = 0; i < n; ++i) payloads.push_back(mmsg::test::payload(40, 7, static_cast<std::uint32_t>(i)));
+        for (std::size_t i = 0; i < n; ++i) payloads.push_back(mmsg::testing::numbered(40, 7000 + static_cast<std::uint32_t>(i)));
         for (auto& p : payloads) batch.emplace_back(p, rx_ep);
     }
     auto on_sent() {
@@ -75,7 +78,7 @@ struct Fixture {
     }
     // The payload index carried by a received packet (see test::payload).
     bool matches(const Packet& p, std::size_t index) const {
-        const auto want = mmsg::test::payload(40, 7, static_cast<std::uint32_t>(index));
+        const auto want = mmsg::testing::numbered(40, 7000 + static_cast<std::uint32_t>(index));
         return p.meta.size == want.size() &&
                std::equal(want.begin(), want.end(), p.data().begin());
     }
@@ -140,7 +143,7 @@ BOOST_FIXTURE_TEST_CASE(failures_before_and_after_back_pressure_are_merged_exact
 }
 
 BOOST_FIXTURE_TEST_CASE(multi_target_send_resumes_after_back_pressure, Fixture) {
-    const std::vector<std::byte> payload = mmsg::test::payload(40, 7, 0);
+    const std::vector<std::byte> payload = mmsg::testing::numbered(40, 7000);
     std::vector<Endpoint> dests(10, rx_ep);
     net.would_block_after(4);
     async_multi_target_send(sender, tx, payload, dests, on_sent());
@@ -327,7 +330,7 @@ BOOST_FIXTURE_TEST_CASE(cancelling_a_pending_receive_consumes_nothing, Fixture) 
     io.run_for(hang_guard);
     BOOST_REQUIRE(got.has_value());
     BOOST_TEST((got->ec == asio::error::operation_aborted));
-    const auto data = mmsg::test::payload(40, 7, 0);
+    const auto data = mmsg::testing::numbered(40, 7000);
     net.inject(rx.native_handle(), v4_loopback(5), data);
     BOOST_TEST(net.queued(rx.native_handle()) == 1u);
     got.reset();
@@ -342,7 +345,7 @@ BOOST_FIXTURE_TEST_CASE(cancelling_a_pending_receive_consumes_nothing, Fixture) 
 
 BOOST_FIXTURE_TEST_CASE(cancelling_an_exact_receive_reports_what_was_filled, Fixture) {
     std::vector<Packet> packets(10);
-    for (std::uint32_t i = 0; i < 3; ++i) net.inject(rx.native_handle(), v4_loopback(5), mmsg::test::payload(40, 7, i));
+    for (std::uint32_t i = 0; i < 3; ++i) net.inject(rx.native_handle(), v4_loopback(5), mmsg::testing::numbered(40, 7000 + i));
     asio::cancellation_signal signal;
     async_recv_mmsg_exact(receiver, rx, packets, asio::bind_cancellation_slot(signal.slot(), on_got()));
     io.poll();
@@ -449,23 +452,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(associations)
 
-namespace {
-template <class T>
-struct CountingAllocator {
-    using value_type = T;
-    std::size_t* count;
-    explicit CountingAllocator(std::size_t* c) noexcept : count(c) {}
-    template <class U>
-    CountingAllocator(const CountingAllocator<U>& o) noexcept : count(o.count) {}
-    T* allocate(std::size_t n) {
-        ++*count;
-        return std::allocator<T>().allocate(n);
-    }
-    void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
-    template <class U>
-    bool operator==(const CountingAllocator<U>& o) const noexcept { return count == o.count; }
-};
-} // namespace
+using mmsg::test::CountingAllocator;
 
 BOOST_FIXTURE_TEST_CASE(the_handlers_associated_allocator_is_used, Fixture) {
     make_batch(10);

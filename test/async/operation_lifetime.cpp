@@ -10,7 +10,8 @@
 // from the wrong thread is counted whenever it happens, not only when it loses a race.
 #include <mmsg/asio.hpp>
 
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 #include "../support/tracking_executor.hpp"
 
 #include <mmsg/testing/mock_socket.hpp>
@@ -58,7 +59,7 @@ struct World {
     Tracking ex = mmsg::test::tracking_executor(io, ledger);
     TrackedSocket tx{ex, udp::endpoint(asio::ip::address_v4::loopback(), 0)};
     TrackedSocket rx{ex, udp::endpoint(asio::ip::address_v4::loopback(), 0)};
-    std::vector<std::byte> data = mmsg::test::payload(64, 1, 0);
+    std::vector<std::byte> data = mmsg::testing::numbered(64, 1000);
     std::vector<std::pair<std::span<const std::byte>, mmsg::Endpoint>> batch =
         decltype(batch)(4, {data, rx.local_endpoint()});
     std::vector<mmsg::Packet> packets = std::vector<mmsg::Packet>(8);
@@ -236,8 +237,8 @@ BOOST_FIXTURE_TEST_CASE(handler_bound_to_another_context_at_once, World) {
 // A loopback send never waits; the mock network makes it wait for writability.
 struct MockWorld : World {
     mmsg::MockNetwork net;
-    mmsg::MockSocket mtx{asio::any_io_executor(ex), net, mmsg::test::v4_loopback()};
-    mmsg::MockSocket mrx{asio::any_io_executor(ex), net, mmsg::test::v4_loopback()};
+    mmsg::MockSocket mtx{asio::any_io_executor(ex), net, mmsg::testing::v4_loopback()};
+    mmsg::MockSocket mrx{asio::any_io_executor(ex), net, mmsg::testing::v4_loopback()};
     mmsg::BatchSender<mmsg::MockBackend> sender{mmsg::MockBackend(net)};
     std::vector<std::pair<std::span<const std::byte>, mmsg::Endpoint>> mock_batch =
         decltype(mock_batch)(4, {data, mrx.local_endpoint()});

@@ -16,7 +16,8 @@
 #include <mmsg/backend/io_uring.hpp>
 #endif
 
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE compose_policies
 #include <boost/test/unit_test.hpp>
@@ -28,7 +29,9 @@
 #include <vector>
 
 using namespace mmsg;
-using namespace mmsg::test;
+using namespace mmsg::testing;
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
 
 namespace {
 
@@ -187,7 +190,7 @@ BOOST_AUTO_TEST_CASE(fault_injecting_applies_the_script_to_real_sockets) {
     const Endpoint dead{asio::ip::address_v4::loopback(), 9};
     std::vector<std::vector<std::byte>> payloads;
     for (std::uint32_t i = 0; i < 8; ++i)
-        payloads.push_back(payload(50, 1, i));
+        payloads.push_back(numbered(50, 1000 + i));
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> b;
     for (std::size_t i = 0; i < 8; ++i)
         b.emplace_back(payloads[i], i == 5 ? dead : to);
@@ -212,7 +215,7 @@ BOOST_AUTO_TEST_CASE(fault_injecting_applies_the_script_to_real_sockets) {
     BOOST_TEST(recv.recv_mmsg_exact(rx, got, ec) == 6u);
     const std::size_t expect[] = {0, 1, 3, 4, 6, 7};
     for (std::size_t i = 0; i < 6; ++i) {
-        const auto want = payload(50, 1, static_cast<std::uint32_t>(expect[i]));
+        const auto want = numbered(50, 1000 + static_cast<std::uint32_t>(expect[i]));
         BOOST_TEST((std::vector<std::byte>(got[i].data().begin(), got[i].data().end()) == want));
     }
 }

@@ -12,8 +12,8 @@
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/metadata.hpp>
 
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE gso_gro_coalesced
 #include <boost/test/unit_test.hpp>
@@ -43,15 +43,15 @@ struct Run {
     std::vector<Bytes> d;
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch;
     Run(std::size_t n, std::size_t size, const Endpoint& to, std::uint32_t tag) {
-        for (std::size_t i = 0; i < n; ++i) d.push_back(test::numbered(size, tag * 1000 + static_cast<std::uint32_t>(i)));
+        for (std::size_t i = 0; i < n; ++i) d.push_back(testing::numbered(size, tag * 1000 + static_cast<std::uint32_t>(i)));
         for (const Bytes& b : d) batch.emplace_back(b, to);
     }
 };
 
 struct Loopback {
     asio::io_context io;
-    asio::ip::udp::socket tx = test::bound_socket(io, test::v4_loopback());
-    asio::ip::udp::socket rx = test::bound_socket(io, test::v4_loopback());
+    asio::ip::udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
+    asio::ip::udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
     Endpoint to = rx.local_endpoint();
     BatchSender<LinuxGsoBackend> sender;
     BatchReceiver<LinuxGsoBackend> receiver;
@@ -59,7 +59,7 @@ struct Loopback {
     std::span<CoalescedPacket> p{packets.get(), 8};
     std::error_code ec;
     Loopback() {
-        test::set_rcvbuf(rx, 8 << 20);
+        testing::set_rcvbuf(rx, 8 << 20);
         BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx)); // before the data arrives
     }
 };
@@ -94,7 +94,7 @@ BOOST_FIXTURE_TEST_CASE(a_coalesced_run_arrives_whole_with_its_segments, Loopbac
     BOOST_TEST((p[0].meta.flags == PacketFlags::none));
     const SegmentView seg = p[0].segments();
     BOOST_REQUIRE(seg.size() == 40u);
-    for (std::size_t i = 0; i < 40; ++i) BOOST_TEST(test::same_bytes(seg[i], r.d[i]), "segment " << i);
+    for (std::size_t i = 0; i < 40; ++i) BOOST_TEST(testing::same_bytes(seg[i], r.d[i]), "segment " << i);
 }
 
 BOOST_FIXTURE_TEST_CASE(plain_datagrams_are_one_segment_each_and_many_come_per_call, Loopback) {
@@ -121,10 +121,10 @@ BOOST_FIXTURE_TEST_CASE(segments_kept_by_a_split_receive_come_first_one_each, Lo
     BOOST_REQUIRE(sender.batch_send(tx, more.batch).ok());
     std::size_t got = receiver.recv_coalesced(rx, p, ec);
     BOOST_TEST(got == 8u); // eight of the kept ones, each alone
-    for (std::size_t i = 0; i < got; ++i) BOOST_TEST(test::same_bytes(p[i].data(), r.d[8 + i]));
+    for (std::size_t i = 0; i < got; ++i) BOOST_TEST(testing::same_bytes(p[i].data(), r.d[8 + i]));
     got = receiver.recv_coalesced(rx, p, ec);
     BOOST_TEST(got == 5u); // the last four kept, then the new run whole
-    for (std::size_t i = 0; i < 4; ++i) BOOST_TEST(test::same_bytes(p[i].data(), r.d[16 + i]));
+    for (std::size_t i = 0; i < 4; ++i) BOOST_TEST(testing::same_bytes(p[i].data(), r.d[16 + i]));
     BOOST_TEST(p[4].segment_size == 300u);
     BOOST_TEST(p[4].segments().size() == 5u);
 }
@@ -133,7 +133,7 @@ BOOST_FIXTURE_TEST_CASE(the_run_shares_its_metadata, Loopback) {
     if (!gro_works()) return;
     BOOST_REQUIRE(!request_metadata(rx, Metadata::all));
     const SendOptions ce{Ecn::ce, 0, {}, 0};
-    const Bytes d = test::numbered(200, 5);
+    const Bytes d = testing::numbered(200, 5);
     const std::vector<std::tuple<std::span<const std::byte>, Endpoint, SendOptions>> batch(10, {d, to, ce});
     BOOST_REQUIRE(sender.batch_send(tx, batch).ok());
     BOOST_TEST(receiver.recv_coalesced(rx, p.first(1), ec) == 1u);
@@ -158,8 +158,8 @@ BOOST_FIXTURE_TEST_CASE(a_packet_too_small_for_the_run_says_truncated_and_how_lo
 
 BOOST_AUTO_TEST_CASE(a_backend_that_never_coalesces_gives_one_datagram_per_packet) {
     asio::io_context io;
-    auto tx = test::bound_socket(io, test::v4_loopback());
-    auto rx = test::bound_socket(io, test::v4_loopback());
+    auto tx = testing::bound_socket(io, testing::v4_loopback());
+    auto rx = testing::bound_socket(io, testing::v4_loopback());
     const Run r(3, 64, rx.local_endpoint(), 7);
     BOOST_REQUIRE(batch_send(tx, r.batch).ok());
     BatchReceiver<Counting<LinuxMmsgBackend>> receiver;
@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(a_backend_that_never_coalesces_gives_one_datagram_per_packe
     BOOST_TEST(receiver.recv_coalesced(rx, p, ec) == 3u);
     for (std::size_t i = 0; i < 3; ++i) {
         BOOST_TEST(p[i].segment_size == 64u);
-        BOOST_TEST(test::same_bytes(p[i].data(), r.d[i]));
+        BOOST_TEST(testing::same_bytes(p[i].data(), r.d[i]));
     }
     BOOST_TEST(receiver.backend().stats().recv_calls == 1u);
 }

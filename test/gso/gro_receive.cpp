@@ -7,8 +7,8 @@
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/gso_capability.hpp>
 
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE gso_gro_receive
 #include <boost/test/unit_test.hpp>
@@ -28,15 +28,11 @@
 #include <unistd.h>
 
 using namespace mmsg;
-using mmsg::test::numbered;
-using mmsg::test::same_bytes;
-using mmsg::test::v4_loopback;
-using mmsg::test::v6_loopback;
+using namespace mmsg::testing; // numbered, same_bytes, Bytes, loopback sockets
 namespace asio = boost::asio;
 
 namespace {
 
-using Bytes = std::vector<std::byte>;
 
 // The datagrams of a train: `n` of `segment` bytes, then one of `tail` bytes if tail > 0.
 std::vector<Bytes> train(std::size_t n, std::size_t segment, std::size_t tail, std::uint32_t tag) {
@@ -96,16 +92,10 @@ std::vector<Bytes> cat(std::vector<Bytes> a, const std::vector<Bytes>& b) {
     return a;
 }
 
-struct Loopback {
-    asio::io_context io;
-    asio::ip::udp::socket tx = mmsg::test::bound_socket(io, v4_loopback());
-    asio::ip::udp::socket rx = mmsg::test::bound_socket(io, v4_loopback());
-    Endpoint rx_ep = rx.local_endpoint();
-    Endpoint tx_ep = tx.local_endpoint();
+struct Loopback : LoopbackPair {
     BatchReceiver<LinuxGsoBackend> receiver;
     std::error_code ec;
     Loopback() {
-        mmsg::test::set_rcvbuf(rx, 8 << 20);
         // GRO must be on before the data arrives for it to be coalesced.
         BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx));
     }
@@ -145,7 +135,7 @@ BOOST_FIXTURE_TEST_CASE(coalesced_datagrams_are_split_byte_exact_with_their_sour
     BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == 17u);
     BOOST_TEST(!ec, ec.message());
     expect(p, 0, std::vector<Bytes>(b.begin() + 23, b.end()), tx_ep);
-    BOOST_TEST(mmsg::test::nothing_queued(rx.native_handle()));
+    BOOST_TEST(mmsg::testing::nothing_queued(rx.native_handle()));
 }
 
 BOOST_FIXTURE_TEST_CASE(segments_of_another_size_are_repacked_and_a_short_last_one_kept_short,
@@ -189,7 +179,7 @@ BOOST_FIXTURE_TEST_CASE(segments_beyond_the_packets_are_kept_for_the_next_call, 
     send_train(tx.native_handle(), rx_ep, a);
     std::vector<Packet> p(16);
     BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == 16u);
-    BOOST_TEST(mmsg::test::nothing_queued(rx.native_handle())); // the rest is kept, not queued
+    BOOST_TEST(mmsg::testing::nothing_queued(rx.native_handle())); // the rest is kept, not queued
     expect(p, 0, std::vector<Bytes>(a.begin(), a.begin() + 16), tx_ep);
     BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == 16u);
     expect(p, 0, std::vector<Bytes>(a.begin() + 16, a.begin() + 32), tx_ep);
@@ -220,7 +210,7 @@ BOOST_FIXTURE_TEST_CASE(segments_beyond_the_packets_are_kept_for_the_next_call, 
 BOOST_FIXTURE_TEST_CASE(kept_segments_wait_for_their_own_socket, Loopback) {
     if (!gro_works()) return;
     // Two sockets served by one receiver, each with its own state.
-    auto rx2 = mmsg::test::bound_socket(io, v4_loopback());
+    auto rx2 = bound_socket(io, v4_loopback());
     SocketState state1, state2;
     auto s1 = with_state(rx, state1);
     auto s2 = with_state(rx2, state2);
@@ -248,7 +238,7 @@ BOOST_FIXTURE_TEST_CASE(a_plain_descriptor_loses_its_kept_segments_when_the_rece
     // Plain descriptors carry no state: the receiver keeps one for the socket it served last.
     // Moving to another socket forgets what it kept for the first, and counts it; the
     // segments are never handed to the wrong socket.
-    auto rx2 = mmsg::test::bound_socket(io, v4_loopback());
+    auto rx2 = bound_socket(io, v4_loopback());
     const auto a = train(40, 1232, 0, 1);
     send_train(tx.native_handle(), rx_ep, a);
     std::vector<Packet> p(16);
@@ -264,18 +254,18 @@ BOOST_FIXTURE_TEST_CASE(a_plain_descriptor_loses_its_kept_segments_when_the_rece
 BOOST_AUTO_TEST_CASE(a_reused_descriptor_never_gets_the_segments_kept_for_its_old_socket) {
     if (!gro_works()) return;
     asio::io_context io;
-    auto tx = mmsg::test::bound_socket(io, v4_loopback());
+    auto tx = bound_socket(io, v4_loopback());
     BatchReceiver<LinuxGsoBackend> receiver;
     int old_fd = -1;
     {
-        auto rx = mmsg::test::bound_socket(io, v4_loopback());
+        auto rx = bound_socket(io, v4_loopback());
         BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx));
         send_train(tx.native_handle(), rx.local_endpoint(), train(40, 1232, 0, 1));
         std::vector<Packet> p(8);
         BOOST_TEST(receiver.recv_mmsg(rx, p) == 8u); // 32 kept
         old_fd = rx.native_handle();
     } // closed without forget()
-    auto fresh = mmsg::test::bound_socket(io, v4_loopback(), std::chrono::milliseconds(50));
+    auto fresh = bound_socket(io, v4_loopback(), std::chrono::milliseconds(50));
     if (fresh.native_handle() != old_fd) {
         BOOST_TEST_MESSAGE("the descriptor was not reused: nothing to check");
         return;
@@ -308,7 +298,7 @@ BOOST_FIXTURE_TEST_CASE(plain_datagrams_and_trains_queued_together_arrive_in_one
     std::vector<Bytes> plain;
     for (std::uint32_t i = 0; i < 10; ++i) {
         plain.push_back(numbered(50 + i, 5000 + i));
-        BOOST_TEST(mmsg::test::send_raw(tx.native_handle(), rx_ep, plain.back()) == 0);
+        BOOST_TEST(mmsg::testing::send_raw(tx.native_handle(), rx_ep, plain.back()) == 0);
     }
     BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == 10u);
     expect(p, 0, plain, tx_ep);
@@ -377,8 +367,8 @@ BOOST_FIXTURE_TEST_CASE(a_coalesced_datagram_whose_segment_size_was_cut_is_one_f
 BOOST_AUTO_TEST_CASE(ipv6_coalesced_datagrams_are_split_with_their_source) {
     if (!gro_works(asio::ip::udp::v6())) return;
     asio::io_context io;
-    auto tx = mmsg::test::bound_socket(io, v6_loopback());
-    auto rx = mmsg::test::bound_socket(io, v6_loopback());
+    auto tx = bound_socket(io, v6_loopback());
+    auto rx = bound_socket(io, v6_loopback());
     BatchReceiver<LinuxGsoBackend> receiver;
     BOOST_TEST_REQUIRE(receiver.backend().enable_gro(rx));
     const auto a = train(30, 1232, 5, 1);
@@ -394,9 +384,9 @@ BOOST_AUTO_TEST_CASE(ipv6_coalesced_datagrams_are_split_with_their_source) {
 BOOST_AUTO_TEST_CASE(a_gso_sender_and_a_gro_receiver_move_many_datagrams_intact) {
     if (!gro_works()) return;
     asio::io_context io;
-    auto tx = mmsg::test::bound_socket(io, v4_loopback());
-    auto rx = mmsg::test::bound_socket(io, v4_loopback());
-    mmsg::test::set_rcvbuf(rx, 4 << 20);
+    auto tx = bound_socket(io, v4_loopback());
+    auto rx = bound_socket(io, v4_loopback());
+    mmsg::testing::set_rcvbuf(rx, 4 << 20);
     // tag::round_trip_setup[]
     BatchSender<LinuxGsoBackend> sender;      // builds UDP_SEGMENT trains
     BatchReceiver<LinuxGsoBackend> receiver;  // splits UDP_GRO datagrams into packets

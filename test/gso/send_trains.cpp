@@ -8,8 +8,8 @@
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/gso_capability.hpp>
 
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE gso_send_trains
 #include <boost/test/unit_test.hpp>
@@ -41,15 +41,11 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace mmsg;
-using mmsg::test::numbered;
-using mmsg::test::same_bytes;
-using mmsg::test::v4_loopback;
-using mmsg::test::v6_loopback;
+using namespace mmsg::testing; // numbered, same_bytes, Bytes, loopback sockets
 namespace asio = boost::asio;
 
 namespace {
 
-using Bytes = std::vector<std::byte>;
 using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
 
 // What a raw UDP_GRO receiver saw: one entry per datagram the kernel handed it.
@@ -124,17 +120,9 @@ bool gso_works() {
     return c.gso();
 }
 
-struct Loopback {
-    asio::io_context io;
-    asio::ip::udp::socket tx = mmsg::test::bound_socket(io, v4_loopback());
-    asio::ip::udp::socket rx = mmsg::test::bound_socket(io, v4_loopback());
-    Endpoint rx_ep = rx.local_endpoint();
-    Endpoint tx_ep = tx.local_endpoint();
+struct Loopback : LoopbackPair {
     BatchSender<LinuxGsoBackend> sender;
-    Loopback() {
-        enable_raw_gro(rx.native_handle());
-        mmsg::test::set_rcvbuf(rx, 8 << 20);
-    }
+    Loopback() { enable_raw_gro(rx.native_handle()); }
 };
 
 std::vector<Bytes> sized(std::initializer_list<std::size_t> sizes, std::uint32_t first = 0) {
@@ -281,8 +269,8 @@ BOOST_FIXTURE_TEST_CASE(more_datagrams_to_one_destination_than_one_train_holds_a
 BOOST_FIXTURE_TEST_CASE(mixed_sizes_and_destinations_in_one_batch_arrive_intact_in_order,
                         Loopback) {
     if (!gso_works()) return;
-    auto rx2 = mmsg::test::bound_socket(io, v4_loopback());
-    mmsg::test::set_rcvbuf(rx2, 4 << 20);
+    auto rx2 = bound_socket(io, v4_loopback());
+    mmsg::testing::set_rcvbuf(rx2, 4 << 20);
     const Endpoint rx2_ep = rx2.local_endpoint();
     // Runs to alternating destinations, lone sizes, a run cut by another destination.
     std::vector<Bytes> d;
@@ -331,7 +319,7 @@ BOOST_FIXTURE_TEST_CASE(a_destination_error_fails_every_datagram_of_its_train_an
     if (!gso_works()) return;
     const auto d = same(10, 200);
     Batch b = to(d, rx_ep);
-    for (std::size_t i = 3; i < 7; ++i) b[i].second = mmsg::test::broadcast(); // EACCES
+    for (std::size_t i = 3; i < 7; ++i) b[i].second = mmsg::testing::broadcast(); // EACCES
     std::vector<std::error_code> status(d.size());
     const auto r = sender.batch_send(tx, b, status);
     BOOST_TEST(r.sent == 6u);
@@ -394,8 +382,8 @@ BOOST_AUTO_TEST_CASE(ipv6_trains_arrive_intact_with_their_source) {
         return;
     }
     asio::io_context io;
-    auto tx = mmsg::test::bound_socket(io, v6_loopback());
-    auto rx = mmsg::test::bound_socket(io, v6_loopback());
+    auto tx = bound_socket(io, v6_loopback());
+    auto rx = bound_socket(io, v6_loopback());
     enable_raw_gro(rx.native_handle());
     const auto d = same(20, 1200);
     BatchSender<LinuxGsoBackend> sender;
@@ -409,7 +397,7 @@ BOOST_AUTO_TEST_CASE(ipv6_trains_arrive_intact_with_their_source) {
 
 BOOST_FIXTURE_TEST_CASE(multi_target_send_to_alternating_destinations_builds_no_train, Loopback) {
     if (!gso_works()) return;
-    auto rx2 = mmsg::test::bound_socket(io, v4_loopback());
+    auto rx2 = bound_socket(io, v4_loopback());
     const Endpoint rx2_ep = rx2.local_endpoint();
     const std::vector<Endpoint> dests{rx_ep, rx2_ep, rx_ep, rx2_ep};
     const Bytes payload = numbered(300, 9);
@@ -444,9 +432,9 @@ BOOST_AUTO_TEST_CASE(the_probe_gives_a_typed_cached_result) {
     BOOST_TEST((probed_gso_limits() == a.limits));
     // The socket form reads the family from the socket.
     asio::io_context io;
-    auto s6 = mmsg::test::bound_socket(io, v6_loopback());
+    auto s6 = bound_socket(io, v6_loopback());
     BOOST_TEST(&gso_capability(s6) == &gso_capability(asio::ip::udp::v6()));
-    auto s4 = mmsg::test::bound_socket(io, v4_loopback());
+    auto s4 = bound_socket(io, v4_loopback());
     BOOST_TEST(&gso_capability(s4) == &a);
     // A fresh probe agrees with the cached one.
     const GsoCapability again = probe_gso(asio::ip::udp::v4());

@@ -10,7 +10,7 @@
 #include <mmsg/metadata.hpp>
 #include <mmsg/testing.hpp>
 
-#include "../support/loopback.hpp"
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE metadata_layers_metadata
 #include <boost/test/unit_test.hpp>
@@ -99,9 +99,9 @@ BOOST_AUTO_TEST_CASE(mock_gso_trains_group_by_options_and_each_arrives_with_its_
 template <class Sender, class Receiver>
 void round_trip_through(Sender& sender, Receiver& receiver) {
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
+    udp::socket rx = testing::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
     BOOST_REQUIRE(!request_metadata(rx, Metadata::all));
-    udp::socket tx = test::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
+    udp::socket tx = testing::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
     const Endpoint to(v4("127.0.0.3"), rx.local_endpoint().port());
     const SendOptions o{Ecn::ce, 0, v4("127.0.0.2"), 0};
     BOOST_TEST(sender.batch_send(tx, Options{{payload, to, o}, {payload, to, SendOptions{}}}).ok());
@@ -141,9 +141,9 @@ BOOST_AUTO_TEST_CASE(fallback_passes_options_and_metadata_through) {
 
 BOOST_AUTO_TEST_CASE(the_asynchronous_layer_carries_options_and_metadata) {
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
+    udp::socket rx = testing::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
     BOOST_REQUIRE(!request_metadata(rx, Metadata::ecn | Metadata::local_address));
-    udp::socket tx = test::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
+    udp::socket tx = testing::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
     const Endpoint to(v4("127.0.0.3"), rx.local_endpoint().port());
     const SendOptions ect1{Ecn::ect1, 0, v4("127.0.0.2"), 0};
     const Options batch{{payload, to, ect1}};

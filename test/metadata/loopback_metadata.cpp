@@ -10,8 +10,8 @@
 #include <mmsg/send_options.hpp>
 
 #include "../support/backends.hpp"
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE metadata_loopback_metadata
 #include <boost/test/unit_test.hpp>
@@ -72,10 +72,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(ecn_codepoints_round_trip_in_one_batch, B, test::R
     for (const bool v6 : {false, true}) {
         BOOST_TEST_CONTEXT((v6 ? "IPv6" : "IPv4")) {
             asio::io_context io;
-            const Endpoint local = v6 ? test::v6_loopback() : test::v4_loopback();
+            const Endpoint local = v6 ? testing::v6_loopback() : testing::v4_loopback();
             udp::socket rx = receiver_socket(io, local, Metadata::ecn);
-            udp::socket tx = test::bound_socket(io, local);
-            const Bytes payload = test::numbered(40, 1);
+            udp::socket tx = testing::bound_socket(io, local);
+            const Bytes payload = testing::numbered(40, 1);
             SendOptions opts[4];
             Options batch;
             for (int i = 0; i < 4; ++i) {
@@ -98,9 +98,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(ecn_codepoints_round_trip_in_one_batch, B, test::R
 BOOST_AUTO_TEST_CASE_TEMPLATE(dscp_and_ecn_make_the_traffic_class_and_ecn_comes_back, B,
                               test::RealBackends) {
     asio::io_context io;
-    udp::socket rx = receiver_socket(io, test::v4_loopback(), Metadata::ecn);
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
-    const Bytes payload = test::numbered(10, 2);
+    udp::socket rx = receiver_socket(io, testing::v4_loopback(), Metadata::ecn);
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
+    const Bytes payload = testing::numbered(10, 2);
     const SendOptions o{Ecn::ect1, 46, {}, 0}; // EF
     BatchSender<B> sender;
     BOOST_TEST(sender.batch_send(tx, Options{{payload, rx.local_endpoint(), o}}).ok());
@@ -110,9 +110,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(dscp_and_ecn_make_the_traffic_class_and_ecn_comes_
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(nothing_requested_gives_defaults, B, test::RealBackends) {
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, test::v4_loopback());
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
-    const Bytes payload = test::numbered(10, 3);
+    udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
+    const Bytes payload = testing::numbered(10, 3);
     const SendOptions ce{Ecn::ce, 0, {}, 0};
     BatchSender<B> sender;
     BOOST_TEST(sender.batch_send(tx, Options{{payload, rx.local_endpoint(), ce}}).ok());
@@ -136,8 +136,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(local_address_and_interface_of_a_wildcard_receiver
     udp::socket rx = receiver_socket(io, Endpoint(asio::ip::address_v4::any(), 0),
                                      Metadata::local_address);
     const std::uint16_t port = rx.local_endpoint().port();
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
-    const Bytes payload = test::numbered(20, 4);
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
+    const Bytes payload = testing::numbered(20, 4);
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch{
         {payload, Endpoint(v4("127.0.0.1"), port)}, {payload, Endpoint(v4("127.0.0.3"), port)}};
     BatchSender<B> sender;
@@ -154,9 +154,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(local_address_and_interface_of_a_wildcard_receiver
 BOOST_AUTO_TEST_CASE_TEMPLATE(a_wildcard_sender_chooses_its_source_per_datagram, B,
                               test::RealBackends) {
     asio::io_context io;
-    udp::socket rx = receiver_socket(io, test::v4_loopback(), Metadata::all);
-    udp::socket tx = test::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
-    const Bytes payload = test::numbered(20, 5);
+    udp::socket rx = receiver_socket(io, testing::v4_loopback(), Metadata::all);
+    udp::socket tx = testing::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
+    const Bytes payload = testing::numbered(20, 5);
     const SendOptions from2{Ecn::not_ect, 0, v4("127.0.0.2"), 0};
     const SendOptions from3{Ecn::ect0, 0, v4("127.0.0.3"), loopback_index()};
     // Options by value, by pointer (null: default) and by reference_wrapper.
@@ -178,9 +178,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_wildcard_sender_chooses_its_source_per_datagram,
 BOOST_AUTO_TEST_CASE_TEMPLATE(timestamps_lie_between_the_send_and_the_receive, B,
                               test::RealBackends) {
     asio::io_context io;
-    udp::socket rx = receiver_socket(io, test::v4_loopback(), Metadata::timestamp);
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
-    const Bytes payload = test::numbered(20, 6);
+    udp::socket rx = receiver_socket(io, testing::v4_loopback(), Metadata::timestamp);
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
+    const Bytes payload = testing::numbered(20, 6);
     const auto since_epoch = [] {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::system_clock::now().time_since_epoch());
@@ -204,13 +204,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(ipv4_mapped_destinations_carry_their_options_on_a_
     // The kernel sends an IPv4-mapped destination down the IPv4 path, which reads only
     // IP-level control messages: ECN and source must still arrive.
     asio::io_context io;
-    udp::socket rx = receiver_socket(io, test::v4_loopback(), Metadata::all);
+    udp::socket rx = receiver_socket(io, testing::v4_loopback(), Metadata::all);
     udp::socket tx(io, udp::v6());
     tx.set_option(asio::ip::v6_only(false));
     tx.bind(Endpoint(asio::ip::address_v6::any(), 0));
     const Endpoint mapped(asio::ip::make_address_v6(asio::ip::v4_mapped, rx.local_endpoint().address().to_v4()),
                           rx.local_endpoint().port());
-    const Bytes payload = test::numbered(30, 7);
+    const Bytes payload = testing::numbered(30, 7);
     const SendOptions as_v4{Ecn::ce, 0, v4("127.0.0.2"), 0};
     const SendOptions as_mapped{Ecn::ect0, 0,
                                 asio::ip::make_address_v6(asio::ip::v4_mapped, v4("127.0.0.3").to_v4()), 0};
@@ -228,9 +228,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_dual_stack_receiver_gives_ipv4_datagrams_mapped_
                               test::RealBackends) {
     asio::io_context io;
     udp::socket rx = receiver_socket(io, Endpoint(asio::ip::address_v6::any(), 0), Metadata::all);
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     const Endpoint to(v4("127.0.0.1"), rx.local_endpoint().port());
-    const Bytes payload = test::numbered(30, 8);
+    const Bytes payload = testing::numbered(30, 8);
     const SendOptions ect1{Ecn::ect1, 0, {}, 0};
     BatchSender<B> sender;
     BOOST_TEST(sender.batch_send(tx, Options{{payload, to, ect1}}).ok());
@@ -246,9 +246,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_dual_stack_receiver_gives_ipv4_datagrams_mapped_
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(ipv6_local_address_and_source, B, test::RealBackends) {
     asio::io_context io;
-    udp::socket rx = receiver_socket(io, test::v6_loopback(), Metadata::all);
-    udp::socket tx = test::bound_socket(io, test::v6_loopback());
-    const Bytes payload = test::numbered(30, 9);
+    udp::socket rx = receiver_socket(io, testing::v6_loopback(), Metadata::all);
+    udp::socket tx = testing::bound_socket(io, testing::v6_loopback());
+    const Bytes payload = testing::numbered(30, 9);
     const SendOptions o{Ecn::ce, 0, asio::ip::address_v6::loopback(), loopback_index()};
     BatchSender<B> sender;
     BOOST_TEST(sender.batch_send(tx, Options{{payload, rx.local_endpoint(), o}}).ok());
@@ -264,9 +264,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_source_that_is_not_local_fails_that_datagram_alo
     // 198.18.0.1 is assigned nowhere here: the kernel refuses it as a source before anything
     // is sent; so is a source of the other family (EINVAL). The batch goes on.
     asio::io_context io;
-    udp::socket rx = receiver_socket(io, test::v4_loopback(), Metadata::none);
-    udp::socket tx = test::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
-    const Bytes payload = test::numbered(10, 10);
+    udp::socket rx = receiver_socket(io, testing::v4_loopback(), Metadata::none);
+    udp::socket tx = testing::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
+    const Bytes payload = testing::numbered(10, 10);
     const SendOptions foreign{Ecn::not_ect, 0, v4("198.18.0.1"), 0};
     const SendOptions wrong_family{Ecn::not_ect, 0, asio::ip::address_v6::loopback(), 0};
     const SendOptions good{Ecn::ect0, 0, v4("127.0.0.2"), 0};
@@ -291,10 +291,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_source_that_is_not_local_fails_that_datagram_alo
 BOOST_AUTO_TEST_CASE_TEMPLATE(multi_target_send_takes_options_for_every_datagram, B,
                               test::RealBackends) {
     asio::io_context io;
-    udp::socket a = receiver_socket(io, test::v4_loopback(), Metadata::ecn);
-    udp::socket b = receiver_socket(io, test::v4_loopback(), Metadata::ecn);
-    udp::socket tx = test::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
-    const Bytes payload = test::numbered(16, 11);
+    udp::socket a = receiver_socket(io, testing::v4_loopback(), Metadata::ecn);
+    udp::socket b = receiver_socket(io, testing::v4_loopback(), Metadata::ecn);
+    udp::socket tx = testing::bound_socket(io, Endpoint(asio::ip::address_v4::any(), 0));
+    const Bytes payload = testing::numbered(16, 11);
     const std::vector<Endpoint> dests{a.local_endpoint(), b.local_endpoint()};
     const SendOptions o{Ecn::ect1, 0, v4("127.0.0.3"), 0};
     BatchSender<B> sender;
@@ -309,7 +309,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(multi_target_send_takes_options_for_every_datagram
 }
 
 BOOST_AUTO_TEST_CASE(request_metadata_on_a_non_socket_fails_with_enotsock) {
-    test::DevNull dn;
+    testing::DevNull dn;
     const std::error_code ec = request_metadata(dn.fd, Metadata::all);
     MMSG_CHECK_ERRC(ec, std::errc::not_a_socket);
     BOOST_TEST(!request_metadata(dn.fd, Metadata::none)); // nothing asked, nothing done
@@ -331,11 +331,11 @@ BOOST_AUTO_TEST_CASE(mixed_ecn_runs_leave_as_separate_trains_and_arrive_with_the
     // LinuxGsoBackend groups a train only from datagrams with equal options: 10 ECT(0), 10 CE,
     // 10 ECT(1) to one destination are three trains; GRO coalesces only equal TOS.
     asio::io_context io;
-    udp::socket rx = receiver_socket(io, test::v4_loopback(), Metadata::ecn);
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket rx = receiver_socket(io, testing::v4_loopback(), Metadata::ecn);
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     BatchReceiver<LinuxGsoBackend> receiver;
     receiver.backend().enable_gro(rx);
-    const Bytes payload = test::numbered(200, 12);
+    const Bytes payload = testing::numbered(200, 12);
     const SendOptions runs[3] = {{Ecn::ect0, 0, {}, 0}, {Ecn::ce, 0, {}, 0}, {Ecn::ect1, 0, {}, 0}};
     Options batch;
     for (const SendOptions& o : runs)

@@ -16,7 +16,8 @@
 #include <mmsg/gso_capability.hpp>
 
 #include "../support/backends.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/core/demangle.hpp>
@@ -43,7 +44,7 @@
 #include <unistd.h>
 
 using namespace mmsg;
-using mmsg::test::v4_loopback;
+using mmsg::testing::v4_loopback;
 using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
 
 namespace {
@@ -130,7 +131,7 @@ Cell run_on_mock_network(const Errno& err, Position pos, Make make) {
     const int tx = net.open(v4_loopback());
     const int rx = net.open(v4_loopback());
     const Endpoint to = net.local_endpoint(rx);
-    const std::vector<std::byte> payload = mmsg::test::payload(32, 1, 0);
+    const std::vector<std::byte> payload = mmsg::testing::numbered(32, 1000);
 
     Cell c;
     c.n = pos == Position::chunk ? 2 * max_send_batch : 8;
@@ -198,11 +199,11 @@ std::size_t reached(asio::io_context& io, udp::socket& rx, BatchReceiver<LinuxMm
 template <class B>
 Cell run_injected(const Errno& err, Position pos) {
     asio::io_context io;
-    udp::socket rx = mmsg::test::bound_socket(io, v4_loopback());
-    mmsg::test::set_rcvbuf(rx, 8 << 20);
+    udp::socket rx = mmsg::testing::bound_socket(io, v4_loopback());
+    mmsg::testing::set_rcvbuf(rx, 8 << 20);
     BatchReceiver<LinuxMmsgBackend> receiver;
     BOOST_REQUIRE(!mmsg::enable_drop_count(rx));
-    udp::socket tx = mmsg::test::bound_socket(io, v4_loopback());
+    udp::socket tx = mmsg::testing::bound_socket(io, v4_loopback());
     const std::vector<std::byte> payload(1, std::byte{1});
 
     Cell c;
@@ -252,8 +253,8 @@ template <class B>
 Cell run_real(const Errno& err, Position pos) {
     asio::io_context io;
     const bool v6 = err.value == ENETUNREACH;
-    udp::socket rx = mmsg::test::bound_socket(io, v6 ? mmsg::test::v6_loopback() : v4_loopback());
-    mmsg::test::set_rcvbuf(rx, 8 << 20); // holds a whole chunk as root; drops are counted anyway
+    udp::socket rx = mmsg::testing::bound_socket(io, v6 ? mmsg::testing::v6_loopback() : v4_loopback());
+    mmsg::testing::set_rcvbuf(rx, 8 << 20); // holds a whole chunk as root; drops are counted anyway
     BatchReceiver<LinuxMmsgBackend> receiver;
     BOOST_REQUIRE(!mmsg::enable_drop_count(rx));
     const Endpoint good = rx.local_endpoint();
@@ -262,15 +263,15 @@ Cell run_real(const Errno& err, Position pos) {
     if (v6) tx.set_option(asio::ip::v6_only(true));
     else tx.bind(v4_loopback());
     asio::ip::tcp::socket tcp(io, asio::ip::tcp::v4());
-    mmsg::test::DevNull dev_null;
+    mmsg::testing::DevNull dev_null;
     udp::socket doomed(io, udp::v4());
     int fd = tx.native_handle();
     Endpoint bad = good;
     const std::vector<std::byte> small(1, std::byte{1});
     std::vector<std::byte> bad_payload = small;
     switch (err.value) {
-    case EACCES: bad = mmsg::test::broadcast(); break;
-    case EAFNOSUPPORT: bad = mmsg::test::v6_loopback(9); break;
+    case EACCES: bad = mmsg::testing::broadcast(); break;
+    case EAFNOSUPPORT: bad = mmsg::testing::v6_loopback(9); break;
     case ENETUNREACH:
         bad = Endpoint(asio::ip::make_address_v6(asio::ip::v4_mapped, asio::ip::address_v4::loopback()), 9);
         break;

@@ -7,7 +7,7 @@
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/config.hpp>
 
-#include "../support/loopback.hpp"
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE reliability_flood_drop_accounting
 #include <boost/test/unit_test.hpp>
@@ -31,7 +31,7 @@
 #include <sys/socket.h>
 
 using namespace mmsg;
-using mmsg::test::v4_loopback;
+using mmsg::testing::v4_loopback;
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 
@@ -106,7 +106,7 @@ std::uint64_t flood(udp::socket& s, std::uint32_t tag, const Endpoint& to,
 
 BOOST_AUTO_TEST_CASE(drop_counter_is_zero_until_enabled_and_a_datagram_arrives) {
     asio::io_context io;
-    auto rx = mmsg::test::bound_socket(io, v4_loopback());
+    auto rx = mmsg::testing::bound_socket(io, v4_loopback());
     BatchReceiver<LinuxMmsgBackend> receiver;
     BOOST_TEST(receiver.socket_state(rx).dropped() == 0u);
     BOOST_TEST(!mmsg::enable_drop_count(rx));
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(drop_counter_is_zero_until_enabled_and_a_datagram_arrives) 
 }
 
 BOOST_AUTO_TEST_CASE(enabling_drop_count_on_a_non_socket_fails_clearly) {
-    mmsg::test::DevNull dn;
+    mmsg::testing::DevNull dn;
     const std::error_code ec = mmsg::enable_drop_count(dn.fd);
     BOOST_TEST((ec == std::errc::not_a_socket), ec.message());
 }
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(enabling_drop_count_on_a_non_socket_fails_clearly) {
 BOOST_AUTO_TEST_CASE(overflowing_a_small_buffer_is_counted_exactly) {
     // Deterministic: nobody reads while 200 datagrams go to a buffer that holds a few.
     asio::io_context io;
-    auto rx = mmsg::test::bound_socket(io, v4_loopback());
+    auto rx = mmsg::testing::bound_socket(io, v4_loopback());
     const int small = 2048; // the kernel doubles it, and its minimum applies
     ::setsockopt(rx.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     // tag::enable[]
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(overflowing_a_small_buffer_is_counted_exactly) {
 BOOST_AUTO_TEST_CASE(two_senders_flooding_a_small_buffer_lose_nothing_unaccounted) {
     using clock = std::chrono::steady_clock;
     asio::io_context io;
-    auto rx = mmsg::test::bound_socket(io, v4_loopback(), std::chrono::milliseconds(100));
+    auto rx = mmsg::testing::bound_socket(io, v4_loopback(), std::chrono::milliseconds(100));
     const int small = 16384;
     ::setsockopt(rx.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     BatchReceiver<LinuxMmsgBackend> receiver;

@@ -5,7 +5,8 @@
 #include <mmsg/batch_receiver.hpp>
 
 #include "../support/backends.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE reliability_signal_timeouts
 #include <boost/test/unit_test.hpp>
@@ -86,7 +87,7 @@ void check_elapsed(Clock::duration took) {
 BOOST_AUTO_TEST_CASE_TEMPLATE(a_timed_receive_times_out_on_time_under_periodic_signals, B,
                               test::RealBackends) {
     boost::asio::io_context io;
-    auto rx = test::bound_socket(io, test::v4_loopback(), timeout);
+    auto rx = testing::bound_socket(io, testing::v4_loopback(), timeout);
     BatchReceiver<B> receiver;
     std::vector<Packet> packets(8);
     std::error_code ec;
@@ -102,9 +103,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_timed_receive_times_out_on_time_under_periodic_s
 BOOST_AUTO_TEST_CASE_TEMPLATE(an_exact_receive_keeps_what_it_got_and_times_out_on_time, B,
                               test::RealBackends) {
     boost::asio::io_context io;
-    auto rx = test::bound_socket(io, test::v4_loopback(), timeout);
-    auto tx = test::bound_socket(io, test::v4_loopback());
-    const std::vector<std::byte> one = test::payload(32, 7, 0);
+    auto rx = testing::bound_socket(io, testing::v4_loopback(), timeout);
+    auto tx = testing::bound_socket(io, testing::v4_loopback());
+    const std::vector<std::byte> one = testing::numbered(32, 7000);
     tx.send_to(boost::asio::buffer(one), rx.local_endpoint());
     BatchReceiver<B> receiver;
     std::vector<Packet> packets(2);
@@ -122,9 +123,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(an_exact_receive_keeps_what_it_got_and_times_out_o
 BOOST_AUTO_TEST_CASE(a_signal_before_data_does_not_lose_the_data) {
     // The interrupted receive goes on waiting and takes the datagram that comes later.
     boost::asio::io_context io;
-    auto rx = test::bound_socket(io, test::v4_loopback(), timeout);
-    auto tx = test::bound_socket(io, test::v4_loopback());
-    const std::vector<std::byte> one = test::payload(48, 9, 1);
+    auto rx = testing::bound_socket(io, testing::v4_loopback(), timeout);
+    auto tx = testing::bound_socket(io, testing::v4_loopback());
+    const std::vector<std::byte> one = testing::numbered(48, 9001);
     PeriodicSignal alarm;
     std::thread late([&] {
         sigset_t alarm_only;

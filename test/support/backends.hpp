@@ -1,5 +1,6 @@
-//! Test support: the typed list of real (kernel) backends that the shared backend suite
-//! (test/backend/) runs every test case on: same test, every backend.
+//! Test support: the one list of the backends mmsg ships, for every test that runs on each
+//! of them (same test, every backend): the conformance kit (test/compose/conformance.cpp),
+//! the allocation test, the reliability matrices, the signal timeouts.
 #ifndef MMSG_TEST_SUPPORT_BACKENDS_HPP
 #define MMSG_TEST_SUPPORT_BACKENDS_HPP
 
@@ -7,19 +8,108 @@
 #include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
 #include <mmsg/backend/portable.hpp>
+#include <mmsg/testing/loopback.hpp>
+#include <mmsg/testing/mock_gso_ops.hpp>
+#include <mmsg/testing/mock_network.hpp>
+#include <mmsg/config.hpp>
+#include <mmsg/counting.hpp>
+#include <mmsg/fallback.hpp>
+#include <mmsg/fault_injecting.hpp>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/hana/concat.hpp>
+#include <boost/hana/reverse.hpp>
+#include <boost/hana/transform.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+#include <boost/hana/unpack.hpp>
+
+#include <system_error>
 #include <tuple>
+#include <type_traits>
 
 namespace mmsg::test {
 
-// Every real backend. A new backend joins the shared suite by being appended here (and its
-// header included above); BOOST_AUTO_TEST_CASE_TEMPLATE takes the std::tuple as a type list.
-using RealBackends =
-    std::tuple<mmsg::LinuxMmsgBackend, mmsg::PortableBackend, mmsg::LinuxGsoBackend
+namespace hana = boost::hana;
+
+// clang-format off
+//! Every backend that talks to the kernel. A new one joins every suite by being added here.
+inline constexpr auto kernel_backends = hana::tuple_t<LinuxMmsgBackend, PortableBackend, LinuxGsoBackend
 #if MMSG_HAS_IO_URING
-               , mmsg::IoUringBackend // where the kernel allows io_uring (it does in CI)
+                                                      , IoUringBackend // where liburing is installed
 #endif
-               >;
+                                                      >;
+// clang-format on
+
+//! The backends over MockNetwork: MockBackend, and LinuxGsoBackend's own code on the mock.
+inline constexpr auto mock_backends = hana::tuple_t<MockBackend, MockGsoBackend>;
+
+/*! `bases`, then each of them in Counting and in FaultInjecting, then all of them behind one
+    Fallback, last first (so that IoUringBackend, which the kernel may refuse, leads and the
+    fallback is exercised), bare and as Counting<FaultInjecting<Fallback<...>>>.
+*/
+template <class Bases>
+constexpr auto with_compositions(Bases bases) {
+    const auto fallback = hana::unpack(hana::reverse(bases), hana::template_<Fallback>);
+    return hana::concat(
+        hana::concat(bases, hana::concat(hana::transform(bases, hana::template_<Counting>),
+                                         hana::transform(bases, hana::template_<FaultInjecting>))),
+        hana::make_tuple(fallback,
+                         hana::template_<Counting>(hana::template_<FaultInjecting>(fallback))));
+}
+
+//! A Hana list of types as a std::tuple type, the type list BOOST_AUTO_TEST_CASE_TEMPLATE takes.
+template <class List>
+using as_std_tuple =
+    typename decltype(hana::unpack(std::declval<List>(), hana::template_<std::tuple>))::type;
+
+//! The kernel backends.
+using RealBackends = as_std_tuple<decltype(kernel_backends)>;
+//! The kernel backends and their compositions.
+using RealBackendsComposed = as_std_tuple<decltype(with_compositions(kernel_backends))>;
+//! The mock backends and their compositions.
+using MockBackendsComposed = as_std_tuple<decltype(with_compositions(mock_backends))>;
+
+//! B made over MockNetwork `n` (a mock backend or a composition of them).
+inline MockBackend over_mock(std::type_identity<MockBackend>, MockNetwork& n) {
+    return MockBackend(n);
+}
+inline MockGsoBackend over_mock(std::type_identity<MockGsoBackend>, MockNetwork& n) {
+    return MockGsoBackend(MockGsoOps(n));
+}
+template <class Inner>
+Counting<Inner> over_mock(std::type_identity<Counting<Inner>>, MockNetwork& n);
+template <class Inner>
+FaultInjecting<Inner> over_mock(std::type_identity<FaultInjecting<Inner>>, MockNetwork& n);
+template <class... Inner>
+Fallback<Inner...> over_mock(std::type_identity<Fallback<Inner...>>, MockNetwork& n);
+
+template <class Inner>
+Counting<Inner> over_mock(std::type_identity<Counting<Inner>>, MockNetwork& n) {
+    return Counting<Inner>(over_mock(std::type_identity<Inner>{}, n));
+}
+template <class Inner>
+FaultInjecting<Inner> over_mock(std::type_identity<FaultInjecting<Inner>>, MockNetwork& n) {
+    return FaultInjecting<Inner>(over_mock(std::type_identity<Inner>{}, n));
+}
+template <class... Inner>
+Fallback<Inner...> over_mock(std::type_identity<Fallback<Inner...>>, MockNetwork& n) {
+    return Fallback<Inner...>(over_mock(std::type_identity<Inner>{}, n)...);
+}
+
+/*! Why backend B refuses a UDP socket on this machine (its probe() says no: IoUringBackend
+    where the kernel disables io_uring, and what wraps it alone); empty if it does not. A
+    Fallback accepts when one of its backends does. Tests skip B, with a message, when set.
+*/
+template <class B>
+std::error_code refusal_here() {
+    if constexpr (ProbingBackend<B>) {
+        boost::asio::io_context io;
+        auto s = mmsg::testing::bound_socket(io, mmsg::testing::v4_loopback());
+        return B{}.probe(s.native_handle());
+    }
+    return {};
+}
 
 } // namespace mmsg::test
 

@@ -13,8 +13,8 @@
 #include <mmsg/asio.hpp>
 
 #include "../support/backends.hpp"
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE transport_connected
 #include <boost/test/unit_test.hpp>
@@ -36,12 +36,6 @@ using Bytes = std::vector<std::byte>;
 
 namespace {
 
-std::vector<Bytes> numbered_payloads(std::size_t n, std::size_t size, std::uint32_t first = 0) {
-    std::vector<Bytes> p;
-    for (std::size_t i = 0; i < n; ++i) p.push_back(test::numbered(size, first + static_cast<std::uint32_t>(i)));
-    return p;
-}
-
 template <class B>
 std::vector<Packet> receive(udp::socket& rx, std::size_t n) {
     BOOST_REQUIRE(!detail::set_timeout(rx.native_handle(), SO_RCVTIMEO, 5'000'000));
@@ -59,12 +53,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(payloads_alone_reach_the_connected_peer, B, test::
     for (const bool v6 : {false, true}) {
         BOOST_TEST_CONTEXT((v6 ? "IPv6" : "IPv4")) {
             asio::io_context io;
-            const Endpoint local = v6 ? test::v6_loopback() : test::v4_loopback();
-            udp::socket rx = test::bound_socket(io, local);
-            udp::socket tx = test::bound_socket(io, local);
+            const Endpoint local = v6 ? testing::v6_loopback() : testing::v4_loopback();
+            udp::socket rx = testing::bound_socket(io, local);
+            udp::socket tx = testing::bound_socket(io, local);
             tx.connect(rx.local_endpoint());
             // Same size: LinuxGsoBackend sends them as trains to the connected peer.
-            const std::vector<Bytes> payloads = numbered_payloads(40, 300);
+            const std::vector<Bytes> payloads = testing::numbered_payloads(40, 300);
             std::vector<std::span<const std::byte>> batch(payloads.begin(), payloads.end());
             std::vector<std::error_code> status(batch.size());
             BatchSender<B> sender;
@@ -73,7 +67,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(payloads_alone_reach_the_connected_peer, B, test::
             BOOST_TEST(r.ok());
             const auto got = receive<B>(rx, payloads.size());
             for (std::size_t i = 0; i < got.size(); ++i) {
-                BOOST_TEST(test::same_bytes(got[i].data(), payloads[i]), "datagram " << i);
+                BOOST_TEST(testing::same_bytes(got[i].data(), payloads[i]), "datagram " << i);
                 BOOST_TEST((got[i].meta.addr == tx.local_endpoint()));
             }
         }
@@ -82,14 +76,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(payloads_alone_reach_the_connected_peer, B, test::
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(connected_and_addressed_datagrams_mix_in_one_batch, B, test::RealBackends) {
     asio::io_context io;
-    udp::socket peer = test::bound_socket(io, test::v4_loopback());
-    udp::socket other = test::bound_socket(io, test::v4_loopback());
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket peer = testing::bound_socket(io, testing::v4_loopback());
+    udp::socket other = testing::bound_socket(io, testing::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     tx.connect(peer.local_endpoint());
     const Endpoint other_ep = other.local_endpoint();
     // An unconnected receiver's datagrams are not filtered by the sender's connection: the
     // kernel sends an addressed datagram where it says, even on a connected socket.
-    const std::vector<Bytes> payloads = numbered_payloads(9, 120);
+    const std::vector<Bytes> payloads = testing::numbered_payloads(9, 120);
     SendOptions ect1;
     ect1.ecn = Ecn::ect1;
     BOOST_REQUIRE(!request_metadata(peer, Metadata::ecn));
@@ -104,25 +98,25 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(connected_and_addressed_datagrams_mix_in_one_batch
     const auto at_other = receive<B>(other, 3);
     const std::size_t peer_order[] = {0, 1, 3, 4, 6, 7}, other_order[] = {2, 5, 8};
     for (std::size_t i = 0; i < 6; ++i) {
-        BOOST_TEST(test::same_bytes(at_peer[i].data(), payloads[peer_order[i]]));
+        BOOST_TEST(testing::same_bytes(at_peer[i].data(), payloads[peer_order[i]]));
         BOOST_TEST((at_peer[i].meta.ecn == (peer_order[i] % 3 == 1 ? Ecn::ect1 : Ecn::not_ect)),
                    "datagram " << peer_order[i]);
     }
-    for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(test::same_bytes(at_other[i].data(), payloads[other_order[i]]));
+    for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(testing::same_bytes(at_other[i].data(), payloads[other_order[i]]));
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(connected_peer_with_options_on_a_dual_stack_socket, B, test::RealBackends) {
     // No destination, so both families' control messages go: the IPv4-mapped peer's path
     // reads IP_TOS, and the datagram arrives with its ECN.
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, test::v4_loopback());
+    udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
     BOOST_REQUIRE(!request_metadata(rx, Metadata::ecn));
     udp::socket tx(io, udp::v6());
     tx.set_option(asio::ip::v6_only(false));
     tx.bind(udp::endpoint(asio::ip::address_v6::any(), 0));
     tx.connect(udp::endpoint(asio::ip::make_address_v6(asio::ip::v4_mapped, rx.local_endpoint().address().to_v4()),
                              rx.local_endpoint().port()));
-    const Bytes payload = test::numbered(64, 1);
+    const Bytes payload = testing::numbered(64, 1);
     SendOptions ce;
     ce.ecn = Ecn::ce;
     const std::array batch{std::tuple{std::span<const std::byte>(payload), connected_peer, ce}};
@@ -134,9 +128,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(connected_peer_with_options_on_a_dual_stack_socket
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(without_a_connection_a_payload_alone_fails_with_edestaddrreq, B, test::RealBackends) {
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, test::v4_loopback());
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
-    const std::vector<Bytes> payloads = numbered_payloads(4, 64);
+    udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
+    const std::vector<Bytes> payloads = testing::numbered_payloads(4, 64);
     const Endpoint to = rx.local_endpoint();
     // The first goes (addressed); the second has no destination: fatal, the rest not tried.
     // IoUringBackend submits every datagram at once and each has its own completion: the
@@ -158,29 +152,29 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(without_a_connection_a_payload_alone_fails_with_ed
         BOOST_TEST(r.failed == 1u);
         const auto got = receive<B>(rx, 3);
         const std::size_t order[] = {0, 2, 3};
-        for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(test::same_bytes(got[i].data(), payloads[order[i]]));
+        for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(testing::same_bytes(got[i].data(), payloads[order[i]]));
     } else {
         BOOST_TEST(r.sent == 1u);
         BOOST_TEST(r.failed == 3u);
         BOOST_TEST(r.fatal);
         for (std::size_t i = 2; i < 4; ++i) BOOST_TEST((status[i] == std::errc::destination_address_required));
-        BOOST_TEST(test::same_bytes(receive<B>(rx, 1)[0].data(), payloads[0]));
-        BOOST_TEST(test::nothing_queued(rx.native_handle()));
+        BOOST_TEST(testing::same_bytes(receive<B>(rx, 1)[0].data(), payloads[0]));
+        BOOST_TEST(testing::nothing_queued(rx.native_handle()));
     }
 }
 
 BOOST_AUTO_TEST_CASE(mmsg_socket_connects) {
-    Socket rx(test::v4_loopback());
-    Socket tx(test::v4_loopback());
+    Socket rx(testing::v4_loopback());
+    Socket tx(testing::v4_loopback());
     tx.connect(rx.local_endpoint());
-    const std::vector<Bytes> payloads = numbered_payloads(3, 50);
+    const std::vector<Bytes> payloads = testing::numbered_payloads(3, 50);
     BatchSender<> sender;
     BOOST_TEST(sender.batch_send(tx, payloads).sent == 3u);
     std::vector<Packet> got(3);
     BatchReceiver<> r;
     BOOST_REQUIRE(!detail::set_timeout(rx.native_handle(), SO_RCVTIMEO, 5'000'000));
     BOOST_REQUIRE(r.recv_mmsg_exact(rx, got) == 3u);
-    for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(test::same_bytes(got[i].data(), payloads[i]));
+    for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(testing::same_bytes(got[i].data(), payloads[i]));
     std::error_code ec;
     Socket closed;
     BOOST_TEST((closed.connect(rx.local_endpoint(), ec) == std::errc::bad_file_descriptor));
@@ -188,10 +182,10 @@ BOOST_AUTO_TEST_CASE(mmsg_socket_connects) {
 
 BOOST_AUTO_TEST_CASE(async_batch_send_of_payloads_alone) {
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, test::v4_loopback());
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     tx.connect(rx.local_endpoint());
-    const std::vector<Bytes> payloads = numbered_payloads(5, 80);
+    const std::vector<Bytes> payloads = testing::numbered_payloads(5, 80);
     BatchSender<> sender;
     std::optional<SendResult> done;
     async_batch_send(sender, tx, payloads, [&](std::error_code, SendResult r) { done = r; });
@@ -199,14 +193,14 @@ BOOST_AUTO_TEST_CASE(async_batch_send_of_payloads_alone) {
     BOOST_REQUIRE(done.has_value());
     BOOST_TEST(done->sent == 5u);
     const auto got = receive<DefaultBackend>(rx, 5);
-    for (std::size_t i = 0; i < 5; ++i) BOOST_TEST(test::same_bytes(got[i].data(), payloads[i]));
+    for (std::size_t i = 0; i < 5; ++i) BOOST_TEST(testing::same_bytes(got[i].data(), payloads[i]));
 }
 
 BOOST_AUTO_TEST_CASE(mock_network_connect) {
     MockNetwork net;
-    const int rx = net.open(test::v4_loopback(5000));
-    const int tx = net.open(test::v4_loopback(5001));
-    const std::vector<Bytes> payloads = numbered_payloads(6, 100);
+    const int rx = net.open(testing::v4_loopback(5000));
+    const int tx = net.open(testing::v4_loopback(5001));
+    const std::vector<Bytes> payloads = testing::numbered_payloads(6, 100);
     BatchSender<MockBackend> sender{MockBackend(net)};
     std::vector<std::error_code> status(6);
     // Not connected: EDESTADDRREQ, fatal.
@@ -221,7 +215,7 @@ BOOST_AUTO_TEST_CASE(mock_network_connect) {
     std::vector<Packet> got(6);
     std::error_code ec;
     BOOST_REQUIRE(receiver.recv_mmsg(rx, got, ec) == 6u);
-    for (std::size_t i = 0; i < 6; ++i) BOOST_TEST(test::same_bytes(got[i].data(), payloads[i]));
+    for (std::size_t i = 0; i < 6; ++i) BOOST_TEST(testing::same_bytes(got[i].data(), payloads[i]));
     // The peer's unreachable rule applies to datagrams without a destination too.
     net.unreachable(net.local_endpoint(rx));
     r = sender.batch_send(tx, payloads, status);
@@ -232,10 +226,10 @@ BOOST_AUTO_TEST_CASE(mock_network_connect) {
 #if MMSG_HAS_UDP_GSO
 BOOST_AUTO_TEST_CASE(mock_gso_trains_to_the_connected_peer) {
     MockNetwork net;
-    const int rx = net.open(test::v4_loopback(5000));
-    const int tx = net.open(test::v4_loopback(5001));
+    const int rx = net.open(testing::v4_loopback(5000));
+    const int tx = net.open(testing::v4_loopback(5001));
     net.connect(tx, net.local_endpoint(rx));
-    const std::vector<Bytes> payloads = numbered_payloads(10, 200);
+    const std::vector<Bytes> payloads = testing::numbered_payloads(10, 200);
     BatchSender<MockGsoBackend> sender{MockGsoBackend(MockGsoOps(net))};
     BOOST_TEST(sender.batch_send(tx, payloads).sent == 10u);
     BOOST_TEST(net.trains_sent() == 1u);
@@ -243,6 +237,6 @@ BOOST_AUTO_TEST_CASE(mock_gso_trains_to_the_connected_peer) {
     std::vector<Packet> got(10);
     std::error_code ec;
     BOOST_REQUIRE(receiver.recv_mmsg(rx, got, ec) == 10u);
-    for (std::size_t i = 0; i < 10; ++i) BOOST_TEST(test::same_bytes(got[i].data(), payloads[i]));
+    for (std::size_t i = 0; i < 10; ++i) BOOST_TEST(testing::same_bytes(got[i].data(), payloads[i]));
 }
 #endif

@@ -10,8 +10,8 @@
 
 #include <mmsg/batch_sender.hpp>
 
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE transport_error_queue
 #include <boost/test/unit_test.hpp>
@@ -41,7 +41,7 @@ namespace {
 
 // A port nothing listens on: bound once, then closed.
 Endpoint closed_port(asio::io_context& io, const Endpoint& local) {
-    udp::socket s = test::bound_socket(io, local);
+    udp::socket s = testing::bound_socket(io, local);
     const Endpoint ep = s.local_endpoint();
     s.close();
     return ep;
@@ -69,12 +69,12 @@ std::vector<DatagramError> read_reports(int fd, std::size_t n) {
 
 BOOST_AUTO_TEST_CASE(a_closed_ipv4_port_is_reported_per_destination_after_a_successful_send) {
     asio::io_context io;
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     BOOST_REQUIRE(!enable_error_queue(tx));
-    udp::socket rx = test::bound_socket(io, test::v4_loopback());
-    const Endpoint dead1 = closed_port(io, test::v4_loopback());
-    const Endpoint dead2 = closed_port(io, test::v4_loopback());
-    const std::vector<std::byte> d = test::numbered(20, 1);
+    udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
+    const Endpoint dead1 = closed_port(io, testing::v4_loopback());
+    const Endpoint dead2 = closed_port(io, testing::v4_loopback());
+    const std::vector<std::byte> d = testing::numbered(20, 1);
     const SendResult r = batch_send(tx, Batch{{d, dead1}, {d, rx.local_endpoint()}, {d, dead2}});
     BOOST_TEST(r.sent == 3u); // the kernel accepted every one: the error comes later
     const auto reports = read_reports(tx.native_handle(), 2);
@@ -98,10 +98,10 @@ BOOST_AUTO_TEST_CASE(a_closed_ipv4_port_is_reported_per_destination_after_a_succ
 
 BOOST_AUTO_TEST_CASE(a_closed_ipv6_port_is_reported_with_icmpv6) {
     asio::io_context io;
-    udp::socket tx = test::bound_socket(io, test::v6_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v6_loopback());
     BOOST_REQUIRE(!enable_error_queue(tx));
-    const Endpoint dead = closed_port(io, test::v6_loopback());
-    const std::vector<std::byte> d = test::numbered(20, 2);
+    const Endpoint dead = closed_port(io, testing::v6_loopback());
+    const std::vector<std::byte> d = testing::numbered(20, 2);
     BOOST_TEST(batch_send(tx, Batch{{d, dead}}).sent == 1u);
     const auto reports = read_reports(tx.native_handle(), 1);
     BOOST_REQUIRE(reports.size() == 1u);
@@ -114,11 +114,11 @@ BOOST_AUTO_TEST_CASE(a_closed_ipv6_port_is_reported_with_icmpv6) {
 
 BOOST_AUTO_TEST_CASE(many_reports_come_in_one_read) {
     asio::io_context io;
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     BOOST_REQUIRE(!enable_error_queue(tx));
     std::vector<Endpoint> dead;
-    for (int i = 0; i < 8; ++i) dead.push_back(closed_port(io, test::v4_loopback()));
-    const std::vector<std::byte> d = test::numbered(8, 3);
+    for (int i = 0; i < 8; ++i) dead.push_back(closed_port(io, testing::v4_loopback()));
+    const std::vector<std::byte> d = testing::numbered(8, 3);
     BOOST_TEST(multi_target_send(tx, d, dead).sent == 8u);
     const auto reports = read_reports(tx.native_handle(), 8);
     BOOST_REQUIRE(reports.size() == 8u);
@@ -127,9 +127,9 @@ BOOST_AUTO_TEST_CASE(many_reports_come_in_one_read) {
 
 BOOST_AUTO_TEST_CASE(the_asynchronous_form_waits_for_the_report) {
     asio::io_context io;
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     BOOST_REQUIRE(!enable_error_queue(tx));
-    const Endpoint dead = closed_port(io, test::v4_loopback());
+    const Endpoint dead = closed_port(io, testing::v4_loopback());
     std::array<DatagramError, 4> reports;
     std::optional<std::size_t> got;
     // Started before anything is sent: it waits for the error condition.
@@ -139,7 +139,7 @@ BOOST_AUTO_TEST_CASE(the_asynchronous_form_waits_for_the_report) {
     });
     io.poll();
     BOOST_TEST(!got);
-    const std::vector<std::byte> d = test::numbered(20, 4);
+    const std::vector<std::byte> d = testing::numbered(20, 4);
     BOOST_TEST(batch_send(tx, Batch{{d, dead}}).sent == 1u);
     io.run_for(std::chrono::seconds(10));
     BOOST_REQUIRE(got);
@@ -149,22 +149,22 @@ BOOST_AUTO_TEST_CASE(the_asynchronous_form_waits_for_the_report) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_refused) {
-    test::DevNull dn;
+    testing::DevNull dn;
     MMSG_CHECK_ERRC(enable_error_queue(dn.fd), std::errc::not_a_socket);
     std::array<DatagramError, 2> e;
     std::error_code ec;
     BOOST_TEST(read_error_queue(dn.fd, e, ec) == 0u);
     MMSG_CHECK_ERRC(ec, std::errc::not_a_socket);
     asio::io_context io;
-    udp::socket s = test::bound_socket(io, test::v4_loopback());
+    udp::socket s = testing::bound_socket(io, testing::v4_loopback());
     BOOST_TEST(path_mtu(s, ec) == 0u);
     MMSG_CHECK_ERRC(ec, std::errc::not_connected); // unconnected: learn it per destination
 }
 
 BOOST_AUTO_TEST_CASE(a_connected_socket_knows_its_path_mtu) {
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, test::v4_loopback());
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     tx.connect(rx.local_endpoint());
     std::error_code ec;
     const std::size_t mtu = path_mtu(tx, ec);
@@ -206,8 +206,8 @@ BOOST_AUTO_TEST_CASE(over_the_path_mtu_with_dont_fragment_fails_alone_and_the_qu
     if (child == 0) {
         if (!own_loopback_with_mtu(1280)) ::_exit(77);
         asio::io_context io;
-        udp::socket rx = test::bound_socket(io, test::v4_loopback());
-        udp::socket tx = test::bound_socket(io, test::v4_loopback());
+        udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
+        udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
         if (enable_error_queue(tx) || set_path_mtu_discovery(tx, PathMtuDiscovery::on)) ::_exit(1);
         const std::vector<std::byte> small(100, std::byte{1}), big(1400, std::byte{2});
         std::vector<std::error_code> status(3);

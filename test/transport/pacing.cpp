@@ -17,8 +17,8 @@
 #include <mmsg/socket_state.hpp>
 
 #include "../support/backends.hpp"
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE transport_pacing
 #include <boost/test/unit_test.hpp>
@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(a_release_time_travels_as_scm_txtime_and_reads_back) {
 
 BOOST_AUTO_TEST_CASE(datagrams_with_different_release_times_never_share_a_train) {
     const std::vector<std::byte> payload(100, std::byte{7});
-    const Endpoint to = test::v4_loopback(9);
+    const Endpoint to = testing::v4_loopback(9);
     const Clock::time_point t0(1s), t1(2s);
     const SendOptions a = released_at(t0), a2 = released_at(t0), b = released_at(t1);
     // 3 at t0, 2 at t1, 1 at t0, 1 with none: four trains.
@@ -127,12 +127,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_release_time_without_so_txtime_fails_that_datagr
     // The kernel refuses SCM_TXTIME on a socket without SO_TXTIME (EINVAL); the batch goes
     // on, and on LinuxGsoBackend the refused train is not taken for a lack of offload.
     asio::io_context io;
-    udp::socket rx = test::bound_socket(io, test::v4_loopback());
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket rx = testing::bound_socket(io, testing::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     SocketState state;
     const Endpoint to = rx.local_endpoint();
     std::vector<std::vector<std::byte>> payloads;
-    for (std::uint32_t i = 0; i < 8; ++i) payloads.push_back(test::numbered(200, i));
+    for (std::uint32_t i = 0; i < 8; ++i) payloads.push_back(testing::numbered(200, i));
     const SendOptions paced = released_at(Clock::now());
     Batch batch;
     for (std::size_t i = 0; i < 8; ++i) batch.emplace_back(payloads[i], to, (i >= 3 && i < 6) ? paced : SendOptions{});
@@ -156,14 +156,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_release_time_without_so_txtime_fails_that_datagr
     std::error_code ec;
     BOOST_REQUIRE(receiver.recv_mmsg_exact(rx, got, ec) == 13u);
     const std::size_t order[] = {0, 1, 2, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7};
-    for (std::size_t i = 0; i < 13; ++i) BOOST_TEST(test::same_bytes(got[i].data(), payloads[order[i]]));
+    for (std::size_t i = 0; i < 13; ++i) BOOST_TEST(testing::same_bytes(got[i].data(), payloads[order[i]]));
 }
 
 BOOST_AUTO_TEST_CASE(pacing_path_on_loopback_says_noqueue_does_not_pace) {
     asio::io_context io;
-    udp::socket tx = test::bound_socket(io, test::v4_loopback());
+    udp::socket tx = testing::bound_socket(io, testing::v4_loopback());
     std::error_code ec;
-    const PacingPath p = enable_pacing(tx, test::v4_loopback(9), ec);
+    const PacingPath p = enable_pacing(tx, testing::v4_loopback(9), ec);
     BOOST_REQUIRE_MESSAGE(!ec, ec.message());
     BOOST_TEST(p.interface_index == if_nametoindex("lo"));
     BOOST_TEST(p.qdisc == "noqueue");
@@ -199,7 +199,7 @@ constexpr auto first_release = 100ms, gap = 4ms;
 template <class B>
 std::string send_paced(udp::socket& tx, udp::socket& rx, std::vector<Arrival>& out) {
     std::vector<std::vector<std::byte>> payloads;
-    for (std::uint32_t i = 0; i < trains * per_train; ++i) payloads.push_back(test::numbered(datagram_size, i));
+    for (std::uint32_t i = 0; i < trains * per_train; ++i) payloads.push_back(testing::numbered(datagram_size, i));
     const Endpoint to = rx.local_endpoint();
     // The offset of CLOCK_REALTIME (receive timestamps) over CLOCK_MONOTONIC (release times),
     // read in the narrowest of a few brackets.
@@ -222,8 +222,8 @@ std::string send_paced(udp::socket& tx, udp::socket& rx, std::vector<Arrival>& o
     if (receiver.recv_mmsg_exact(rx, got, ec) != got.size()) return "received too few: " + ec.message();
     for (const Packet& p : got) {
         std::uint32_t index = 0;
-        std::memcpy(&index, p.data().data(), sizeof index); // test::numbered starts with its index
-        if (index >= payloads.size() || !test::same_bytes(p.data(), payloads[index])) return "a payload changed";
+        std::memcpy(&index, p.data().data(), sizeof index); // testing::numbered starts with its index
+        if (index >= payloads.size() || !testing::same_bytes(p.data(), payloads[index])) return "a payload changed";
         out.push_back({index / per_train, base + static_cast<int>(index / per_train) * gap, p.meta.timestamp - offset});
     }
     return {};
@@ -260,13 +260,13 @@ PacedRun paced_run_in_namespaces() {
     if (::setns(ns_b, CLONE_NEWNET) != 0 || !run("ip addr add 198.18.0.2/30 dev " + veth_b) ||
         !run("ip link set " + veth_b + " up"))
         return run_.failure = "configure " + veth_b, run_;
-    udp::socket rx = test::bound_socket(io, rx_at); // lives in namespace B
-    test::set_rcvbuf(rx, 1 << 20);
+    udp::socket rx = testing::bound_socket(io, rx_at); // lives in namespace B
+    testing::set_rcvbuf(rx, 1 << 20);
     if (request_metadata(rx, Metadata::timestamp) ||
         detail::set_timeout(rx.native_handle(), SO_RCVTIMEO, 5'000'000))
         return run_.failure = "receiver options", run_;
     if (::setns(ns_a, CLONE_NEWNET) != 0) return run_.failure = "back to namespace A", run_;
-    udp::socket tx = test::bound_socket(io, Endpoint(asio::ip::make_address("198.18.0.1"), 0));
+    udp::socket tx = testing::bound_socket(io, Endpoint(asio::ip::make_address("198.18.0.1"), 0));
     if (enable_pacing(tx)) return run_.failure = "enable_pacing", run_;
 
     const auto one = [&]<class B>(const char* name) {

@@ -1,5 +1,5 @@
 // IoUringBackend: what is specific to io_uring (the contract itself is proved by the
-// conformance kit in test/compose and the shared suite in test/backend).
+// conformance kit, test/compose/conformance.cpp).
 #include <mmsg/backend/io_uring.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
 
@@ -10,8 +10,8 @@
 #include <mmsg/counting.hpp>
 #include <mmsg/detail/uring_completions.hpp>
 
-#include "../support/datagrams.hpp"
-#include "../support/loopback.hpp"
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #define BOOST_TEST_MODULE uring_io_uring_backend
 #include <boost/test/unit_test.hpp>
@@ -24,7 +24,9 @@
 #include <vector>
 
 using namespace mmsg;
-using namespace mmsg::test;
+using namespace mmsg::testing;
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
 
 // ---- completion settling: pure, no kernel ----
 
@@ -112,7 +114,7 @@ BOOST_AUTO_TEST_CASE(rejected_datagrams_fail_alone_within_one_call_and_the_rest_
     auto rx = bound_socket(io, v4_loopback());
     std::vector<std::vector<std::byte>> p;
     for (std::uint32_t i = 0; i < 40; ++i)
-        p.push_back(payload(64, 7, i));
+        p.push_back(numbered(64, 7000 + i));
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> b;
     for (std::size_t i = 0; i < 40; ++i)
         b.emplace_back(p[i], i % 10 == 3 ? broadcast() : Endpoint(rx.local_endpoint()));
@@ -135,7 +137,7 @@ BOOST_AUTO_TEST_CASE(rejected_datagrams_fail_alone_within_one_call_and_the_rest_
     std::size_t k = 0;
     for (std::uint32_t i = 0; i < 40; ++i) {
         if (i % 10 == 3) continue;
-        const auto want = payload(64, 7, i);
+        const auto want = numbered(64, 7000 + i);
         BOOST_TEST((std::vector<std::byte>(got[k].data().begin(), got[k].data().end()) == want),
                    "datagram " << i);
         ++k;
@@ -249,7 +251,7 @@ BOOST_AUTO_TEST_CASE(sqpoll_calls_that_fill_the_ring_back_to_back_lose_nothing) 
     constexpr std::size_t per_batch = 1024;
     std::vector<std::vector<std::byte>> payloads;
     for (std::size_t i = 0; i < per_batch; ++i)
-        payloads.push_back(payload(16, 5, static_cast<std::uint32_t>(i)));
+        payloads.push_back(numbered(16, 5000 + static_cast<std::uint32_t>(i)));
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch;
     for (const auto& p : payloads) batch.emplace_back(p, rx.local_endpoint());
     std::vector<Packet> got(per_batch);

@@ -116,20 +116,11 @@ public:
         State& s = *state_;
         std::size_t n = std::min<std::size_t>(items.size(), opts_.entries);
         for (std::size_t i = 0; i < n; ++i) {
-            const SendItem& it = items[i];
             msghdr& h = s.send_hdr[i];
-            detail::set_destination(h, it.dest);
-            s.send_iov[i].iov_base = const_cast<std::byte*>(it.data);
-            s.send_iov[i].iov_len = it.size;
-            h.msg_controllen = 0;
-            if (detail::has_options(it.options)) {
-                if (std::error_code e = detail::options_error(*it.options, it.dest)) {
-                    if (i == 0) return {0, e}; // this datagram is refused
-                    n = i;                     // move those before it; the next call reports it
-                    break;
-                }
-                h.msg_control = s.send_ctl[i].bytes;
-                h.msg_controllen = detail::write_send_control(s.send_ctl[i].bytes, *it.options, it.dest);
+            if (std::error_code e = detail::fill_plain_message(h, s.send_iov[i], s.send_ctl[i].bytes, items[i])) {
+                if (i == 0) return {0, e}; // this datagram is refused
+                n = i;                     // move those before it; the next call reports it
+                break;
             }
             io_uring_sqe* sqe = detail::uring_next_sqe(s.ring);
             if (sqe == nullptr) {

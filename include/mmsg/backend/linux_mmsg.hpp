@@ -49,22 +49,12 @@ public:
         if (std::error_code e = detail::refuse_non_datagram(s)) return {0, e};
         std::size_t n = std::min(items.size(), max_send);
         SendArrays& a = send_arrays();
-        for (std::size_t i = 0; i < n; ++i) {
-            const SendItem& it = items[i];
-            msghdr& h = a.hdr[i].msg_hdr;
-            detail::set_destination(h, it.dest);
-            a.iov[i].iov_base = const_cast<std::byte*>(it.data);
-            a.iov[i].iov_len = it.size;
-            h.msg_controllen = 0;
-            if (detail::has_options(it.options)) {
-                if (std::error_code e = detail::options_error(*it.options, it.dest)) {
-                    if (i == 0) return {0, e}; // this datagram is refused
-                    n = i;                     // send those before it; the next call reports it
-                    break;
-                }
-                h.msg_controllen = detail::write_send_control(a.ctl[i].bytes, *it.options, it.dest);
+        for (std::size_t i = 0; i < n; ++i)
+            if (std::error_code e = detail::fill_plain_message(a.hdr[i].msg_hdr, a.iov[i], a.ctl[i].bytes, items[i])) {
+                if (i == 0) return {0, e}; // this datagram is refused
+                n = i;                     // send those before it; the next call reports it
+                break;
             }
-        }
         std::error_code ec;
         const int r = detail::sys_sendmmsg(s.fd, a.hdr, static_cast<unsigned>(n),
                                            detail::flags_for(mode == WaitMode::never), ec);

@@ -42,15 +42,12 @@ public:
                 if (detail::sys_sendto(s.fd, it.data, it.size, it.dest, flags, ec) < 0) return {i, ec};
             } else {
                 // Options go as control messages: sendmsg instead of sendto.
-                if ((ec = detail::options_error(*it.options, it.dest))) return {i, ec};
                 alignas(cmsghdr) unsigned char control[detail::send_control_room];
-                iovec iov{const_cast<std::byte*>(it.data), it.size};
+                iovec iov{};
                 msghdr h{};
-                detail::set_destination(h, it.dest);
                 h.msg_iov = &iov;
                 h.msg_iovlen = 1;
-                h.msg_control = control;
-                h.msg_controllen = detail::write_send_control(control, *it.options, it.dest);
+                if ((ec = detail::fill_plain_message(h, iov, control, it))) return {i, ec};
                 if (detail::sys_sendmsg(s.fd, &h, flags, ec) < 0) return {i, ec};
             }
             errors[i].clear();

@@ -5,6 +5,7 @@
 
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/assign_meta.hpp>
+#include <mmsg/detail/cmsg_walk.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/ecn.hpp>
 #include <mmsg/meta.hpp>
@@ -47,41 +48,18 @@ struct RecvControl {
     ReceivedMetadata meta{};        //!< ECN, local address and interface, timestamp
 };
 
-namespace control {
-// The payload of one well-formed message, at least `n` bytes of it, copied into `out`.
-template <class T>
-bool read(const unsigned char* data, std::size_t len, T& out) noexcept {
-    if (len < sizeof(T)) return false;
-    std::memcpy(&out, data, sizeof(T));
-    return true;
-}
-} // namespace control
-
 //! Reads the control messages of `h` (msg_control / msg_controllen as the kernel left
 //! them). Only well-formed messages are read: a cmsg_len that overruns msg_controllen or is
 //! too short for its payload is ignored, never dereferenced.
 inline RecvControl parse_control(const msghdr& h) noexcept {
     RecvControl c;
     c.control_truncated = (h.msg_flags & MSG_CTRUNC) != 0;
-    if (h.msg_control == nullptr || h.msg_controllen < sizeof(cmsghdr)) return c;
-    const auto* base = static_cast<const unsigned char*>(h.msg_control);
-    const std::size_t total = h.msg_controllen;
-    std::size_t off = 0;
-    // Walks the buffer by hand rather than with CMSG_NXTHDR so that every bound is checked
-    // against msg_controllen before anything is read.
-    while (total - off >= sizeof(cmsghdr)) {
-        cmsghdr hdr;
-        std::memcpy(&hdr, base + off, sizeof hdr);
-        // Payload starts CMSG_LEN(0) bytes into the message (the aligned header).
-        const std::size_t head = CMSG_LEN(0);
-        if (hdr.cmsg_len < head || hdr.cmsg_len > total - off) break;
-        const unsigned char* data = base + off + head;
-        const std::size_t len = hdr.cmsg_len - head;
-        if (hdr.cmsg_level == SOL_SOCKET) {
+    for_each_cmsg(h, [&](int level, int type, const unsigned char* data, std::size_t len) noexcept {
+        if (level == SOL_SOCKET) {
 #ifdef SO_RXQ_OVFL
-            if (hdr.cmsg_type == SO_RXQ_OVFL && control::read(data, len, c.drops)) c.has_drops = true;
+            if (type == SO_RXQ_OVFL && control::read(data, len, c.drops)) c.has_drops = true;
 #endif
-            if (hdr.cmsg_type == SCM_TIMESTAMPNS) {
+            if (type == SCM_TIMESTAMPNS) {
                 timespec ts{};
                 // A time the nanosecond count can hold (until 2262), else it is not a time.
                 constexpr long long max_sec = std::chrono::nanoseconds::max().count() / 1'000'000'000 - 1;
@@ -89,9 +67,9 @@ inline RecvControl parse_control(const msghdr& h) noexcept {
                     ts.tv_nsec >= 0 && ts.tv_nsec < 1'000'000'000)
                     c.meta.timestamp = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
             }
-        } else if (hdr.cmsg_level == SOL_UDP) {
+        } else if (level == SOL_UDP) {
 #ifdef UDP_GRO
-            if (hdr.cmsg_type == UDP_GRO) {
+            if (type == UDP_GRO) {
                 // The kernel writes an int; a u16 from older kernels is accepted too.
                 int seg = 0;
                 std::uint16_t seg16 = 0;
@@ -99,23 +77,23 @@ inline RecvControl parse_control(const msghdr& h) noexcept {
                 else if (control::read(data, len, seg16)) c.gro_segment = seg16;
             }
 #endif
-        } else if (hdr.cmsg_level == IPPROTO_IP) {
-            if (hdr.cmsg_type == IP_TOS) {
+        } else if (level == IPPROTO_IP) {
+            if (type == IP_TOS) {
                 // One byte: the whole TOS, ECN in its two low bits.
                 std::uint8_t tos = 0;
                 if (control::read(data, len, tos)) c.meta.ecn = static_cast<Ecn>(tos & 3);
-            } else if (hdr.cmsg_type == IP_PKTINFO) {
+            } else if (type == IP_PKTINFO) {
                 in_pktinfo pi{};
                 if (control::read(data, len, pi)) {
                     c.meta.local = boost::asio::ip::address_v4(ntohl(pi.ipi_addr.s_addr));
                     c.meta.interface_index = static_cast<std::uint32_t>(pi.ipi_ifindex);
                 }
             }
-        } else if (hdr.cmsg_level == IPPROTO_IPV6) {
-            if (hdr.cmsg_type == IPV6_TCLASS) {
+        } else if (level == IPPROTO_IPV6) {
+            if (type == IPV6_TCLASS) {
                 int tclass = 0;
                 if (control::read(data, len, tclass)) c.meta.ecn = static_cast<Ecn>(tclass & 3);
-            } else if (hdr.cmsg_type == IPV6_PKTINFO) {
+            } else if (type == IPV6_PKTINFO) {
                 in6_pktinfo pi{};
                 if (control::read(data, len, pi)) {
                     boost::asio::ip::address_v6::bytes_type b;
@@ -125,10 +103,7 @@ inline RecvControl parse_control(const msghdr& h) noexcept {
                 }
             }
         }
-        const std::size_t step = CMSG_ALIGN(hdr.cmsg_len);
-        if (step == 0 || step > total - off) break;
-        off += step;
-    }
+    });
     return c;
 }
 

@@ -4,6 +4,9 @@
 #ifndef MMSG_DETAIL_SEND_CONTROL_HPP
 #define MMSG_DETAIL_SEND_CONTROL_HPP
 
+#include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/cmsg_walk.hpp>
+#include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/send_options.hpp>
 
@@ -19,6 +22,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace mmsg::detail {
 
@@ -138,57 +142,59 @@ inline std::size_t write_send_control(unsigned char* buf, const SendOptions& o,
     return len;
 }
 
+/*! Fills the one-datagram message `h` for `it`: its destination (none for the connected
+    peer), its payload as `iov` (which h.msg_iov must point at, msg_iovlen 1), and its
+    options' control messages in `ctl` (send_control_room bytes, aligned for cmsghdr).
+    Returns options_error's verdict; when the options are refused nothing is written. The
+    one place the plain backends (sendmmsg, sendmsg, io_uring) turn a SendItem into a
+    message.
+*/
+inline std::error_code fill_plain_message(msghdr& h, iovec& iov, unsigned char* ctl, const SendItem& it) noexcept {
+    h.msg_controllen = 0;
+    if (has_options(it.options)) {
+        if (std::error_code e = options_error(*it.options, it.dest)) return e;
+        h.msg_control = ctl;
+        h.msg_controllen = write_send_control(ctl, *it.options, it.dest);
+    }
+    set_destination(h, it.dest);
+    iov.iov_base = const_cast<std::byte*>(it.data);
+    iov.iov_len = it.size;
+    return {};
+}
+
 /*! Reads the options back from the control messages of an outgoing message `h` (what
     write_send_control wrote; other messages are skipped). For the mock network, which
     must see what the kernel would.
 */
 inline SendOptions read_send_control(const msghdr& h) noexcept {
     SendOptions o;
-    if (h.msg_control == nullptr) return o;
-    const auto* base = static_cast<const unsigned char*>(h.msg_control);
-    const std::size_t total = h.msg_controllen;
-    for (std::size_t off = 0; total - off >= sizeof(cmsghdr);) {
-        cmsghdr c;
-        std::memcpy(&c, base + off, sizeof c);
-        if (c.cmsg_len < CMSG_LEN(0) || c.cmsg_len > total - off) break;
-        const unsigned char* data = base + off + CMSG_LEN(0);
-        const std::size_t len = c.cmsg_len - CMSG_LEN(0);
+    for_each_cmsg(h, [&](int level, int type, const unsigned char* data, std::size_t len) {
         int tos = -1;
-        if (((c.cmsg_level == IPPROTO_IP && c.cmsg_type == IP_TOS) ||
-             (c.cmsg_level == IPPROTO_IPV6 && c.cmsg_type == IPV6_TCLASS)) &&
-            len >= sizeof tos) {
-            std::memcpy(&tos, data, sizeof tos);
+        in_pktinfo pi4;
+        in6_pktinfo pi6;
+        std::uint64_t t = 0;
+        if (((level == IPPROTO_IP && type == IP_TOS) || (level == IPPROTO_IPV6 && type == IPV6_TCLASS)) &&
+            control::read(data, len, tos)) {
             o.ecn = static_cast<Ecn>(tos & 3);
             o.dscp = static_cast<std::uint8_t>((tos >> 2) & 63);
-        } else if (c.cmsg_level == IPPROTO_IP && c.cmsg_type == IP_PKTINFO && len >= sizeof(in_pktinfo)) {
-            in_pktinfo pi;
-            std::memcpy(&pi, data, sizeof pi);
-            o.interface_index = static_cast<std::uint32_t>(pi.ipi_ifindex);
-            if (pi.ipi_spec_dst.s_addr != 0)
-                o.source = boost::asio::ip::address_v4(ntohl(pi.ipi_spec_dst.s_addr));
-        } else if (c.cmsg_level == IPPROTO_IPV6 && c.cmsg_type == IPV6_PKTINFO &&
-                   len >= sizeof(in6_pktinfo)) {
-            in6_pktinfo pi;
-            std::memcpy(&pi, data, sizeof pi);
-            o.interface_index = pi.ipi6_ifindex;
+        } else if (level == IPPROTO_IP && type == IP_PKTINFO && control::read(data, len, pi4)) {
+            o.interface_index = static_cast<std::uint32_t>(pi4.ipi_ifindex);
+            if (pi4.ipi_spec_dst.s_addr != 0)
+                o.source = boost::asio::ip::address_v4(ntohl(pi4.ipi_spec_dst.s_addr));
+        } else if (level == IPPROTO_IPV6 && type == IPV6_PKTINFO && control::read(data, len, pi6)) {
+            o.interface_index = pi6.ipi6_ifindex;
             boost::asio::ip::address_v6::bytes_type b;
-            std::memcpy(b.data(), &pi.ipi6_addr, b.size());
+            std::memcpy(b.data(), &pi6.ipi6_addr, b.size());
             const boost::asio::ip::address_v6 a(b);
             // (Both families' messages for the connected peer: the IPv4 one names it plainly.)
             if (!a.is_unspecified() && !(a.is_v4_mapped() && o.source.is_v4())) o.source = a;
-        } else if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == SCM_TXTIME &&
-                   len >= sizeof(std::uint64_t)) {
-            std::uint64_t t;
-            std::memcpy(&t, data, sizeof t);
-            if (t <= static_cast<std::uint64_t>(std::chrono::nanoseconds::max().count()))
-                o.release_time = std::chrono::steady_clock::time_point(
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::nanoseconds(static_cast<std::int64_t>(t))));
+        } else if (level == SOL_SOCKET && type == SCM_TXTIME && control::read(data, len, t) &&
+                   t <= static_cast<std::uint64_t>(std::chrono::nanoseconds::max().count())) {
+            o.release_time = std::chrono::steady_clock::time_point(
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::nanoseconds(static_cast<std::int64_t>(t))));
         }
-        const std::size_t step = CMSG_ALIGN(c.cmsg_len);
-        if (step == 0 || step > total - off) break;
-        off += step;
-    }
+    });
     return o;
 }
 

@@ -117,7 +117,9 @@ public:
         script_.fail_nth(n, ec);
     }
 
-    //! Each backend call moves at most `k` datagrams (k >= 1); no_limit lifts it.
+    //! Each call into the network (a MockBackend call, or one of the mock system calls a
+    //! MockGsoBackend call makes: a receive may make two) moves at most `k` datagrams
+    //! (k >= 1); no_limit lifts it.
     void limit_per_call(std::size_t k) {
         if (k == 0) throw std::invalid_argument("mmsg::MockNetwork::limit_per_call: k must be >= 1");
         std::lock_guard lock(mu_);
