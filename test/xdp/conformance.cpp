@@ -24,9 +24,12 @@
 #include <mmsg/fallback.hpp>
 #include <mmsg/metadata.hpp>
 #include <mmsg/testing/conformance.hpp>
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <array>
 #include <cstring>
@@ -140,7 +143,7 @@ BOOST_AUTO_TEST_CASE(the_receive_ring_carries_ipv6_and_dual_stack_datagrams_on_t
     namespace asio = boost::asio;
     using udp = asio::ip::udp;
     asio::io_context io;
-    auto bound = [&](const char* at) { return testing::detail::bound(io, Endpoint(asio::ip::make_address(at), 0)); };
+    auto bound = [&](const char* at) { return testing::bound_socket(io, Endpoint(asio::ip::make_address(at), 0)); };
     const XdpBackend backend(q);
 
     { // IPv6: source, bytes, ECN and local address through both rings.
@@ -154,7 +157,7 @@ BOOST_AUTO_TEST_CASE(the_receive_ring_carries_ipv6_and_dual_stack_datagrams_on_t
         std::vector<std::tuple<std::span<const std::byte>, Endpoint, SendOptions>> batch;
         SendOptions ect0;
         ect0.ecn = Ecn::ect0;
-        for (std::size_t i = 0; i < 20; ++i) p.push_back(testing::detail::bytes_for(i, 30 + i * 7));
+        for (std::size_t i = 0; i < 20; ++i) p.push_back(testing::numbered(30 + i * 7, static_cast<std::uint32_t>(i)));
         for (const auto& b : p) batch.emplace_back(b, rx.local_endpoint(), ect0);
         BatchSender<XdpBackend> sender(backend);
         BOOST_TEST(sender.batch_send(tx, batch).ok());
@@ -176,7 +179,7 @@ BOOST_AUTO_TEST_CASE(the_receive_ring_carries_ipv6_and_dual_stack_datagrams_on_t
         std::array<BasicPacket<256>, 2> got{};
         BOOST_TEST(receiver.try_recv_mmsg(rx, got, ec) == 0u);
         const Endpoint to(asio::ip::make_address("::ffff:127.0.0.1"), rx.local_endpoint().port());
-        const auto a = testing::detail::bytes_for(1, 40), b = testing::detail::bytes_for(2, 50);
+        const auto a = testing::numbered(40, 1), b = testing::numbered(50, 2);
         BatchSender<XdpBackend> sender(backend);
         const std::vector<std::pair<std::span<const std::byte>, Endpoint>> one{{a, Endpoint(asio::ip::address_v4::loopback(), to.port())}};
         const std::vector<std::pair<std::span<const std::byte>, Endpoint>> mapped{{b, to}};
