@@ -121,17 +121,17 @@ Measurement send_many(const RowContext& ctx, B backend) {
     World& w = world();
     if (!w.pair) return unavailable(w.why);
     const std::vector<std::byte> payload(ctx.size, std::byte{0x5a});
-    BatchSender<Counted<B>> sender{Counted<B>{std::move(backend)}};
+    BatchSender<Counting<B>> sender{Counting<B>{std::move(backend)}};
     std::size_t next = 0;
     return timed_send(ctx, [&](std::size_t k) {
         // multi_target_send to the next k peers, in turn (wrapping round the 1024).
         const std::size_t first = next % w.peers.size();
         const std::size_t n = std::min(k, w.peers.size() - first);
         next += n;
-        const std::size_t before = sender.backend().syscalls;
+        const std::size_t before = syscalls(sender.backend());
         const SendResult r = sender.multi_target_send(w.tx, std::span<const std::byte>(payload),
                                                       std::span<const Endpoint>(w.peers).subspan(first, n));
-        Moved m{r.sent, sender.backend().syscalls - before, {}};
+        Moved m{r.sent, syscalls(sender.backend()) - before, {}};
         if (!r.ok()) m.error = "multi_target_send: " + r.first_error.message();
         return m;
     });
@@ -196,7 +196,7 @@ Measurement receive_fed(const RowContext& ctx, B backend, Prepare&& prepare) {
     ::setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
     Endpoint at;
     mmsg::detail::local_endpoint_of(rx, at);
-    BatchReceiver<Counted<B>> receiver{Counted<B>{std::move(backend)}};
+    BatchReceiver<Counting<B>> receiver{Counting<B>{std::move(backend)}};
     std::vector<Packet> packets(std::min<std::size_t>(ctx.batch, num_rcvmmsgs));
     Measurement m;
     if (const std::string why = prepare(receiver, rx, packets); !why.empty()) {
@@ -212,7 +212,7 @@ Measurement receive_fed(const RowContext& ctx, B backend, Prepare&& prepare) {
         } else {
             const double c0 = thread_cpu_seconds();
             const auto t0 = Clock::now();
-            const std::size_t calls0 = receiver.backend().syscalls;
+            const std::size_t calls0 = syscalls(receiver.backend());
             while (m.datagrams < ctx.count && Clock::now() - t0 < ctx.max_time) {
                 const std::size_t n = receiver.recv_mmsg(rx, packets, ec);
                 if (n == 0) {
@@ -223,7 +223,7 @@ Measurement receive_fed(const RowContext& ctx, B backend, Prepare&& prepare) {
             }
             m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
             m.cpu_seconds = thread_cpu_seconds() - c0;
-            m.syscalls = receiver.backend().syscalls - calls0;
+            m.syscalls = syscalls(receiver.backend()) - calls0;
         }
     }
     ::close(rx);
