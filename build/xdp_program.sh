@@ -15,9 +15,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$root"
 # <linux/types.h> needs the multiarch <asm/types.h>; -g makes the BTF that describes the
-# maps, then DWARF and .BTF.ext (line info naming source paths) are stripped: the bytes
-# depend on the source and the compiler only.
-clang-14 -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$src" -o "$tmp/p.o"
+# maps, then DWARF and .BTF.ext (line info) are stripped. BTF's string table still names
+# the source file, so the checkout's path is mapped to `.`: the bytes depend on the source
+# and the compiler only, not on where the repository was cloned.
+clang-14 -O2 -g -fdebug-prefix-map="$root"=. -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$src" -o "$tmp/p.o"
 llvm-strip-14 -g --remove-section=.BTF.ext "$tmp/p.o"
 {
     echo '//! The compiled receive program of mmsg::XdpQueue (BPF ELF object, loaded with libbpf).'
