@@ -1,12 +1,15 @@
-//! mmsg-perf rows of IoUringBackend and of the Counting policy, each group measured against
-//! BatchSender / BatchReceiver on LinuxMmsgBackend in the same run and round:
-//!   "uring send" / "uring receive": IoUringBackend vs LinuxMmsgBackend (the reference);
+//! mmsg-perf rows of IoUringBackend, IoUringGsoBackend and of the Counting policy, each group
+//! measured against its reference in the same run and round:
+//!   "uring send" / "uring receive": IoUringBackend vs LinuxMmsgBackend (the reference;
+//!   target: send >= 1.0x);
+//!   "uring gso send": IoUringGsoBackend vs LinuxGsoBackend, the same trains (target >= 0.95x);
 //!   "counting send" / "counting receive": Counting<LinuxMmsgBackend> vs LinuxMmsgBackend,
 //!   the price of counting (target: ratio >= 0.98).
 #ifndef MMSG_BENCH_ROWS_URING_HPP
 #define MMSG_BENCH_ROWS_URING_HPP
 
 #include "perf_rows.hpp"
+#include "rows_gso.hpp"
 #include "rows_mmsg.hpp"
 
 #include <mmsg/backend/linux_mmsg.hpp>
@@ -14,6 +17,7 @@
 #include <mmsg/counting.hpp>
 #if MMSG_HAS_IO_URING
 #include <mmsg/backend/io_uring.hpp>
+#include <mmsg/backend/io_uring_gso.hpp>
 #endif
 
 #include <algorithm>
@@ -166,10 +170,22 @@ inline const Registration registration {
 #if MMSG_HAS_IO_URING
         Row{"IoUringBackend", "uring send",
             if_io_uring<batch_sender<IoUringBackend>>, false,
-            "BatchSender<IoUringBackend>: a linked chain of sendmsg SQEs, one io_uring_enter"},
+            "BatchSender<IoUringBackend>: one send SQE per datagram (IORING_OP_SEND with its "
+            "destination), one io_uring_enter per call"},
         Row{"IoUringBackend SQPOLL", "uring send",
             if_io_uring<batch_sender<SqpollUring>>, false,
             "BatchSender<IoUringBackend> with IoUringOptions::sqpoll (kernel polling thread)"},
+#endif
+#if MMSG_HAS_UDP_GSO
+        Row{"LinuxGsoBackend", "uring gso send", rows_gso::gso_sender<LinuxGsoBackend>, true,
+            "BatchSender<LinuxGsoBackend> (sendmmsg of UDP_SEGMENT trains), payloads back to back: "
+            "the reference of IoUringGsoBackend"},
+#if MMSG_HAS_IO_URING
+        Row{"IoUringGsoBackend", "uring gso send",
+            if_io_uring<rows_gso::gso_sender<IoUringGsoBackend>>, false,
+            "BatchSender<IoUringGsoBackend>: the same trains, one io_uring submission each, "
+            "one io_uring_enter per call"},
+#endif
 #endif
         Row{"LinuxMmsgBackend", "uring receive",
             rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
@@ -177,7 +193,7 @@ inline const Registration registration {
 #if MMSG_HAS_IO_URING
         Row{"IoUringBackend", "uring receive",
             if_io_uring<rows_mmsg::by_capacity<Receiver<IoUringBackend>::At>>, false,
-            "BatchReceiver<IoUringBackend>: a linked chain of recvmsg SQEs, one io_uring_enter"},
+            "BatchReceiver<IoUringBackend>: one recvmsg SQE per packet, one io_uring_enter"},
         Row{"io_uring multishot loop", "uring receive",
             if_io_uring<rows_mmsg::by_capacity<Multishot>>, false,
             "hand-written: multishot recvmsg + provided buffer ring, a copy per datagram "
