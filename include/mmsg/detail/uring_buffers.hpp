@@ -30,7 +30,7 @@ public:
     BufferRegion() = default;
     BufferRegion(BufferRegion&& o) noexcept
         : base_(std::exchange(o.base_, nullptr)), bytes_(o.bytes_), count_(o.count_),
-          size_(o.size_), ring_offset_(o.ring_offset_) {}
+          size_(o.size_), ring_offset_(o.ring_offset_), unpublished_(o.unpublished_) {}
     BufferRegion& operator=(BufferRegion&& o) noexcept {
         if (this != &o) {
             reset();
@@ -39,6 +39,7 @@ public:
             count_ = o.count_;
             size_ = o.size_;
             ring_offset_ = o.ring_offset_;
+            unpublished_ = o.unpublished_;
         }
         return *this;
     }
@@ -76,12 +77,21 @@ public:
     std::size_t size() const noexcept { return size_; }
     std::byte* buffer(unsigned bid) const noexcept { return base_ + ring_offset_ + bid * size_; }
 
-    //! Hands buffer `bid` to the kernel (after the ones handed before it): the entry is
-    //! written, then published. No system call.
+    //! Hands buffer `bid` to the kernel, after the ones handed before it: its entry is
+    //! written now and the kernel sees it at the next publish(). No system call.
     void give(unsigned bid) noexcept {
         io_uring_buf_ring_add(ring(), buffer(bid), static_cast<unsigned>(size_),
-                              static_cast<unsigned short>(bid), io_uring_buf_ring_mask(count_), 0);
-        io_uring_buf_ring_advance(ring(), 1);
+                              static_cast<unsigned short>(bid), io_uring_buf_ring_mask(count_),
+                              static_cast<int>(unpublished_++));
+    }
+    unsigned unpublished() const noexcept { return unpublished_; }
+    //! Makes the buffers given since the last publish visible to the kernel (one release
+    //! store of the ring's tail); returns how many.
+    unsigned publish() noexcept {
+        const unsigned n = unpublished_;
+        if (n > 0) io_uring_buf_ring_advance(ring(), static_cast<int>(n));
+        unpublished_ = 0;
+        return n;
     }
 
     /*! Registers the ring with `r` as buffer group `group` and hands every buffer to the
@@ -94,10 +104,8 @@ public:
         reg.bgid = group;
         if (const int e = io_uring_register_buf_ring(&r, &reg, 0); e < 0) return errno_code(-e);
         for (unsigned i = 0; i < count_; ++i)
-            io_uring_buf_ring_add(ring(), buffer(i), static_cast<unsigned>(size_),
-                                  static_cast<unsigned short>(i), io_uring_buf_ring_mask(count_),
-                                  static_cast<int>(i));
-        io_uring_buf_ring_advance(ring(), static_cast<int>(count_));
+            give(i);
+        publish();
         return {};
     }
 
@@ -107,6 +115,7 @@ private:
     unsigned count_ = 0;
     std::size_t size_ = 0;
     std::size_t ring_offset_ = 0;
+    unsigned unpublished_ = 0;
 };
 
 } // namespace mmsg::detail
