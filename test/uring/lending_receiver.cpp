@@ -168,11 +168,13 @@ BOOST_AUTO_TEST_CASE(async_receive_waits_for_datagrams_and_lends_them) {
         boost::system::error_code got_ec;
         std::size_t got = 0;
         bool done = false;
+        // tag::async_lend[]
         async_receive(r, p.rx, out, [&](boost::system::error_code ec, std::size_t n) {
-            got_ec = ec;
+            got_ec = ec; // out[0, n) are views of the datagrams, valid until released
             got = n;
             done = true;
         });
+        // end::async_lend[]
         p.io.poll();
         BOOST_TEST(!done); // nothing queued: it waits
         for (const Bytes& x : d)

@@ -184,6 +184,7 @@ inline void stop_lends_what_was_received_and_leaves_the_rest_queued(LendRig& rig
         d[i].resize(64 + i);
     rig.send(d);
     std::vector<Bytes> got = lend_n(rig, r, 5, 5);
+    // tag::stop[]
     r.stop();
     std::vector<LentPacket> out(7);
     for (;;) {
@@ -195,6 +196,7 @@ inline void stop_lends_what_was_received_and_leaves_the_rest_queued(LendRig& rig
         MMSG_CHECK_ERRC(ec, std::errc::operation_canceled);
         break;
     }
+    // end::stop[]
     BOOST_TEST(got.size() <= d.size());
     rig.rx.non_blocking(true);
     Bytes buf(4096);
