@@ -8,37 +8,17 @@
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/testing/loopback.hpp>
 
+#include "../support/counting_new.hpp"
+
 #define BOOST_TEST_MODULE uring_lending_allocation
 #include <boost/test/unit_test.hpp>
 
-#include <atomic>
 #include <cstddef>
-#include <cstdlib>
-#include <new>
 #include <span>
 #include <system_error>
 #include <vector>
 
-namespace {
-std::atomic<std::size_t> allocations{0};
-
-void* counted(std::size_t n) noexcept {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n == 0 ? 1 : n);
-}
-void* counted_or_throw(std::size_t n) {
-    if (void* p = counted(n)) return p;
-    throw std::bad_alloc();
-}
-} // namespace
-
-// The plain forms; libstdc++'s nothrow forms call these.
-void* operator new(std::size_t n) { return counted_or_throw(n); }
-void* operator new[](std::size_t n) { return counted_or_throw(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+using mmsg::test::allocations; // every global operator new, counted
 
 using namespace mmsg;
 using namespace mmsg::testing;
