@@ -158,13 +158,16 @@ struct Moved {
 
 /*! Keeps the calling thread on one CPU while alive (the measured thread on CPU 0, a helper
     such as the Feeder on CPU 1, so they never share a core), and restores its affinity
-    after. Does nothing on a one-CPU machine.
+    after. Does nothing on a one-CPU machine. A helper thread is started by the measured
+    thread, so it inherits that thread's single CPU: whether `cpu` may be used is the
+    machine's question (online CPUs, and the kernel refusing a CPU outside the process's
+    cpuset), not the inherited mask's.
 */
 class PinnedTo {
 public:
     explicit PinnedTo(int cpu) noexcept {
-        if (::sched_getaffinity(0, sizeof before_, &before_) != 0 || CPU_COUNT(&before_) < 2 ||
-            !CPU_ISSET(cpu, &before_))
+        if (::sysconf(_SC_NPROCESSORS_ONLN) < 2 || cpu >= ::sysconf(_SC_NPROCESSORS_ONLN) ||
+            ::sched_getaffinity(0, sizeof before_, &before_) != 0)
             return;
         cpu_set_t one;
         CPU_ZERO(&one);

@@ -102,18 +102,20 @@ inline Measurement udp_segment_loop(const RowContext& ctx) {
     });
 }
 
-//! BatchSender<LinuxGsoBackend> with payloads that are slices of one buffer, back to back, as
-//! a QUIC stack writes its packets (and as the raw loop sends them): a train goes as one
-//! iovec with no copy. No Counting layer here, so that the row compares the library alone
-//! with the raw loop and quinn-udp: a batch (<= max_send, nothing refused) is one sendmmsg.
-inline Measurement gso_sender(const RowContext& ctx) {
+//! BatchSender<B> (LinuxGsoBackend by default) with payloads that are slices of one buffer,
+//! back to back, as a QUIC stack writes its packets (and as the raw loop sends them): a train
+//! goes as one iovec with no copy. No Counting layer here, so that the row compares the
+//! library alone with the raw loop and quinn-udp: a batch (<= max_send, nothing refused) is
+//! one sendmmsg (one io_uring_enter for IoUringGsoBackend).
+template <class B = LinuxGsoBackend>
+Measurement gso_sender(const RowContext& ctx) {
     if (auto why = gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
     LoopbackSocket tx;
     std::vector<std::byte> bytes(std::max<std::size_t>(ctx.size, 1) * ctx.batch, std::byte{7});
     std::vector<std::pair<std::span<const std::byte>, const Endpoint*>> batch(ctx.batch);
     for (std::size_t i = 0; i < ctx.batch; ++i)
         batch[i] = {std::span<const std::byte>(bytes.data() + i * ctx.size, ctx.size), &ctx.sink};
-    BatchSender<LinuxGsoBackend> sender;
+    BatchSender<B> sender;
     return timed_send(ctx, [&](std::size_t k) {
         const SendResult r = sender.batch_send(tx.fd(), std::span(batch).first(k));
         Moved m{r.sent, 1, {}};
@@ -238,7 +240,7 @@ inline const Registration registration{
         "hand-written loop: one sendto(2) per datagram (the reference)"},
     Row{"UDP_SEGMENT loop", "gso send", udp_segment_loop, false,
         "hand-written loop: one sendmsg(2) per UDP_SEGMENT train, trains as long as the backend's"},
-    Row{"LinuxGsoBackend", "gso send", gso_sender, false,
+    Row{"LinuxGsoBackend", "gso send", gso_sender<>, false,
         "BatchSender<LinuxGsoBackend>::batch_send (sendmmsg of UDP_SEGMENT trains), payloads "
         "back to back in one buffer"},
     Row{"LinuxGsoBackend, scattered payloads", "gso send", gso_sender_scattered, false,

@@ -1,12 +1,18 @@
-//! mmsg-perf rows of IoUringBackend and of the Counting policy, each group measured against
-//! BatchSender / BatchReceiver on LinuxMmsgBackend in the same run and round:
-//!   "uring send" / "uring receive": IoUringBackend vs LinuxMmsgBackend (the reference);
+//! mmsg-perf rows of IoUringBackend, IoUringGsoBackend and of the Counting policy, each group
+//! measured against its reference in the same run and round:
+//!   "uring send" / "uring receive": IoUringBackend vs LinuxMmsgBackend (the reference;
+//!   target: send >= 1.0x);
+//!   "uring gso send": IoUringGsoBackend vs LinuxGsoBackend, the same trains (target >= 0.95x);
+//!   "lending receive": LendingReceiver (multishot recvmsg, views) vs LinuxMmsgBackend
+//!   (target at 64 B: >= 1.2x, CPU per datagram no more than the reference's);
+//!   "lending gro receive": LendingReceiver with UDP_GRO vs LinuxGsoBackend (target >= 0.95x);
 //!   "counting send" / "counting receive": Counting<LinuxMmsgBackend> vs LinuxMmsgBackend,
 //!   the price of counting (target: ratio >= 0.98).
 #ifndef MMSG_BENCH_ROWS_URING_HPP
 #define MMSG_BENCH_ROWS_URING_HPP
 
 #include "perf_rows.hpp"
+#include "rows_gso.hpp"
 #include "rows_mmsg.hpp"
 
 #include <mmsg/backend/linux_mmsg.hpp>
@@ -14,6 +20,8 @@
 #include <mmsg/counting.hpp>
 #if MMSG_HAS_IO_URING
 #include <mmsg/backend/io_uring.hpp>
+#include <mmsg/backend/io_uring_gso.hpp>
+#include <mmsg/lending_receiver.hpp>
 #endif
 
 #include <algorithm>
@@ -21,6 +29,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <span>
+#include <system_error>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -160,16 +171,71 @@ struct Multishot {
 };
 #endif
 
+#if MMSG_HAS_IO_URING
+/*! LendingReceiver::receive of up to 64 datagrams per call (as the receive rows take them),
+    each call releasing the packets of the one before; the engine and GRO as given. Fed by a
+    Feeder. The receiver is set up (and UDP_GRO turned on) before the feeder starts.
+*/
+template <LendEngine Engine, bool Gro>
+Measurement lending_receiver(const RowContext& ctx) {
+    LoopbackSocket rx = receiver_socket();
+    LendingOptions o;
+    o.engine = Engine;
+    o.gro = Gro;
+    o.buffer_size = std::max<std::size_t>(ctx.size, packet_data_size);
+    LendingReceiver receiver(rx, o);
+    std::vector<LentPacket> out(num_rcvmmsgs);
+    std::error_code ec;
+    receiver.try_receive(out, ec); // sets up: nothing is queued yet
+    if (ec && !mmsg::detail::is_would_block(ec)) {
+        Measurement m;
+        m.unavailable = "LendingReceiver: " + ec.message();
+        return m;
+    }
+    return timed_receive(ctx, rx, [&](std::size_t k) {
+        const std::uint64_t before = receiver.stats().syscalls;
+        std::error_code e;
+        const std::size_t n =
+            receiver.receive(std::span<LentPacket>(out).first(std::min(k, out.size())), e);
+        Moved m{n, static_cast<std::size_t>(receiver.stats().syscalls - before), {}};
+        if (e) m.error = "LendingReceiver::receive: " + e.message();
+        return m;
+    });
+}
+template <LendEngine Engine, bool Gro>
+Measurement if_lending(const RowContext& ctx) {
+    if (Engine == LendEngine::io_uring)
+        if (const std::error_code e = LendingReceiver::available()) {
+            Measurement m;
+            m.unavailable = "io_uring lending: " + e.message();
+            return m;
+        }
+    return lending_receiver<Engine, Gro>(ctx);
+}
+#endif
+
 inline const Registration registration {
     Row{"LinuxMmsgBackend", "uring send", batch_sender<LinuxMmsgBackend>,
         true, "BatchSender<LinuxMmsgBackend> (sendmmsg): the reference of the io_uring rows"},
 #if MMSG_HAS_IO_URING
         Row{"IoUringBackend", "uring send",
             if_io_uring<batch_sender<IoUringBackend>>, false,
-            "BatchSender<IoUringBackend>: a linked chain of sendmsg SQEs, one io_uring_enter"},
+            "BatchSender<IoUringBackend>: one send SQE per datagram (IORING_OP_SEND with its "
+            "destination), one io_uring_enter per call"},
         Row{"IoUringBackend SQPOLL", "uring send",
             if_io_uring<batch_sender<SqpollUring>>, false,
             "BatchSender<IoUringBackend> with IoUringOptions::sqpoll (kernel polling thread)"},
+#endif
+#if MMSG_HAS_UDP_GSO
+        Row{"LinuxGsoBackend", "uring gso send", rows_gso::gso_sender<LinuxGsoBackend>, true,
+            "BatchSender<LinuxGsoBackend> (sendmmsg of UDP_SEGMENT trains), payloads back to back: "
+            "the reference of IoUringGsoBackend"},
+#if MMSG_HAS_IO_URING
+        Row{"IoUringGsoBackend", "uring gso send",
+            if_io_uring<rows_gso::gso_sender<IoUringGsoBackend>>, false,
+            "BatchSender<IoUringGsoBackend>: the same trains, one io_uring submission each, "
+            "one io_uring_enter per call"},
+#endif
 #endif
         Row{"LinuxMmsgBackend", "uring receive",
             rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
@@ -177,11 +243,31 @@ inline const Registration registration {
 #if MMSG_HAS_IO_URING
         Row{"IoUringBackend", "uring receive",
             if_io_uring<rows_mmsg::by_capacity<Receiver<IoUringBackend>::At>>, false,
-            "BatchReceiver<IoUringBackend>: a linked chain of recvmsg SQEs, one io_uring_enter"},
+            "BatchReceiver<IoUringBackend>: one recvmsg SQE per packet, one io_uring_enter"},
         Row{"io_uring multishot loop", "uring receive",
             if_io_uring<rows_mmsg::by_capacity<Multishot>>, false,
             "hand-written: multishot recvmsg + provided buffer ring, a copy per datagram "
             "(the receive design IoUringBackend did not take)"},
+#endif
+        Row{"LinuxMmsgBackend", "lending receive",
+            rows_mmsg::by_capacity<Receiver<LinuxMmsgBackend>::At>, true,
+            "BatchReceiver<LinuxMmsgBackend> (recvmmsg, up to 64): the reference of LendingReceiver"},
+#if MMSG_HAS_IO_URING
+        Row{"LendingReceiver", "lending receive", if_lending<LendEngine::io_uring, false>, false,
+            "LendingReceiver: multishot recvmsg over a provided-buffer ring, datagrams lent as "
+            "views (no copy), up to 64 per call"},
+        Row{"LendingReceiver, recvmmsg", "lending receive", if_lending<LendEngine::recvmmsg, false>,
+            false, "LendingReceiver filled by recvmmsg (its engine where io_uring is refused)"},
+#endif
+#if MMSG_HAS_UDP_GSO
+        Row{"LinuxGsoBackend", "lending gro receive", rows_mmsg::by_capacity<rows_gso::GsoReceiver>,
+            true, "BatchReceiver<LinuxGsoBackend>::recv_mmsg (UDP_GRO, split into packets): the "
+            "reference of LendingReceiver with GRO"},
+#if MMSG_HAS_IO_URING
+        Row{"LendingReceiver, GRO", "lending gro receive", if_lending<LendEngine::io_uring, true>,
+            false, "LendingReceiver with UDP_GRO: coalesced datagrams in 64 KiB buffers, lent as one "
+            "view per segment (no copy)"},
+#endif
 #endif
         Row{"LinuxMmsgBackend", "counting send",
             batch_sender<LinuxMmsgBackend>, true,

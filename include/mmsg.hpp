@@ -1,7 +1,9 @@
 //! Umbrella header: every production header of mmsg that needs no library beyond Boost's
 //! header-only ones. Left out, each to be included on its own:
 //!  - <mmsg/asio.hpp>: the asynchronous layer (Boost.Asio's reactor and completion tokens);
-//!  - <mmsg/backend/io_uring.hpp>: IoUringBackend, which needs liburing (link -luring);
+//!  - <mmsg/backend/io_uring.hpp>, <mmsg/backend/io_uring_gso.hpp>, <mmsg/io_uring_capability.hpp>,
+//!    <mmsg/lending_receiver.hpp> (LendingReceiver, LentPacket) and
+//!    <mmsg/asio/lending_receiver.hpp>: io_uring, which needs liburing (link -luring);
 //!  - <mmsg/backend/xdp.hpp> and <mmsg/xdp_queue.hpp>: XdpBackend and XdpQueue, which need
 //!    libxdp and libbpf (link -lxdp -lbpf), and <mmsg/xdp_options.hpp>, which goes with them;
 //!  - <mmsg/testing.hpp> and <mmsg/testing/...>: test doubles (MockNetwork, MockBackend,

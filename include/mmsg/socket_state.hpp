@@ -108,6 +108,14 @@ public:
         last_raw_drops_ = raw;
     }
 
+    /*! Datagrams mmsg took off this socket and then dropped without handing them out: those
+        a LendingReceiver had received but not yet lent when it was destroyed (stop() it and
+        receive until it says so to lose none). Nothing else is ever dropped this way.
+    */
+    std::uint64_t discarded() const noexcept { return discarded_; }
+    //! Records `n` such datagrams.
+    void note_discarded(std::uint64_t n) noexcept { discarded_ += n; }
+
     //! Forgets everything: the socket is used as if for the first time.
     void clear() noexcept {
         for (std::size_t i = 0; i < used_; ++i) kinds_[i]->destroy(room_[i]);
@@ -115,6 +123,7 @@ public:
         more_.clear();
         last_raw_drops_ = 0;
         dropped_ = 0;
+        discarded_ = 0;
     }
 
 private:
@@ -185,12 +194,14 @@ private:
         more_ = std::move(o.more_);
         last_raw_drops_ = o.last_raw_drops_;
         dropped_ = o.dropped_;
+        discarded_ = o.discarded_;
     }
 
     const Kind* kinds_[inline_parts] = {};
     std::size_t used_ = 0;
     std::uint32_t last_raw_drops_ = 0;
     std::uint64_t dropped_ = 0;
+    std::uint64_t discarded_ = 0;
     alignas(std::max_align_t) unsigned char room_[inline_parts][inline_room];
     std::vector<HeapPart> more_;
 };

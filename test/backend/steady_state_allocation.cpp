@@ -10,6 +10,7 @@
 #include <mmsg/testing/loopback.hpp>
 
 #include "../support/backends.hpp"
+#include "../support/counting_new.hpp"
 
 #define BOOST_TEST_MODULE backend_steady_state_allocation
 #include <boost/test/unit_test.hpp>
@@ -26,48 +27,9 @@
 #include <utility>
 #include <vector>
 
-// ---- the counting allocator: every global operator new of the program comes here ----------
+// The counting global operator new (mmsg::test::allocations).
+using mmsg::test::allocations;
 
-namespace {
-std::atomic<std::size_t> allocations{0};
-
-void* counted_alloc(std::size_t n, std::size_t align = 0) noexcept {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (n == 0) n = 1;
-    if (align > alignof(std::max_align_t)) {
-        void* p = nullptr;
-        return ::posix_memalign(&p, align, (n + align - 1) / align * align) == 0 ? p : nullptr;
-    }
-    return std::malloc(n);
-}
-void* counted_alloc_or_throw(std::size_t n, std::size_t align = 0) {
-    if (void* p = counted_alloc(n, align)) return p;
-    throw std::bad_alloc();
-}
-} // namespace
-
-void* operator new(std::size_t n) { return counted_alloc_or_throw(n); }
-void* operator new[](std::size_t n) { return counted_alloc_or_throw(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_alloc_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_alloc_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return counted_alloc(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return counted_alloc(n, static_cast<std::size_t>(a));
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 

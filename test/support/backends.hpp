@@ -5,6 +5,7 @@
 #define MMSG_TEST_SUPPORT_BACKENDS_HPP
 
 #include <mmsg/backend/io_uring.hpp>
+#include <mmsg/backend/io_uring_gso.hpp>
 #include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
 #include <mmsg/backend/portable.hpp>
@@ -36,13 +37,15 @@ namespace hana = boost::hana;
 //! Every backend that talks to the kernel. A new one joins every suite by being added here.
 inline constexpr auto kernel_backends = hana::tuple_t<LinuxMmsgBackend, PortableBackend, LinuxGsoBackend
 #if MMSG_HAS_IO_URING
-                                                      , IoUringBackend // where liburing is installed
+                                                      , IoUringBackend, IoUringGsoBackend // where liburing is installed
 #endif
                                                       >;
 // clang-format on
 
-//! The backends over MockNetwork: MockBackend, and LinuxGsoBackend's own code on the mock.
-inline constexpr auto mock_backends = hana::tuple_t<MockBackend, MockGsoBackend>;
+//! The backends over MockNetwork: MockBackend, and LinuxGsoBackend's own code on the mock,
+//! with its sendmmsg layer and with IoUringGsoBackend's (one outcome per message).
+inline constexpr auto mock_backends =
+    hana::tuple_t<MockBackend, MockGsoBackend, MockUringGsoBackend>;
 
 /*! `bases`, then each of them in Counting and in FaultInjecting, then all of them behind one
     Fallback, last first (so that IoUringBackend, which the kernel may refuse, leads and the
@@ -76,6 +79,9 @@ inline MockBackend over_mock(std::type_identity<MockBackend>, MockNetwork& n) {
 }
 inline MockGsoBackend over_mock(std::type_identity<MockGsoBackend>, MockNetwork& n) {
     return MockGsoBackend(MockGsoOps(n));
+}
+inline MockUringGsoBackend over_mock(std::type_identity<MockUringGsoBackend>, MockNetwork& n) {
+    return MockUringGsoBackend(MockUringGsoOps(n));
 }
 template <class Inner>
 Counting<Inner> over_mock(std::type_identity<Counting<Inner>>, MockNetwork& n);

@@ -1,5 +1,5 @@
-//! Defines mmsg::IoUringBackend: a batch of datagrams as io_uring sendmsg / recvmsg
-//! submissions (one per datagram), submitted and reaped with one io_uring_enter (liburing).
+//! Defines mmsg::IoUringBackend: a batch of datagrams as io_uring send / recvmsg submissions
+//! (one per datagram), submitted and reaped with one io_uring_enter (liburing).
 #ifndef MMSG_BACKEND_IO_URING_HPP
 #define MMSG_BACKEND_IO_URING_HPP
 
@@ -13,6 +13,7 @@
 #include <mmsg/detail/uring_completions.hpp>
 #include <mmsg/detail/uring_ops.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/io_uring_capability.hpp>
 #include <mmsg/socket_state.hpp>
 
 #if MMSG_HAS_IO_URING
@@ -90,10 +91,15 @@ public:
     //! The most datagrams one call moves (the ring's submission-queue size).
     std::size_t max_send() const noexcept { return opts_.entries; }
 
-    /*! Whether this backend can serve socket `fd`: the ring can be created, and `fd` is a
-        datagram socket. Used by Fallback. Returns the reason when it cannot.
+    /*! Whether this backend can serve socket `fd`: io_uring is allowed here with the opcodes
+        it submits (io_uring_capability()), its ring can be created, and `fd` is a datagram
+        socket. Used by Fallback. Returns the reason when it cannot.
     */
     std::error_code probe(int fd) noexcept {
+        const IoUringCapability& c = io_uring_capability();
+        if (c.ring) return c.ring;
+        if (!c.sends() || !c.receives())
+            return std::make_error_code(std::errc::function_not_supported);
         if (std::error_code ec = ensure_state()) return ec;
         int type = 0;
         if (std::error_code ec = detail::socket_type(fd, type)) return ec;
@@ -115,19 +121,29 @@ public:
         const int fd = sock.fd;
         State& s = *state_;
         std::size_t n = std::min<std::size_t>(items.size(), opts_.entries);
+        constexpr unsigned flags = MSG_DONTWAIT | MSG_NOSIGNAL;
         for (std::size_t i = 0; i < n; ++i) {
-            msghdr& h = s.send_hdr[i];
-            if (std::error_code e = detail::fill_plain_message(h, s.send_iov[i], s.send_ctl[i].bytes, items[i])) {
-                if (i == 0) return {0, e}; // this datagram is refused
-                n = i;                     // move those before it; the next call reports it
-                break;
+            const SendItem& it = items[i];
+            // A datagram without options goes as IORING_OP_SEND with its destination where
+            // the kernel takes that (no message header to copy); else as a message.
+            const bool plain = s.send_to && !detail::has_options(it.options);
+            if (!plain) {
+                if (std::error_code e = detail::fill_plain_message(s.send_hdr[i], s.send_iov[i],
+                                                                   s.send_ctl[i].bytes, it)) {
+                    if (i == 0) return {0, e}; // this datagram is refused
+                    n = i;                     // move those before it; the next call reports it
+                    break;
+                }
             }
             io_uring_sqe* sqe = detail::uring_next_sqe(s.ring);
             if (sqe == nullptr) {
                 n = i; // no room now: move what was prepared, the sender calls again
                 break;
             }
-            io_uring_prep_sendmsg(sqe, fd, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (plain)
+                detail::uring_prep_datagram(sqe, fd, it.data, it.size, it.dest, flags);
+            else
+                io_uring_prep_sendmsg(sqe, fd, &s.send_hdr[i], flags);
             sqe->user_data = i;
         }
         if (n == 0) return {0, detail::errno_code(EAGAIN)};
@@ -136,8 +152,12 @@ public:
         if (out.done == n) return out;
         if (out.done == 0 && mode == WaitMode::socket_default) {
             // Let the socket decide whether and how long to wait: one plain sendmsg.
+            msghdr& h = s.send_hdr[0];
+            if (std::error_code e =
+                    detail::fill_plain_message(h, s.send_iov[0], s.send_ctl[0].bytes, items[0]))
+                return {0, e};
             std::error_code ec;
-            if (detail::sys_sendmsg(fd, &s.send_hdr[0], 0, ec) < 0) return {0, ec};
+            if (detail::sys_sendmsg(fd, &h, 0, ec) < 0) return {0, ec};
             errors[0].clear();
             return {1, {}};
         }
@@ -219,7 +239,8 @@ private:
             unsigned char bytes[detail::recv_control_room];
         } recv_ctrl[max_recv];
 
-        bool live = false; // the ring exists
+        bool live = false;    // the ring exists
+        bool send_to = false; // IORING_OP_SEND takes a destination (IoUringCapability)
 
         State() = default;
         State(const State&) = delete;
@@ -247,6 +268,7 @@ private:
             return init_error_;
         }
         s->live = true;
+        s->send_to = io_uring_capability().send_to;
         for (unsigned i = 0; i < n; ++i) {
             s->send_hdr[i].msg_iov = &s->send_iov[i];
             s->send_hdr[i].msg_iovlen = 1;

@@ -11,6 +11,7 @@
 #include <mmsg/detail/kernel_socket.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/train_messages.hpp>
+#include <mmsg/detail/train_send.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/gso_limits.hpp>
@@ -45,7 +46,11 @@ namespace detail {
       enable_gro(fd, ec)           -> bool        turns UDP_GRO on for the socket
       refuse(s)                    -> error_code  why socket `s` cannot be served (see
                                                   detail::refuse_non_datagram), or nothing
-    MockGsoOps (<mmsg/testing/mock_gso_ops.hpp>) is the other layer, on MockNetwork.
+    and may provide, instead of sendmmsg, a send with an outcome per message:
+      send_each(fd, v, m, linked_from, flags, results)   see detail::send_in_trains
+    and a probe (`probe(fd) -> error_code`, see Fallback), which the backend then offers.
+    MockGsoOps (<mmsg/testing/mock_gso_ops.hpp>) is the layer on MockNetwork;
+    detail::UringGsoOps (<mmsg/backend/io_uring_gso.hpp>) the one on io_uring.
 */
 struct KernelGsoOps {
     static GsoLimits limits() noexcept { return probed_gso_limits(); }
@@ -109,7 +114,7 @@ public:
     }
     //! False once a train on the socket with state `state` failed for lack of offload.
     static bool trains_enabled(const SocketState& state) noexcept {
-        const TrainsOff* t = state.find<TrainsOff>();
+        const detail::TrainsOff* t = state.find<detail::TrainsOff>();
         return t == nullptr || !t->off;
     }
     //! Trains that failed and were resent as plain datagrams, over this backend's life.
@@ -123,6 +128,11 @@ public:
     }
     Ops& ops() noexcept { return ops_; }
 
+    //! Whether this backend can serve socket `fd` (see Fallback): the layer's probe, where
+    //! it has one.
+    std::error_code probe(int fd) requires requires(Ops& o) { o.probe(fd); }
+    { return ops_.probe(fd); }
+
     //! SendBackend: see the class comment and SendOutcome.
     SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) {
@@ -130,45 +140,22 @@ public:
         if (std::error_code e = ops_.refuse(s)) return {0, e};
         const std::size_t n = std::min(items.size(), max_send);
         if (n == 0) return {0, {}};
-        TrainsOff& off = s.state->get<TrainsOff>();
+        detail::TrainsOff& off = s.state->get<detail::TrainsOff>();
         const GsoLimits lim = off.off ? GsoLimits::none() : limits();
-        std::size_t plain_prefix = 0; // datagrams at the front that must go one per message
-        bool offload_suspect = false; // a train failed with EIO/EINVAL; its datagrams go plain
         const int flags = detail::flags_for(mode == WaitMode::never);
-        for (;;) {
-            std::error_code refused;
-            const std::size_t m = trains_.build(items.first(n), lim, plain_prefix, refused);
-            if (m == 0) return {0, refused}; // the first datagram's options are refused
-            std::error_code ec;
-            const int r = ops_.sendmmsg(s.fd, trains_.headers(), static_cast<unsigned>(m), flags, ec);
-            if (r > 0) {
-                // The first datagram of the failed train went alone: the offload was at
-                // fault, not the destination. No more trains on this socket.
-                if (offload_suspect) off.off = true;
-                const detail::PlannedMessage& last = trains_.plan(static_cast<std::size_t>(r) - 1);
-                const std::size_t done = last.first + last.count;
-                std::fill_n(errors.begin(), done, std::error_code{});
-                return {done, {}};
-            }
-            if (r == 0) return {0, {}};
-            const std::size_t k = trains_.plan(0).count; // datagrams in the message that failed
-            // A plain datagram's error is its own (after a suspect train too: then the
-            // destination, not the offload, refused it, and trains stay on).
-            if (k == 1 || detail::is_interrupted(ec) || detail::is_would_block(ec) ||
-                detail::is_fatal(ec))
-                return {0, ec};
-            // A train failed as a whole: the kernel sent none of it. Resend it as plain
-            // datagrams in this same call.
-            if (ec == std::errc::io_error || ec == std::errc::invalid_argument ||
-                ec == std::errc::message_size) {
-                ++fallbacks_;
-                plain_prefix = k;
-                offload_suspect = ec != std::errc::message_size;
-                continue;
-            }
-            std::fill_n(errors.begin(), k, ec);
-            return {k, {}};
-        }
+        return detail::send_in_trains(
+            trains_, items.first(n), errors, lim, off, fallbacks_,
+            [&](mmsghdr* v, std::size_t m, std::size_t linked_from, std::error_code* res) {
+                if constexpr (requires { ops_.send_each(s.fd, v, m, linked_from, flags, res); }) {
+                    ops_.send_each(s.fd, v, m, linked_from, flags, res);
+                } else {
+                    detail::submit_as_sendmmsg(
+                        [&](mmsghdr* h, unsigned k, std::error_code& ec) {
+                            return ops_.sendmmsg(s.fd, h, k, flags, ec);
+                        },
+                        v, m, res);
+                }
+            });
     }
 
     //! RecvBackend: see the class comment.
@@ -219,11 +206,7 @@ public:
     }
 
 private:
-    // ---- per-socket state ---------------------------------------------------------------
-    //! Trains turned off after an offload failure (SocketState part).
-    struct TrainsOff {
-        bool off = false;
-    };
+    // ---- per-socket state (and detail::TrainsOff) -----------------------------------------
     //! GRO turned on, and segments kept for the next receive (SocketState part).
     struct GroSocket {
         bool tried = false;

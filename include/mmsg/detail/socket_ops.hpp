@@ -145,6 +145,23 @@ inline long sys_recvmsg(int fd, msghdr* msg, int flags, std::error_code& ec) noe
     return r;
 }
 
+/*! Waits as a receive on `fd` would (blocking mode, SO_RCVTIMEO spent across signals) until
+    a datagram is queued, taking nothing: a zero-byte MSG_PEEK. Returns false with `ec`
+    (would-block for a timeout or a non-blocking socket, or the socket's error) when none
+    came.
+*/
+inline bool sys_wait_readable(int fd, std::error_code& ec) noexcept {
+    const long r = interruptible(fd, POLLIN, 0, [&](int f) {
+        return static_cast<long>(::recv(fd, nullptr, 0, f | MSG_PEEK));
+    });
+    if (r < 0) {
+        ec = errno_code(errno);
+        return false;
+    }
+    ec.clear();
+    return true;
+}
+
 inline long sys_sendmsg(int fd, const msghdr* msg, int flags, std::error_code& ec) noexcept {
     const long r = interruptible(fd, POLLOUT, flags, [&](int f) {
         return static_cast<long>(::sendmsg(fd, msg, f | MSG_NOSIGNAL));

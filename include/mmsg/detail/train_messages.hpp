@@ -96,6 +96,8 @@ public:
     mmsghdr* headers() noexcept { return arrays_.get(1)->hdr; }
     //! Message j of the last build().
     const PlannedMessage& plan(std::size_t j) noexcept { return arrays_.get(1)->plan[j]; }
+    //! Room for one outcome per message of the last build() (see detail::send_in_trains).
+    std::error_code* results() noexcept { return arrays_.get(1)->results; }
 
 private:
     // A message's control buffer: the UDP_SEGMENT message (trains), then the options'.
@@ -104,6 +106,7 @@ private:
         mmsghdr hdr[max_send];
         iovec iov[max_send];
         PlannedMessage plan[max_send];
+        std::error_code results[max_send];
         alignas(cmsghdr) unsigned char ctl[max_send][control];
     };
 

@@ -7,6 +7,7 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/recv_decode.hpp>
+#include <mmsg/detail/settle_messages.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,25 +28,24 @@ inline bool uring_would_block(int res) noexcept {
     return is_would_block(e) || is_interrupted(e);
 }
 
-/*! Settles a batch of sends from their completion results `res` (bytes sent, or -errno), in
-    submission order. Would-block results after the last accepted datagram are the unsent
-    suffix: `done` stops before them and `error` is the first one's. A would-block result
-    *before* an accepted datagram cannot be left unsent (a later datagram already went): it is
-    reported as failed with ENOBUFS. Writes errors[0, done).
+/*! Settles a batch of sends, one datagram per submission, from their completion results
+    `res` (bytes sent, or -errno), in submission order: settle_messages's rules. Would-block
+    results after the last accepted datagram are the unsent suffix: `done` stops before them
+    and `error` is the first one's. A would-block result *before* an accepted datagram cannot
+    be left unsent (a later datagram already went): it is reported as failed with ENOBUFS.
+    Writes errors[0, done).
 */
 inline SendOutcome settle_sends(std::span<const int> res,
                                 std::span<std::error_code> errors) noexcept {
-    std::size_t end = res.size();
-    while (end > 0 && res[end - 1] < 0 && uring_would_block(res[end - 1]))
-        --end;
-    for (std::size_t i = 0; i < end; ++i) {
-        if (res[i] >= 0)
-            errors[i].clear();
-        else
-            errors[i] = errno_code(uring_would_block(res[i]) ? ENOBUFS : -res[i]);
-    }
-    if (end == res.size()) return {end, {}};
-    return {end, errno_code(-res[end])};
+    if (res.empty()) return {0, {}};
+    const SettledMessages s = settle_messages(
+        res.size(),
+        [res](std::size_t j) { return res[j] < 0 ? errno_code(-res[j]) : std::error_code{}; },
+        [](std::size_t j) {
+            return MessageSpan{j, 1};
+        },
+        errors);
+    return {s.done, s.error};
 }
 
 //! What settle_receives found: `got` datagrams in slots[0, got); `stop`: the first error

@@ -1,5 +1,6 @@
-//! IoUringBackend's system-call layer: ring set-up, free submission slots, submitting a
-//! batch and reaping all its completions (liburing; io_uring_enter underneath).
+//! The io_uring system-call layer of IoUringBackend and IoUringGsoBackend: ring set-up, free
+//! submission slots, preparing a send, submitting a batch and reaping all its completions
+//! (liburing; io_uring_enter underneath).
 #ifndef MMSG_DETAIL_URING_OPS_HPP
 #define MMSG_DETAIL_URING_OPS_HPP
 
@@ -8,12 +9,15 @@
 #if MMSG_HAS_IO_URING
 
 #include <mmsg/detail/errors.hpp>
+#include <mmsg/detail/socket_ops.hpp>
+#include <mmsg/endpoint.hpp>
 
 #include <cerrno>
 #include <cstddef>
 #include <system_error>
 
 #include <liburing.h>
+#include <sys/socket.h>
 
 namespace mmsg::detail {
 
@@ -51,6 +55,36 @@ inline io_uring_sqe* uring_next_sqe(io_uring& ring) noexcept {
         if ((ring.flags & IORING_SETUP_SQPOLL) == 0 || io_uring_sqring_wait(&ring) < 0)
             return nullptr;
     return sqe;
+}
+
+/*! Prepares `sqe` to send message `h` on `fd` with `flags`. As IORING_OP_SEND with its
+    destination when the kernel takes that (`send_to`: Linux 6.0, see IoUringCapability)
+    and the message is one buffer with no control messages: the kernel then copies no
+    message header and imports no iovec, which measured 5-10 % cheaper per datagram than
+    IORING_OP_SENDMSG on loopback (doc/io_uring.adoc). Otherwise as IORING_OP_SENDMSG.
+    `h` (and what it points to) must stay valid until the completion is reaped.
+*/
+inline void uring_prep_message(io_uring_sqe* sqe, int fd, const msghdr& h, unsigned flags,
+                               bool send_to) noexcept {
+    if (send_to && h.msg_iovlen == 1 && h.msg_controllen == 0) {
+        io_uring_prep_send(sqe, fd, h.msg_iov[0].iov_base, h.msg_iov[0].iov_len,
+                           static_cast<int>(flags));
+        if (h.msg_name != nullptr)
+            io_uring_prep_send_set_addr(sqe, static_cast<const sockaddr*>(h.msg_name),
+                                        static_cast<unsigned short>(h.msg_namelen));
+        return;
+    }
+    io_uring_prep_sendmsg(sqe, fd, &h, flags);
+}
+
+//! The same for one datagram with no options: `size` bytes at `data` to `dest` (null: the
+//! connected peer) with IORING_OP_SEND (`send_to` must be true when `dest` is set).
+inline void uring_prep_datagram(io_uring_sqe* sqe, int fd, const std::byte* data, std::size_t size,
+                                const Endpoint* dest, unsigned flags) noexcept {
+    io_uring_prep_send(sqe, fd, data, size, static_cast<int>(flags));
+    if (dest != nullptr)
+        io_uring_prep_send_set_addr(sqe, static_cast<const sockaddr*>(sockaddr_of(*dest)),
+                                    static_cast<unsigned short>(dest->size()));
 }
 
 //! How a batch went through the ring.

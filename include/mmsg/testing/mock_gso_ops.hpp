@@ -1,5 +1,6 @@
 //! Defines mmsg::MockGsoOps, the system-call layer that runs LinuxGsoBackend on a MockNetwork
-//! (sendmmsg with UDP_SEGMENT trains, recvmmsg), and mmsg::MockGsoBackend.
+//! (sendmmsg with UDP_SEGMENT trains, recvmmsg), and mmsg::MockGsoBackend; mmsg::MockUringGsoOps
+//! and mmsg::MockUringGsoBackend, the same with IoUringGsoBackend's send (one outcome per message).
 #ifndef MMSG_TESTING_MOCK_GSO_OPS_HPP
 #define MMSG_TESTING_MOCK_GSO_OPS_HPP
 
@@ -48,34 +49,7 @@ public:
     GsoLimits limits() const noexcept { return limits_; }
 
     int sendmmsg(int fd, mmsghdr* v, unsigned n, int, std::error_code& ec) {
-        std::size_t total = 0;
-        for (unsigned j = 0; j < n; ++j)
-            for (std::size_t i = 0; i < v[j].msg_hdr.msg_iovlen; ++i)
-                total += v[j].msg_hdr.msg_iov[i].iov_len;
-        bytes_.resize(total);
-        messages_.resize(n);
-        std::size_t at = 0;
-        for (unsigned j = 0; j < n; ++j) {
-            const msghdr& h = v[j].msg_hdr;
-            const std::size_t start = at;
-            for (std::size_t i = 0; i < h.msg_iovlen; ++i) {
-                if (h.msg_iov[i].iov_len > 0)
-                    std::memcpy(bytes_.data() + at, h.msg_iov[i].iov_base, h.msg_iov[i].iov_len);
-                at += h.msg_iov[i].iov_len;
-            }
-            // The backend's msg_name points at an Endpoint's storage, as with the kernel.
-            // No msg_name: to the connected peer.
-            dests_.resize(n);
-            if (h.msg_name != nullptr) {
-                std::memcpy(dests_[j].data(), h.msg_name,
-                            std::min<std::size_t>(h.msg_namelen, dests_[j].capacity()));
-                dests_[j].resize(h.msg_namelen);
-            }
-            messages_[j] = MockNetwork::Message{h.msg_name != nullptr ? &dests_[j] : nullptr,
-                                                {bytes_.data() + start, at - start},
-                                                detail::segment_of(h), detail::read_send_control(h)};
-        }
-        const int r = net_->send_messages(fd, messages_, ec);
+        const int r = net_->send_messages(fd, messages_of(v, n), ec);
         for (unsigned j = 0; j < static_cast<unsigned>(std::max(r, 0)); ++j)
             v[j].msg_len = static_cast<unsigned>(messages_[j].data.size());
         return r;
@@ -130,6 +104,43 @@ public:
     //! Every mock socket is a datagram socket.
     static std::error_code refuse(SocketRef) noexcept { return {}; }
 
+protected:
+    // What the backend built, as the network's messages: the payload of each gathered into
+    // one run (copies owned here), its destination, segment size and options.
+    std::span<const MockNetwork::Message> messages_of(const mmsghdr* v, std::size_t n) {
+        std::size_t total = 0;
+        for (std::size_t j = 0; j < n; ++j)
+            for (std::size_t i = 0; i < v[j].msg_hdr.msg_iovlen; ++i)
+                total += v[j].msg_hdr.msg_iov[i].iov_len;
+        bytes_.resize(total);
+        messages_.resize(n);
+        dests_.resize(n);
+        std::size_t at = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            const msghdr& h = v[j].msg_hdr;
+            const std::size_t start = at;
+            for (std::size_t i = 0; i < h.msg_iovlen; ++i) {
+                if (h.msg_iov[i].iov_len > 0)
+                    std::memcpy(bytes_.data() + at, h.msg_iov[i].iov_base, h.msg_iov[i].iov_len);
+                at += h.msg_iov[i].iov_len;
+            }
+            // The backend's msg_name points at an Endpoint's storage, as with the kernel.
+            // No msg_name: to the connected peer.
+            if (h.msg_name != nullptr) {
+                std::memcpy(dests_[j].data(), h.msg_name,
+                            std::min<std::size_t>(h.msg_namelen, dests_[j].capacity()));
+                dests_[j].resize(h.msg_namelen);
+            }
+            messages_[j] = MockNetwork::Message{h.msg_name != nullptr ? &dests_[j] : nullptr,
+                                                {bytes_.data() + start, at - start},
+                                                detail::segment_of(h),
+                                                detail::read_send_control(h)};
+        }
+        return messages_;
+    }
+
+    MockNetwork* net_;
+
 private:
     // The control messages the kernel would write for a datagram with metadata `m` (its
     // ECN and the address it was sent to), as the mock network delivers them unasked.
@@ -165,7 +176,6 @@ private:
         return len;
     }
 
-    MockNetwork* net_;
     GsoLimits limits_;
     std::vector<std::byte> bytes_;
     std::vector<Endpoint> dests_;
@@ -179,8 +189,28 @@ private:
 //! LinuxGsoBackend on a MockNetwork.
 using MockGsoBackend = BasicLinuxGsoBackend<MockGsoOps>;
 
+/*! MockGsoOps with the send of IoUringGsoBackend's layer (detail::UringGsoOps): one outcome
+    per message, messages from the first train on linked (MockNetwork::send_each). Runs the
+    io_uring flavour of the train code (unlinked plain datagrams, a refused train with
+    nothing sent after it) on the mock network, for the conformance kit and the fuzzers.
+*/
+class MockUringGsoOps : public MockGsoOps {
+public:
+    using MockGsoOps::MockGsoOps;
+
+    void send_each(int fd, mmsghdr* v, std::size_t m, std::size_t linked_from, int,
+                   std::error_code* res) {
+        net_->send_each(fd, messages_of(v, m), linked_from, std::span<std::error_code>(res, m));
+    }
+};
+
+//! IoUringGsoBackend's train code on a MockNetwork.
+using MockUringGsoBackend = BasicLinuxGsoBackend<MockUringGsoOps>;
+
 static_assert(SendBackend<MockGsoBackend> && RecvBackend<MockGsoBackend>,
               "MockGsoBackend must model mmsg::SendBackend and mmsg::RecvBackend");
+static_assert(SendBackend<MockUringGsoBackend> && RecvBackend<MockUringGsoBackend>,
+              "MockUringGsoBackend must model mmsg::SendBackend and mmsg::RecvBackend");
 
 } // namespace mmsg
 

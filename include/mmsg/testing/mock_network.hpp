@@ -291,6 +291,43 @@ public:
         return static_cast<int>(n);
     }
 
+    /*! The simulated io_uring batch of sends, one submission per message (MockUringGsoOps):
+        one call, in which each message is attempted on its own, in order, and gets its own
+        outcome in results[i] (empty: sent), as io_uring completions give them. Messages
+        from `linked_from` on are linked: once one of them fails, the rest are not attempted
+        (ECANCELED), as io_uring cancels the rest of a chain. A socket-level error (EBADF and
+        the others of detail::is_fatal) is what every later message would meet too: they
+        get it without being attempted. An interrupted call submits nothing (EINTR for the
+        first message); limit_per_call counts messages. Every message not attempted gets
+        ECANCELED.
+    */
+    void send_each(int handle, std::span<const Message> msgs, std::size_t linked_from,
+                   std::span<std::error_code> results) {
+        std::lock_guard lock(mu_);
+        script_.count_call();
+        std::fill_n(results.begin(), msgs.size(),
+                    std::make_error_code(std::errc::operation_canceled));
+        if (msgs.empty()) return;
+        auto self = sockets_.find(handle);
+        if (std::error_code e = script_.take_interrupt()) {
+            results[0] = e;
+            return;
+        }
+        const std::size_t n = std::min(script_.call_limit(msgs.size()), max_send_batch);
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::error_code e = self == sockets_.end()
+                                          ? detail::errno_code(EBADF)
+                                          : send_message_locked(self->second, msgs[i], true);
+            results[i] = e;
+            if (detail::is_fatal(e)) {
+                std::fill(results.begin() + static_cast<std::ptrdiff_t>(i),
+                          results.begin() + static_cast<std::ptrdiff_t>(n), e);
+                break;
+            }
+            if (e && i >= linked_from) break;
+        }
+    }
+
     //! The simulated recvmmsg: see RecvBackend. Used by MockBackend. Never waits.
     std::size_t recv(int handle, std::span<const RecvSlot> slots, std::error_code& ec) {
         std::lock_guard lock(mu_);
