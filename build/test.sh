@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (`.ci/run` execs this from the repository root):
 #   0. build/setup.sh (installs missing Debian packages)
 #   1. debug:    b2 test example bench (bench: mmsg-perf, release)
-#   2. sanitize: ASan+UBSan, the same suite
+#   2. sanitize: ASan+UBSan, the same suite but the compile-only checks (hygiene,
+#                compile_fail: their Jamfiles skip this variant)
 #   3. tsan:     every test/<dir>/Jamfile that declares `alias race_checked`
 #   4. hooks:    every executable build/ci.d/*.sh, in name order (see build/ci.d/README.md)
 # and ends with one line `N passed, N failed` counting test cases (a Boost.Test binary

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI step: builds the libFuzzer targets (test/fuzz/build.sh) and runs each for a bounded
-# time, starting from its seed corpus (test/fuzz/corpus/<target>/, never written to).
+# time, two at a time, starting from its seed corpus (test/fuzz/corpus/<target>/, never
+# written to).
 # Env: FUZZ_SECONDS (default 30) per target; builds into $MMSG_BUILD_DIR/20-fuzz (the hook
 # convention of build/ci.d/README.md), or $MMSG_FUZZ_OUT, or /tmp/mmsg-fuzz.
 # Prints each target's executions and, last, "N passed, N failed". Exit status 1 on failure.
@@ -19,7 +20,9 @@ if ! targets=$("$root/test/fuzz/build.sh" "$out" 2>"$out.build.log"); then
     exit 1
 fi
 
-for bin in $targets; do
+# run_one BIN: one target for $seconds; writes its log and a verdict file next to it.
+run_one() {
+    local bin=$1 name work seeds log
     name="$(basename "$bin")"
     work="$(mktemp -d)"
     seeds="$root/test/fuzz/corpus/$name"
@@ -27,6 +30,29 @@ for bin in $targets; do
     # New inputs go to $work; the seed directory is only read. Crash files go to $out.
     if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/$name-" "$work" "$seeds" >"$log" 2>&1; then
+        echo ok >"$log.verdict"
+    else
+        echo failed >"$log.verdict"
+    fi
+    rm -rf "$work"
+}
+
+# Two targets at a time (the machine's two cores; libFuzzer runs one thread each).
+running=0
+for bin in $targets; do
+    run_one "$bin" &
+    running=$((running + 1))
+    if ((running == 2)); then
+        wait -n
+        running=$((running - 1))
+    fi
+done
+wait
+
+for bin in $targets; do
+    name="$(basename "$bin")"
+    log="$out/$name.log"
+    if [ "$(cat "$log.verdict" 2>/dev/null)" = ok ]; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
         echo "fuzz $name: ${runs:-?} executions in ${seconds}s, no finding"
         passed=$((passed + 1))
@@ -35,7 +61,6 @@ for bin in $targets; do
         grep -E 'ERROR|check failed|SUMMARY|Test unit written' "$log" | head -10
         failed=$((failed + 1))
     fi
-    rm -rf "$work"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
