@@ -1,5 +1,6 @@
 //! Defines mmsg::SocketState (what mmsg remembers about one socket), mmsg::SocketRef (a
-//! socket as a backend sees it) and the StatefulSocket concept.
+//! socket as a backend sees it) and the StatefulSocket concept. (Over 300 lines: the state,
+//! its parts' storage and the ways a socket reaches it belong together.)
 #ifndef MMSG_SOCKET_STATE_HPP
 #define MMSG_SOCKET_STATE_HPP
 

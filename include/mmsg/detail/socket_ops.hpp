@@ -1,7 +1,8 @@
 //! Thin wrappers over the socket system calls: the only place that reads errno. The one
 //! policy here is the socket's own timeout: an interrupted blocking call spends what is
 //! left of SO_RCVTIMEO / SO_SNDTIMEO rather than starting it over (see interruptible);
-//! every other EINTR goes back to BatchSender/BatchReceiver, which retry it.
+//! every other EINTR goes back to BatchSender/BatchReceiver, which retry it. (Over 300
+//! lines: it is every system call mmsg makes on a socket, on purpose in one file.)
 #ifndef MMSG_DETAIL_SOCKET_OPS_HPP
 #define MMSG_DETAIL_SOCKET_OPS_HPP
 
