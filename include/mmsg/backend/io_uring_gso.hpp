@@ -44,7 +44,7 @@ namespace detail {
    LinuxGsoBackend's (the io_uring receive path is LendingReceiver). The ring (max_send_batch
    submissions) is made on the first send and reused; copies start without one.
 */
-class UringGsoOps {
+class UringGsoOps : public KernelGroOps {
 public:
     static constexpr unsigned entries = static_cast<unsigned>(max_send_batch);
 
@@ -58,15 +58,6 @@ public:
     UringGsoOps& operator=(UringGsoOps&&) noexcept = default;
     ~UringGsoOps() = default;
 
-    static GsoLimits limits() noexcept { return probed_gso_limits(); }
-    static int recvmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
-        return sys_recvmmsg(fd, v, n, flags, ec);
-    }
-    static bool enable_gro(int fd, std::error_code& ec) noexcept {
-        ec = set_int_option(fd, SOL_UDP, UDP_GRO, 1);
-        return !ec;
-    }
-    static std::error_code refuse(SocketRef s) { return refuse_non_datagram(s); }
 
     //! io_uring is allowed with IORING_OP_SENDMSG, the ring can be made, `fd` is a datagram
     //! socket; else why not.

@@ -52,11 +52,10 @@ namespace detail {
     MockGsoOps (<mmsg/testing/mock_gso_ops.hpp>) is the layer on MockNetwork;
     detail::UringGsoOps (<mmsg/backend/io_uring_gso.hpp>) the one on io_uring.
 */
-struct KernelGsoOps {
+//! The kernel's receive side of a layer (limits, recvmmsg, UDP_GRO, refuse), shared by
+//! KernelGsoOps and UringGsoOps, whose receives are the same system calls.
+struct KernelGroOps {
     static GsoLimits limits() noexcept { return probed_gso_limits(); }
-    static int sendmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
-        return sys_sendmmsg(fd, v, n, flags, ec);
-    }
     static int recvmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
         return sys_recvmmsg(fd, v, n, flags, ec);
     }
@@ -65,6 +64,12 @@ struct KernelGsoOps {
         return !ec;
     }
     static std::error_code refuse(SocketRef s) { return refuse_non_datagram(s); }
+};
+
+struct KernelGsoOps : KernelGroOps {
+    static int sendmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) noexcept {
+        return sys_sendmmsg(fd, v, n, flags, ec);
+    }
 };
 
 } // namespace detail
