@@ -43,7 +43,7 @@ double datagrams_per_receive(testing::VethPair& w) {
     std::vector<CoalescedPacket> got(4);
     std::error_code ec;
     receiver.try_recv_coalesced(rx, got, ec); // turns UDP_GRO on before anything arrives
-    const auto payload = numbered_payload(size, 1);
+    const auto payload = testing::numbered(size, 1);
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch(trains * per_train, {payload, rx.local_endpoint()});
     BatchSender<LinuxGsoBackend> sender;
     std::size_t sent = 0;

@@ -41,7 +41,7 @@ XdpFirst xdp_first(XdpBackend b) { return XdpFirst(std::move(b), LinuxGsoBackend
 void round_trip(BatchSender<XdpFirst>& sender, udp::socket& tx, udp::socket& rx, std::size_t n) {
     std::vector<std::vector<std::byte>> p;
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch;
-    for (std::size_t i = 0; i < n; ++i) p.push_back(numbered_payload(100 + i, static_cast<std::uint32_t>(i)));
+    for (std::size_t i = 0; i < n; ++i) p.push_back(testing::numbered(100 + i, static_cast<std::uint32_t>(i)));
     for (const auto& b : p) batch.emplace_back(b, rx.local_endpoint());
     const SendResult r = sender.batch_send(tx, batch);
     BOOST_TEST(r.ok(), r.first_error.message());
@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(a_socket_on_the_queues_interface_goes_through_af_xdp) {
     udp::socket sb = socket_in(*w, false, io, on_b());
     udp::socket any = socket_in(*w, true, io, Endpoint(asio::ip::address_v4::any(), 0));
     udp::socket socket = socket_in(*w, true, io, on_a()); // 198.18.0.1, on mmsg-xa
-    const auto payload = numbered_payload(100, 1);
+    const auto payload = testing::numbered(100, 1);
     const std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch(10, {payload, sb.local_endpoint()});
     w->in_a([&] { // the queue opens at first use, in the namespace of the thread that uses it
         // tag::use[]
@@ -112,9 +112,7 @@ BOOST_AUTO_TEST_CASE(each_reason_af_xdp_cannot_serve_hands_the_socket_to_the_nex
     udp::socket sa = socket_in(*w, true, io, on_a());
 
     { // A socket of another interface (A's loopback).
-        std::error_code ec;
-        const auto qa = open_queue(*w, true, options_for(true), ec);
-        BOOST_REQUIRE_MESSAGE(qa, ec.message());
+        const auto qa = require_queue(*w, true);
         udp::socket lo = socket_in(*w, true, io, Endpoint(asio::ip::address_v4::loopback(), 0));
         udp::socket lo_rx = socket_in(*w, true, io, Endpoint(asio::ip::address_v4::loopback(), 0));
         BatchSender<XdpFirst> sender{xdp_first(XdpBackend(qa))};
@@ -152,9 +150,8 @@ BOOST_AUTO_TEST_CASE(each_reason_af_xdp_cannot_serve_hands_the_socket_to_the_nex
 BOOST_AUTO_TEST_CASE(without_the_capabilities_the_probe_says_so_and_the_next_backend_sends) {
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     std::error_code why;
     std::size_t chosen = 99;
     bool dropped = false;
@@ -178,17 +175,15 @@ BOOST_AUTO_TEST_CASE(a_fallback_receiver_receives_through_the_ring) {
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     std::error_code ec;
-    const auto qb = open_queue(*w, false, options_for(false), ec);
-    BOOST_REQUIRE_MESSAGE(qb, ec.message());
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    const auto qb = require_queue(*w, false);
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     BatchReceiver<XdpFirst> receiver{xdp_first(XdpBackend(qb))};
     std::array<BasicPacket<1500>, 8> got{};
     BOOST_TEST(receiver.try_recv_mmsg(sb, got, ec) == 0u);
     BOOST_TEST(receiver.backend().chosen(sb.native_handle()) == 0u);
     std::vector<std::pair<std::span<const std::byte>, Endpoint>> batch;
-    const auto p = numbered_payload(500, 1);
+    const auto p = testing::numbered(500, 1);
     for (int i = 0; i < 8; ++i) batch.emplace_back(p, sb.local_endpoint());
     BatchSender<LinuxMmsgBackend> plain;
     BOOST_TEST(plain.batch_send(sa, batch).ok());

@@ -52,9 +52,8 @@ BOOST_AUTO_TEST_CASE(gso_trains_reach_a_generic_mode_socket_whole_in_their_datag
     const auto qa = open_queue(*w, true, o, ec);
     BOOST_REQUIRE_MESSAGE(qa, ec.message());
     BOOST_TEST(qa->multi_buffer_program());
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     const int big = 4 << 20;
     ::setsockopt(sa.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
     BatchReceiver<XdpBackend> ra{XdpBackend(qa)};
@@ -70,14 +69,14 @@ BOOST_AUTO_TEST_CASE(gso_trains_reach_a_generic_mode_socket_whole_in_their_datag
     std::vector<std::pair<std::size_t, bool>> plan; // (payload index, then one to `other`)
     auto add = [&](std::size_t size, bool then_other) {
         plan.emplace_back(payloads.size(), then_other);
-        payloads.push_back(numbered_payload(size, static_cast<std::uint32_t>(payloads.size())));
+        payloads.push_back(testing::numbered(size, static_cast<std::uint32_t>(payloads.size())));
     };
     for (int round = 0; round < 10; ++round) {
         for (int i = 0; i < 64; ++i) add(1232, i == 63);
         for (int t = 0; t < 3; ++t) add(1000, false), add(1000, true);
         for (int i = 0; i < 10; ++i) add(300, true);
     }
-    const auto spacer = numbered_payload(20, 0xffffffffu);
+    const auto spacer = testing::numbered(20, 0xffffffffu);
     for (const auto& [i, then_other] : plan) {
         batch.emplace_back(payloads[i], sa.local_endpoint());
         if (then_other) batch.emplace_back(spacer, other);

@@ -41,7 +41,7 @@ struct Payloads {
     std::vector<std::vector<std::byte>> bytes;
     Batch batch;
     Payloads(std::size_t n, const Endpoint& to, std::size_t base = 40, std::size_t spread = 1200) {
-        for (std::size_t i = 0; i < n; ++i) bytes.push_back(numbered_payload(base + (i * 37) % spread, static_cast<std::uint32_t>(i)));
+        for (std::size_t i = 0; i < n; ++i) bytes.push_back(testing::numbered(base + (i * 37) % spread, static_cast<std::uint32_t>(i)));
         for (const auto& b : bytes) batch.emplace_back(std::span<const std::byte>(b), to);
     }
 };
@@ -67,13 +67,10 @@ BOOST_AUTO_TEST_CASE(datagrams_cross_both_ways_through_both_rings_with_bytes_and
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     std::error_code ec;
-    const auto qa = open_queue(*w, true, options_for(true), ec);
-    BOOST_REQUIRE_MESSAGE(qa, "queue on A: " << ec.message());
-    const auto qb = open_queue(*w, false, options_for(false), ec);
-    BOOST_REQUIRE_MESSAGE(qb, "queue on B: " << ec.message());
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    const auto qa = require_queue(*w, true);
+    const auto qb = require_queue(*w, false);
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     BatchReceiver<XdpBackend> ra{XdpBackend(qa)}, rb{XdpBackend(qb)};
     std::array<Packet, 4> none{};
     // A first receive makes each socket its queue's receiving socket (nothing is queued yet).
@@ -98,7 +95,7 @@ BOOST_AUTO_TEST_CASE(datagrams_cross_both_ways_through_both_rings_with_bytes_and
 
     // The same payload to many destinations: 50 to B's socket among 50 to an address that
     // routes out of the veth to a port nobody has (B drops those; all count as sent).
-    const auto one = numbered_payload(1232, 7);
+    const auto one = testing::numbered(1232, 7);
     std::vector<Endpoint> dests;
     for (int i = 0; i < 100; ++i) dests.push_back(i % 2 == 0 ? sb.local_endpoint() : on_b(9));
     BatchSender<XdpBackend, std::vector<std::byte>> multi{XdpBackend(qa)};
@@ -121,13 +118,10 @@ BOOST_AUTO_TEST_CASE(received_datagrams_carry_metadata_truncation_and_would_bloc
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     std::error_code ec;
-    const auto qa = open_queue(*w, true, options_for(true), ec);
-    BOOST_REQUIRE_MESSAGE(qa, ec.message());
-    const auto qb = open_queue(*w, false, options_for(false), ec);
-    BOOST_REQUIRE_MESSAGE(qb, ec.message());
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    const auto qa = require_queue(*w, true);
+    const auto qb = require_queue(*w, false);
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     BOOST_REQUIRE(!request_metadata(sb, Metadata::ecn | Metadata::local_address));
     BatchReceiver<XdpBackend> rb{XdpBackend(qb)};
     std::array<BasicPacket<100>, 4> got{};
@@ -146,7 +140,7 @@ BOOST_AUTO_TEST_CASE(received_datagrams_carry_metadata_truncation_and_would_bloc
     ::setsockopt(sb.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &long_wait, sizeof long_wait);
 
     using Opts = std::vector<std::tuple<std::span<const std::byte>, Endpoint, SendOptions>>;
-    const auto big = numbered_payload(300, 1), small = numbered_payload(50, 2);
+    const auto big = testing::numbered(300, 1), small = testing::numbered(50, 2);
     SendOptions ce;
     ce.ecn = Ecn::ce;
     ce.dscp = 46;
@@ -178,12 +172,9 @@ BOOST_AUTO_TEST_CASE(the_socket_itself_is_read_beside_the_ring) {
     // receive, or by a plain kernel socket while the ring is busy) are received too.
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
-    std::error_code ec;
-    const auto qb = open_queue(*w, false, options_for(false), ec);
-    BOOST_REQUIRE_MESSAGE(qb, ec.message());
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    const auto qb = require_queue(*w, false);
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     const Payloads early(20, sb.local_endpoint());
     BatchSender<LinuxMmsgBackend> kernel;
     BOOST_TEST(kernel.batch_send(sa, early.batch).ok());
@@ -224,11 +215,9 @@ BOOST_AUTO_TEST_CASE(the_mode_matrix_native_and_generic_copy_and_zero_copy_refus
                 BOOST_REQUIRE_MESSAGE(qa, ec.message());
                 BOOST_TEST(qa->receives() == receive);
                 if (mode_a == XdpMode::generic && receive) BOOST_TEST(qa->multi_buffer_program());
-                const auto qb = open_queue(*w, false, options_for(false), ec);
-                BOOST_REQUIRE_MESSAGE(qb, ec.message());
-                asio::io_context io;
-                udp::socket sa = socket_in(*w, true, io, on_a());
-                udp::socket sb = socket_in(*w, false, io, on_b());
+                const auto qb = require_queue(*w, false);
+                Sides sides(*w);
+                auto& [io, sa, sb] = sides;
                 BatchReceiver<XdpBackend> ra{XdpBackend(qa)}, rb{XdpBackend(qb)};
                 std::array<Packet, 1> none{};
                 ra.try_recv_mmsg(sa, none, ec);
@@ -251,15 +240,13 @@ BOOST_AUTO_TEST_CASE(a_missing_neighbour_fails_those_datagrams_alone_and_gets_re
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     std::error_code ec;
-    const auto qa = open_queue(*w, true, options_for(true), ec);
-    BOOST_REQUIRE_MESSAGE(qa, ec.message());
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    const auto qa = require_queue(*w, true);
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     // B's entry goes; 198.18.0.99 (on the link, no host) never had one.
     BOOST_REQUIRE(w->run_a(std::string("ip neigh del 198.18.0.2 dev ") + testing::VethPair::a_name));
     const Endpoint absent(testing::VethPair::absent_address(), 9);
-    const auto p = numbered_payload(100, 1);
+    const auto p = testing::numbered(100, 1);
     const Batch batch{{p, sb.local_endpoint()}, {p, absent}, {p, sb.local_endpoint()}, {p, absent}, {p, sb.local_endpoint()}};
     BatchSender<XdpBackend> ta{XdpBackend(qa)};
     std::vector<std::error_code> status(5);
@@ -292,9 +279,8 @@ BOOST_AUTO_TEST_CASE(a_queue_closed_and_opened_again_waits_out_the_kernels_busy_
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     std::error_code ec;
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     XdpOptions o = options_for(true);
     auto qa = open_queue(*w, true, o, ec);
     BOOST_REQUIRE_MESSAGE(qa, ec.message());
@@ -313,7 +299,7 @@ BOOST_AUTO_TEST_CASE(a_queue_closed_and_opened_again_waits_out_the_kernels_busy_
     for (int round = 0; round < 5; ++round) {
         BOOST_TEST_CONTEXT("round " << round) {
             BatchSender<XdpBackend> ta{XdpBackend(qa)};
-            const auto p = numbered_payload(200, static_cast<std::uint32_t>(round));
+            const auto p = testing::numbered(200, static_cast<std::uint32_t>(round));
             const Batch one{{p, sb.local_endpoint()}};
             BOOST_TEST(ta.batch_send(sa, one).ok());
             std::array<Packet, 1> got{};
@@ -345,11 +331,9 @@ BOOST_AUTO_TEST_CASE(a_ring_smaller_than_the_batch_reuses_its_frames_and_loses_n
     o.ring_size = 32;
     const auto qa = open_queue(*w, true, o, ec);
     BOOST_REQUIRE_MESSAGE(qa, ec.message());
-    const auto qb = open_queue(*w, false, options_for(false), ec);
-    BOOST_REQUIRE_MESSAGE(qb, ec.message());
-    asio::io_context io;
-    udp::socket sa = socket_in(*w, true, io, on_a());
-    udp::socket sb = socket_in(*w, false, io, on_b());
+    const auto qb = require_queue(*w, false);
+    Sides sides(*w);
+    auto& [io, sa, sb] = sides;
     BatchReceiver<XdpBackend> rb{XdpBackend(qb)};
     std::array<Packet, 1> none{};
     rb.try_recv_mmsg(sb, none, ec);
@@ -381,8 +365,7 @@ BOOST_AUTO_TEST_CASE(routes_and_neighbours_are_followed_when_they_change) {
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     std::error_code ec;
-    const auto qa = open_queue(*w, true, options_for(true), ec);
-    BOOST_REQUIRE_MESSAGE(qa, ec.message());
+    const auto qa = require_queue(*w, true);
     asio::io_context io;
     udp::socket sa = socket_in(*w, true, io, on_a());
     // B takes 198.19.0.0/16 as its own (inside its namespace only); a socket of any address.
@@ -390,7 +373,7 @@ BOOST_AUTO_TEST_CASE(routes_and_neighbours_are_followed_when_they_change) {
     udp::socket sb = socket_in(*w, false, io, Endpoint(asio::ip::address_v4::any(), 0));
     const Endpoint far(asio::ip::make_address("198.19.0.5"), sb.local_endpoint().port());
     const Endpoint near = on_b(sb.local_endpoint().port());
-    const auto p = numbered_payload(64, 1);
+    const auto p = testing::numbered(64, 1);
     BatchSender<XdpBackend> ta{XdpBackend(qa)};
     BatchReceiver<LinuxMmsgBackend> rb;
     std::array<Packet, 2> got{};
@@ -425,7 +408,7 @@ BOOST_AUTO_TEST_CASE(routes_and_neighbours_are_followed_when_they_change) {
     BOOST_REQUIRE(w->run_a("ip neigh replace 198.18.0.2 lladdr 02:00:5e:00:00:99" + neigh));
     BOOST_TEST(!send_to(near)); // sent, to an address B does not answer to: B drops it
     BOOST_REQUIRE(w->run_a("ip neigh replace 198.18.0.2 lladdr " + b_mac + neigh));
-    const auto sentinel = numbered_payload(80, 2);
+    const auto sentinel = testing::numbered(80, 2);
     const Batch last{{sentinel, near}};
     BOOST_TEST(ta.batch_send(sa, last).ok());
     BOOST_TEST(rb.recv_mmsg(sb, std::span(got).first(1), ec) == 1u, ec.message());
@@ -438,8 +421,7 @@ BOOST_AUTO_TEST_CASE(one_socket_at_a_time_receives_through_the_ring_the_others_t
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     std::error_code ec;
-    const auto qb = open_queue(*w, false, options_for(false), ec);
-    BOOST_REQUIRE_MESSAGE(qb, ec.message());
+    const auto qb = require_queue(*w, false);
     asio::io_context io;
     udp::socket sa = socket_in(*w, true, io, on_a());
     udp::socket first = socket_in(*w, false, io, on_b());

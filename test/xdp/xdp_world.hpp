@@ -1,10 +1,12 @@
 //! Test support for test/xdp: the veth pair between two network namespaces of the test's own
 //! (mmsg::testing::VethPair, made once per test program), sockets and XdpQueues made inside
-//! either namespace, and payloads whose bytes say which datagram they are.
+//! either namespace.
 #ifndef MMSG_TEST_XDP_XDP_WORLD_HPP
 #define MMSG_TEST_XDP_XDP_WORLD_HPP
 
 #include <mmsg/backend/xdp.hpp>
+#include <mmsg/testing/datagrams.hpp>
+#include <mmsg/testing/loopback.hpp>
 #include <mmsg/testing/veth_pair.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -43,29 +45,36 @@ inline std::shared_ptr<XdpQueue> open_queue(const testing::VethPair& w, bool a, 
     return a ? w.in_a(open) : w.in_b(open);
 }
 
+//! An XdpQueue in namespace A or B; the test case stops, saying why, if it cannot be opened.
+inline std::shared_ptr<XdpQueue> require_queue(const testing::VethPair& w, bool a, const XdpOptions& o) {
+    std::error_code ec;
+    auto q = open_queue(w, a, o, ec);
+    BOOST_REQUIRE_MESSAGE(q, (a ? "queue on A: " : "queue on B: ") << ec.message());
+    return q;
+}
+inline std::shared_ptr<XdpQueue> require_queue(const testing::VethPair& w, bool a) {
+    return require_queue(w, a, options_for(a));
+}
+
 //! A UDP socket of namespace A or B bound to `local` (port 0: any), receive timeout 5 s.
 inline udp::socket socket_in(const testing::VethPair& w, bool a, asio::io_context& io, const Endpoint& local) {
-    auto make = [&] {
-        udp::socket s(io, local.protocol());
-        s.bind(local);
-        const timeval tv{5, 0};
-        ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        return s;
-    };
+    auto make = [&] { return testing::bound_socket(io, local); };
     return a ? w.in_a(make) : w.in_b(make);
 }
 
 inline Endpoint on_a(std::uint16_t port = 0) { return {testing::VethPair::a_address(), port}; }
 inline Endpoint on_b(std::uint16_t port = 0) { return {testing::VethPair::b_address(), port}; }
 
-//! `size` bytes that begin with `index` and go on as a pattern of it: order and integrity
-//! are checkable.
-inline std::vector<std::byte> numbered_payload(std::size_t size, std::uint32_t index) {
-    std::vector<std::byte> p(size);
-    for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<std::byte>((index * 131 + i * 7 + 3) & 0xff);
-    if (size >= 4) std::memcpy(p.data(), &index, 4);
-    return p;
-}
+//! What most cases here begin with: an io_context and a socket on each side, `sa` in A
+//! (198.18.0.1) and `sb` in B (198.18.0.2), any port. Take them as
+//! `Sides sides(*w); auto& [io, sa, sb] = sides;`.
+struct Sides {
+    asio::io_context io;
+    udp::socket sa;
+    udp::socket sb;
+    explicit Sides(const testing::VethPair& w)
+        : sa(socket_in(w, true, io, on_a())), sb(socket_in(w, false, io, on_b())) {}
+};
 
 //! The test program's veth pair, or null with the reason it could not be made. Each side
 //! has resolved the other's neighbour entry (XdpBackend fails a datagram to an unresolved
