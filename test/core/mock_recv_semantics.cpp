@@ -1,6 +1,6 @@
 // BatchReceiver's algorithm, deterministically: backend calls counted on MockBackend, and
 // kept errors, clamping and silence on tiny scripted backends the mock cannot express. (What
-// any backend must do on receive is the conformance kit's, test/compose/conformance.cpp.)
+// any backend must do on receive is the conformance kit's, test/compose/conformance*.cpp.)
 #include <mmsg/batch_receiver.hpp>
 
 #include <mmsg/testing/mock_network.hpp>

@@ -1,7 +1,7 @@
 // BatchSender's algorithm, deterministically: the calls it makes on MockBackend (one per
 // chunk, more after rejections, narrowed after dense ones, resumed after would-block and
 // EINTR), and scripted backends for what the mock cannot express. (What any backend must do
-// on send is the conformance kit's, test/compose/conformance.cpp.)
+// on send is the conformance kit's, test/compose/conformance*.cpp.)
 #include <mmsg/batch_sender.hpp>
 
 #include <mmsg/testing/mock_network.hpp>

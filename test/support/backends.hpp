@@ -1,5 +1,5 @@
 //! Test support: the one list of the backends mmsg ships, for every test that runs on each
-//! of them (same test, every backend): the conformance kit (test/compose/conformance.cpp),
+//! of them (same test, every backend): the conformance kit (test/compose/conformance*.cpp),
 //! the allocation test, the reliability matrices, the signal timeouts.
 #ifndef MMSG_TEST_SUPPORT_BACKENDS_HPP
 #define MMSG_TEST_SUPPORT_BACKENDS_HPP
@@ -47,18 +47,22 @@ inline constexpr auto kernel_backends = hana::tuple_t<LinuxMmsgBackend, Portable
 inline constexpr auto mock_backends =
     hana::tuple_t<MockBackend, MockGsoBackend, MockUringGsoBackend>;
 
-/*! `bases`, then each of them in Counting and in FaultInjecting, then all of them behind one
-    Fallback, last first (so that IoUringBackend, which the kernel may refuse, leads and the
-    fallback is exercised), bare and as Counting<FaultInjecting<Fallback<...>>>.
+//! Each of `bases` in Counting, then each in FaultInjecting.
+template <class Bases>
+constexpr auto layered(Bases bases) {
+    return hana::concat(hana::transform(bases, hana::template_<Counting>),
+                        hana::transform(bases, hana::template_<FaultInjecting>));
+}
+
+/*! All of `bases` behind one Fallback, last first (so that IoUringBackend, which the kernel
+    may refuse, leads and the fallback is exercised), bare and as
+    Counting<FaultInjecting<Fallback<...>>>.
 */
 template <class Bases>
-constexpr auto with_compositions(Bases bases) {
+constexpr auto fallbacks(Bases bases) {
     const auto fallback = hana::unpack(hana::reverse(bases), hana::template_<Fallback>);
-    return hana::concat(
-        hana::concat(bases, hana::concat(hana::transform(bases, hana::template_<Counting>),
-                                         hana::transform(bases, hana::template_<FaultInjecting>))),
-        hana::make_tuple(fallback,
-                         hana::template_<Counting>(hana::template_<FaultInjecting>(fallback))));
+    return hana::make_tuple(fallback,
+                            hana::template_<Counting>(hana::template_<FaultInjecting>(fallback)));
 }
 
 //! A Hana list of types as a std::tuple type, the type list BOOST_AUTO_TEST_CASE_TEMPLATE takes.
@@ -68,10 +72,16 @@ using as_std_tuple =
 
 //! The kernel backends.
 using RealBackends = as_std_tuple<decltype(kernel_backends)>;
-//! The kernel backends and their compositions.
-using RealBackendsComposed = as_std_tuple<decltype(with_compositions(kernel_backends))>;
-//! The mock backends and their compositions.
-using MockBackendsComposed = as_std_tuple<decltype(with_compositions(mock_backends))>;
+//! The kernel backends in Counting and in FaultInjecting.
+using RealBackendsLayered = as_std_tuple<decltype(layered(kernel_backends))>;
+//! The kernel backends behind Fallback (bare and layered).
+using RealBackendsFallback = as_std_tuple<decltype(fallbacks(kernel_backends))>;
+//! The mock backends.
+using MockBackends = as_std_tuple<decltype(mock_backends)>;
+//! The mock backends in Counting and in FaultInjecting.
+using MockBackendsLayered = as_std_tuple<decltype(layered(mock_backends))>;
+//! The mock backends behind Fallback (bare and layered).
+using MockBackendsFallback = as_std_tuple<decltype(fallbacks(mock_backends))>;
 
 //! B made over MockNetwork `n` (a mock backend or a composition of them).
 inline MockBackend over_mock(std::type_identity<MockBackend>, MockNetwork& n) {

@@ -1,5 +1,5 @@
 // IoUringBackend: what is specific to io_uring (the contract itself is proved by the
-// conformance kit, test/compose/conformance.cpp).
+// conformance kit, test/compose/conformance*.cpp).
 #include <mmsg/backend/io_uring.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
 

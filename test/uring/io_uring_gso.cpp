@@ -1,5 +1,5 @@
 // IoUringGsoBackend: LinuxGsoBackend's trains with io_uring as the system-call layer. Its
-// contract is the conformance kit's (test/compose/conformance.cpp, which runs it on loopback
+// contract is the conformance kit's (test/compose/conformance*.cpp, which runs it on loopback
 // and, as MockUringGsoBackend, on the mock network with every composition); here what is
 // particular to sending each message as its own submission: the train fallback without a
 // second round trip for what went before, linked trains, and the real kernel path.

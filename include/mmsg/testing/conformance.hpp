@@ -1,7 +1,7 @@
 //! Defines the backend conformance kit: Boost.Test checks that any backend (a shipped one or
 //! a user's own) honours the backend contract through BatchSender / BatchReceiver, over
 //! loopback sockets and over MockNetwork. It is the test of the contract: mmsg runs it on
-//! every backend it ships and every composition of them (test/compose/conformance.cpp).
+//! every backend it ships and every composition of them (test/compose/conformance*.cpp).
 //!
 //! Use, in a Boost.Test program (BOOST_TEST_MODULE defined before including it):
 //!   BOOST_AUTO_TEST_CASE(my_backend_honours_the_contract) {
