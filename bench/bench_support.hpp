@@ -35,6 +35,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace mmsg::bench {
@@ -44,6 +45,42 @@ using Clock = std::chrono::steady_clock;
 inline std::string errno_text(const char* what, int e = errno) {
     return std::string(what) + ": " + std::generic_category().message(e);
 }
+
+#if MMSG_HAS_UDP_GSO
+//! What one hand-written UDP_GRO recvmsg(2) got: its byte count (-1 with errno set on
+//! failure) and the datagrams that held (segments counted by the UDP_GRO size, not split).
+struct RawGro {
+    ssize_t bytes = -1;
+    std::size_t datagrams = 0;
+};
+
+//! The raw rows' UDP_GRO receive, one recvmsg(2) of `fd` into `buf` with `flags`.
+inline RawGro raw_gro_recv(int fd, std::span<std::byte> buf, int flags) {
+    alignas(cmsghdr) unsigned char ctl[64];
+    sockaddr_storage from;
+    iovec iov{buf.data(), buf.size()};
+    msghdr h{};
+    h.msg_name = &from;
+    h.msg_namelen = sizeof from;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = ctl;
+    h.msg_controllen = sizeof ctl;
+    RawGro g;
+    g.bytes = ::recvmsg(fd, &h, flags);
+    if (g.bytes < 0) return g;
+    std::size_t seg = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int v = 0;
+            std::memcpy(&v, CMSG_DATA(c), sizeof v);
+            seg = static_cast<std::size_t>(v);
+        }
+    const auto len = static_cast<std::size_t>(g.bytes);
+    g.datagrams = seg > 0 && len > seg ? (len + seg - 1) / seg : 1;
+    return g;
+}
+#endif
 
 //! How many system calls one call of a backend makes: one (LinuxMmsgBackend and the other
 //! batching backends), or one per datagram (PortableBackend, which loops sendto / recvmsg

@@ -166,33 +166,15 @@ inline Measurement udp_gro_loop(const RowContext& ctx) {
     if (::setsockopt(rx.fd(), SOL_UDP, UDP_GRO, &one, sizeof one) != 0)
         return Measurement{0, 0, 0, errno_text("UDP_GRO"), {}};
     std::vector<std::byte> buf(65536);
-    alignas(cmsghdr) unsigned char ctl[64];
-    sockaddr_storage from;
     return timed_receive(ctx, rx, [&](std::size_t) {
         Moved m;
-        iovec iov{buf.data(), buf.size()};
-        msghdr h{};
-        h.msg_name = &from;
-        h.msg_namelen = sizeof from;
-        h.msg_iov = &iov;
-        h.msg_iovlen = 1;
-        h.msg_control = ctl;
-        h.msg_controllen = sizeof ctl;
         ++m.syscalls;
-        const ssize_t r = ::recvmsg(rx.fd(), &h, 0);
-        if (r < 0) {
+        const RawGro g = raw_gro_recv(rx.fd(), buf, 0);
+        if (g.bytes < 0) {
             if (errno != EINTR) m.error = errno_text("recvmsg");
             return m;
         }
-        std::size_t seg = 0;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
-            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-                int g = 0;
-                std::memcpy(&g, CMSG_DATA(c), sizeof g);
-                seg = static_cast<std::size_t>(g);
-            }
-        const auto len = static_cast<std::size_t>(r);
-        m.datagrams = seg > 0 && len > seg ? (len + seg - 1) / seg : 1;
+        m.datagrams = g.datagrams;
         return m;
     });
 }

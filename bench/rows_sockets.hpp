@@ -102,27 +102,8 @@ struct RawDrain {
         ::setsockopt(s.native_handle(), SOL_UDP, UDP_GRO, &one, sizeof one);
     }
     std::size_t take(Socket& s) {
-        alignas(cmsghdr) unsigned char ctl[64];
-        sockaddr_storage from;
-        iovec iov{buf.data(), buf.size()};
-        msghdr h{};
-        h.msg_name = &from;
-        h.msg_namelen = sizeof from;
-        h.msg_iov = &iov;
-        h.msg_iovlen = 1;
-        h.msg_control = ctl;
-        h.msg_controllen = sizeof ctl;
-        const ssize_t r = ::recvmsg(s.native_handle(), &h, MSG_DONTWAIT);
-        if (r <= 0) return 0;
-        std::size_t seg = 0;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
-            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-                int g = 0;
-                std::memcpy(&g, CMSG_DATA(c), sizeof g);
-                seg = static_cast<std::size_t>(g);
-            }
-        const auto len = static_cast<std::size_t>(r);
-        return seg > 0 && len > seg ? (len + seg - 1) / seg : 1;
+        const RawGro g = raw_gro_recv(s.native_handle(), buf, MSG_DONTWAIT);
+        return g.bytes <= 0 ? 0 : g.datagrams;
     }
 };
 
