@@ -154,6 +154,22 @@ BOOST_FIXTURE_TEST_CASE(segments_of_another_size_are_repacked_and_a_short_last_o
     }
 }
 
+BOOST_FIXTURE_TEST_CASE(packets_of_another_capacity_take_segments_of_it_in_place, Loopback) {
+    // The layout follows the packets' capacity, not Packet's: 4000-byte segments land in
+    // 4000-byte packets in place, shorter ones are moved, a short last one stays short.
+    if (!gro_works()) return;
+    const auto a = train(16, 4000, 0, 1);
+    const auto b = train(15, 3000, 1234, 2);
+    const auto c = train(60, 1000, 0, 3);
+    std::vector<BasicPacket<4000>> p(64);
+    for (const auto* t : {&a, &b, &c, &a}) {
+        send_train(tx.native_handle(), rx_ep, *t);
+        BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == t->size());
+        BOOST_TEST(!ec, ec.message());
+        expect(p, 0, *t, tx_ep);
+    }
+}
+
 BOOST_FIXTURE_TEST_CASE(segments_longer_than_the_packets_are_truncated_and_flagged, Loopback) {
     if (!gro_works()) return;
     const auto a = train(10, 1232, 0, 1);
