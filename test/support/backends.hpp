@@ -18,7 +18,6 @@
 #include <mmsg/fault_injecting.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/hana/concat.hpp>
 #include <boost/hana/reverse.hpp>
 #include <boost/hana/transform.hpp>
 #include <boost/hana/tuple.hpp>
@@ -47,11 +46,10 @@ inline constexpr auto kernel_backends = hana::tuple_t<LinuxMmsgBackend, Portable
 inline constexpr auto mock_backends =
     hana::tuple_t<MockBackend, MockGsoBackend, MockUringGsoBackend>;
 
-//! Each of `bases` in Counting, then each in FaultInjecting.
-template <class Bases>
+//! Each of `bases` in layer L (Counting or FaultInjecting).
+template <template <class> class L, class Bases>
 constexpr auto layered(Bases bases) {
-    return hana::concat(hana::transform(bases, hana::template_<Counting>),
-                        hana::transform(bases, hana::template_<FaultInjecting>));
+    return hana::transform(bases, hana::template_<L>);
 }
 
 /*! All of `bases` behind one Fallback, last first (so that IoUringBackend, which the kernel
@@ -72,14 +70,16 @@ using as_std_tuple =
 
 //! The kernel backends.
 using RealBackends = as_std_tuple<decltype(kernel_backends)>;
-//! The kernel backends in Counting and in FaultInjecting.
-using RealBackendsLayered = as_std_tuple<decltype(layered(kernel_backends))>;
+//! The kernel backends in Counting, and in FaultInjecting.
+using RealBackendsCounted = as_std_tuple<decltype(layered<Counting>(kernel_backends))>;
+using RealBackendsFaulted = as_std_tuple<decltype(layered<FaultInjecting>(kernel_backends))>;
 //! The kernel backends behind Fallback (bare and layered).
 using RealBackendsFallback = as_std_tuple<decltype(fallbacks(kernel_backends))>;
 //! The mock backends.
 using MockBackends = as_std_tuple<decltype(mock_backends)>;
-//! The mock backends in Counting and in FaultInjecting.
-using MockBackendsLayered = as_std_tuple<decltype(layered(mock_backends))>;
+//! The mock backends in Counting, and in FaultInjecting.
+using MockBackendsCounted = as_std_tuple<decltype(layered<Counting>(mock_backends))>;
+using MockBackendsFaulted = as_std_tuple<decltype(layered<FaultInjecting>(mock_backends))>;
 //! The mock backends behind Fallback (bare and layered).
 using MockBackendsFallback = as_std_tuple<decltype(fallbacks(mock_backends))>;
 
