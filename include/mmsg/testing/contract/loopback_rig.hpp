@@ -4,6 +4,7 @@
 #ifndef MMSG_TESTING_CONTRACT_LOOPBACK_RIG_HPP
 #define MMSG_TESTING_CONTRACT_LOOPBACK_RIG_HPP
 
+#include <mmsg/testing/contract/handles.hpp>
 #include <mmsg/testing/contract/support.hpp>
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/testing/loopback.hpp>
@@ -23,6 +24,8 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <span>
 #include <system_error>
 #include <vector>
@@ -31,9 +34,12 @@
 
 namespace mmsg::testing::contract {
 
-/*! A rig (what a check needs from a transport) of real UDP sockets on loopback, for backend
-    B made by `make()`. Sockets live as long as the rig. The other rig is MockRig; both
-    have these members:
+/*! A rig (what a check needs from a transport) of real UDP sockets on loopback, for the
+    backend under test made by the function it is constructed with (a UseBackend). Sockets live as long as the rig. The other rig is
+    MockRig; both have these members:
+      - sender(), faulty_sender() (on FaultInjecting<B>), receiver(): handles on a
+        BatchSender / BatchReceiver of a fresh backend (contract/handles.hpp);
+        carries_metadata();
       - open(v6 = false): a bound socket whose receives give up after 5 s, asking for a
         receive buffer of 4 MB (best effort); open_quiet(): one whose receives give up at
         once (50 ms), for checks that end on an empty socket;
@@ -44,19 +50,25 @@ namespace mmsg::testing::contract {
         on (/dev/null: ENOTSOCK);
       - has_ipv6(); make_room(s, bytes): asks for that receive buffer, says if granted;
         ask_metadata(s, what): asks for received metadata (request_metadata).
+    The rigs are not templates on the backend, so neither are the checks' bodies: they are
+    compiled once per program, whatever the number of backends it checks.
 */
-template <class B, class Make>
 class LoopbackRig {
 public:
-    using backend_type = B;
     using socket_type = boost::asio::ip::udp::socket;
     static constexpr const char* where = " on loopback";
     static constexpr bool kernel = true; // kernel sockets: the loopback-only checks apply
     static constexpr std::errc dead_error = std::errc::not_a_socket;
 
-    explicit LoopbackRig(const Make& make) : make_(make) {}
+    //! A rig whose backend under test is the one `use` makes for it.
+    explicit LoopbackRig(
+        const std::function<std::unique_ptr<BackendUnderTest<socket_type>>(LoopbackRig&)>& use)
+        : backend_(use(*this)) {}
+    Sender<socket_type> sender() { return backend_->sender(); }
+    Sender<socket_type> faulty_sender() { return backend_->faulty_sender(); }
+    Receiver<socket_type> receiver() { return backend_->receiver(); }
+    bool carries_metadata() const noexcept { return backend_->carries_metadata(); }
 
-    B make() { return make_(); }
     socket_type& open(bool v6 = false) { return open_with(v6, std::chrono::seconds(5)); }
     socket_type& open_quiet() { return open_with(false, std::chrono::milliseconds(50)); }
     Endpoint local(const socket_type& s) const { return s.local_endpoint(); }
@@ -83,10 +95,10 @@ private:
         return s;
     }
 
-    Make make_;
     boost::asio::io_context io_;
     std::deque<socket_type> sockets_;
     DevNull devnull_;
+    std::unique_ptr<BackendUnderTest<socket_type>> backend_; // first to go: it may use the rest
 };
 
 //! A connected TCP socket is refused with EPROTOTYPE (wrong_protocol_type): a send fails
@@ -101,13 +113,13 @@ void a_stream_socket_is_refused(Rig& rig) {
     client.connect(listener.local_endpoint());
     asio::ip::tcp::socket server = listener.accept();
     set_rcvtimeo(client, std::chrono::milliseconds(50)); // a receive that reads it cannot hang
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     check_send_fails(sender, client, rig.local(rx), std::errc::wrong_protocol_type);
     BOOST_TEST(server.available() == 0u, "datagrams were written into the stream");
     BOOST_TEST(rig.idle(rx));
 
     asio::write(server, asio::buffer("stream", 6));
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     check_receive_fails(receiver, client, std::errc::wrong_protocol_type);
     BOOST_TEST(client.available() == 6u, "stream bytes were taken as a datagram");
 }
@@ -121,7 +133,7 @@ void the_sockets_blocking_mode_is_never_changed(Rig& rig) {
     auto& rx = rig.open();
     const int rx_fd = rx.native_handle(), tx_fd = tx.native_handle();
     rx.non_blocking(true);
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     std::vector<Packet> p(8);
     std::error_code ec;
     const auto t0 = std::chrono::steady_clock::now();
@@ -132,7 +144,7 @@ void the_sockets_blocking_mode_is_never_changed(Rig& rig) {
     BOOST_TEST(non_blocking(rx_fd));
 
     const std::vector<Bytes> data = numbered_payloads(5, 50);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     BOOST_TEST(sender.batch_send(tx_fd, batch_of(data, rig.local(rx))).ok());
     BOOST_TEST(!non_blocking(tx_fd));
     BOOST_TEST(receiver.recv_mmsg(rx_fd, p, ec) == data.size(), ec.message());
@@ -154,7 +166,7 @@ void an_ipv6_destination_on_an_ipv4_socket_fails_alone(Rig& rig) {
     auto& rx = rig.open();
     const Endpoint to = rig.local(rx);
     const std::vector<Bytes> data = numbered_payloads(5, 100);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const auto third = [](std::size_t i) { return i == 2; };
     const Batch batch =
         batch_of(data, [&](std::size_t i) { return third(i) ? v6_loopback(to.port()) : to; });

@@ -34,7 +34,6 @@ namespace mmsg::testing::contract {
 */
 template <class Rig>
 void options_and_metadata_make_the_round_trip(Rig& rig) {
-    using B = typename Rig::backend_type;
     auto& tx = rig.open();
     auto& rx = rig.open();
     rig.ask_metadata(rx, Metadata::ecn | Metadata::local_address | Metadata::timestamp);
@@ -48,7 +47,7 @@ void options_and_metadata_make_the_round_trip(Rig& rig) {
     const Endpoint to = rig.local(rx);
     std::vector<std::tuple<std::span<const std::byte>, Endpoint, SendOptions>> batch;
     for (std::size_t i = 0; i < data.size(); ++i) batch.emplace_back(data[i], to, options[i]);
-    BatchSender<B> sender(rig.make());
+    auto sender = rig.sender();
     const auto before = std::chrono::system_clock::now();
     BOOST_TEST_REQUIRE(sender.batch_send(tx, batch).ok());
     const auto got = receive_n(rig, rx, data.size());
@@ -56,7 +55,7 @@ void options_and_metadata_make_the_round_trip(Rig& rig) {
     for (std::size_t i = 0; i < got.size(); ++i) {
         BOOST_TEST_CONTEXT("datagram " << i) {
             const Meta& m = got[i].meta;
-            if constexpr (carries_metadata_v<B>) {
+            if (rig.carries_metadata()) {
                 BOOST_TEST((m.ecn == ecn[i]));
                 BOOST_TEST((m.local == to.address()));
                 if constexpr (Rig::kernel) {

@@ -5,6 +5,7 @@
 #ifndef MMSG_TESTING_CONTRACT_MOCK_RIG_HPP
 #define MMSG_TESTING_CONTRACT_MOCK_RIG_HPP
 
+#include <mmsg/testing/contract/handles.hpp>
 #include <mmsg/testing/contract/support.hpp>
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/testing/loopback.hpp>
@@ -21,31 +22,36 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <span>
 #include <system_error>
 #include <vector>
 
 namespace mmsg::testing::contract {
 
-/*! A rig of mock sockets on a fresh MockNetwork, for backend B made by `make(network)` (B
-    sends through the network: MockBackend, a backend wrapping it, MockGsoBackend). Same
-    members as LoopbackRig; here receives never wait, inject() queues with
-    MockNetwork::inject, rejecting() is an endpoint made unreachable with EACCES, the dead
-    socket is a closed one (EBADF), and network() is the network, for scripting faults.
+/*! A rig of mock sockets on a fresh MockNetwork, for the backend under test made by the
+    function it is constructed with (a UseBackend; made on network(): MockBackend, a backend wrapping it, MockGsoBackend). Same members as
+    LoopbackRig; here receives never wait, inject() queues with MockNetwork::inject,
+    rejecting() is an endpoint made unreachable with EACCES, the dead socket is a closed one
+    (EBADF), and network() is the network, for scripting faults.
 */
-template <class B, class Make>
 class MockRig {
 public:
-    using backend_type = B;
     using socket_type = int;
     static constexpr const char* where = " on MockNetwork";
     static constexpr bool kernel = false; // the mock-only checks apply
     static constexpr std::errc dead_error = std::errc::bad_file_descriptor;
 
-    explicit MockRig(const Make& make) : make_(make) {}
-
     MockNetwork& network() noexcept { return net_; }
-    B make() { return make_(net_); }
+    //! A rig whose backend under test is the one `use` makes for it (on network()).
+    explicit MockRig(const std::function<std::unique_ptr<BackendUnderTest<int>>(MockRig&)>& use)
+        : backend_(use(*this)) {}
+    Sender<int> sender() { return backend_->sender(); }
+    Sender<int> faulty_sender() { return backend_->faulty_sender(); }
+    Receiver<int> receiver() { return backend_->receiver(); }
+    bool carries_metadata() const noexcept { return backend_->carries_metadata(); }
+
     int& open(bool v6 = false) {
         return handles_.emplace_back(net_.open(v6 ? v6_loopback() : v4_loopback()));
     }
@@ -70,9 +76,9 @@ public:
     void ask_metadata(int, Metadata) const noexcept {} // the mock always reports ECN and local
 
 private:
-    Make make_;
     MockNetwork net_;
     std::deque<int> handles_;
+    std::unique_ptr<BackendUnderTest<int>> backend_; // first to go: its backends use net_
 };
 
 // The checks below send datagrams of different sizes, so that a segmentation-offload
@@ -97,7 +103,7 @@ void the_networks_failures_fail_one_datagram_each(Rig& rig) {
     net.unreachable(dead);
     net.unreachable(far, std::make_error_code(std::errc::host_unreachable));
     const std::vector<Bytes> data = sized_apart(8);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const Endpoint to[] = {rig.local(rx), dead, far};
     const auto [r, status] = send_batch(sender, tx, batch_of(data, [&](std::size_t i) {
                                             return to[i == 2 ? 1 : i == 4 ? 2 : 0];
@@ -123,11 +129,11 @@ void a_per_call_limit_costs_calls_not_datagrams(Rig& rig) {
     auto& rx = rig.open();
     net.limit_per_call(3);
     const std::vector<Bytes> data = sized_apart(10);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     BOOST_TEST(sender.batch_send(tx, batch_of(data, rig.local(rx))).ok());
     BOOST_TEST(net.calls() >= 4u);
     BOOST_TEST(net.queued(rx) == data.size());
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     std::vector<Packet> p(data.size());
     std::error_code ec;
     const std::size_t calls = net.calls();
@@ -145,12 +151,12 @@ void interrupted_calls_are_retried(Rig& rig) {
     auto& rx = rig.open();
     const std::vector<Bytes> data = sized_apart(10);
     net.interrupt_next(2);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const SendResult r = send_batch(sender, tx, batch_of(data, rig.local(rx))).r;
     BOOST_TEST(r.ok());
     BOOST_TEST(!r.first_error);
     net.interrupt_next(2);
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     std::vector<Packet> p(16);
     std::error_code ec;
     BOOST_TEST(receiver.recv_mmsg(rx, p, ec) == data.size());
@@ -171,7 +177,7 @@ void the_networks_back_pressure_leaves_an_unsent_suffix(Rig& rig) {
     const std::vector<Bytes> data = sized_apart(9);
     const Batch batch = batch_of(data, rig.local(rx));
     net.would_block_after(4);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const SendResult r = send_batch(sender, tx, batch).r;
     BOOST_TEST(r.sent == 4u);
     BOOST_TEST(r.unsent == 5u);
@@ -199,7 +205,7 @@ void a_fatal_error_mid_batch_fails_the_rest_and_keeps_the_first_error(Rig& rig) 
     net.fail_nth(2, std::make_error_code(std::errc::permission_denied));
     net.fail_nth(5, std::make_error_code(std::errc::bad_file_descriptor));
     const std::vector<Bytes> data = sized_apart(10);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const auto [r, status] = send_batch(sender, tx, batch_of(data, rig.local(rx)));
     BOOST_TEST(r.fatal);
     BOOST_TEST(r.sent == 4u);

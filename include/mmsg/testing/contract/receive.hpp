@@ -37,7 +37,7 @@ void a_receive_takes_what_is_queued_up_to_num_rcvmmsgs(Rig& rig) {
     const std::vector<Bytes> data = numbered_payloads(100, 200);
     for (std::size_t i = 0; i < data.size(); ++i)
         rig.inject(i % 2 ? tx2 : tx, rx, data[i]);
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     auto p = dirty_packets(data.size() + 1);
     const Meta untouched = p.back().meta;
     std::error_code ec;
@@ -73,7 +73,7 @@ void recv_mmsg_exact_fills_every_packet_or_says_how_many_it_did(Rig& rig) {
     const std::vector<Bytes> data = numbered_payloads(150, 100);
     for (const Bytes& d : data)
         rig.inject(tx, rx, d);
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     auto p = dirty_packets(data.size());
     std::error_code ec;
     BOOST_TEST(receiver.recv_mmsg_exact(rx, p, ec) == data.size());
@@ -107,7 +107,7 @@ void recv_mmsg_exact_fills_every_packet_or_says_how_many_it_did(Rig& rig) {
 template <class Rig>
 void an_empty_socket_is_would_block_never_a_hang(Rig& rig) {
     auto& quiet = rig.open_quiet();
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     check_receive_fails(receiver, quiet, std::errc::operation_would_block);
     std::vector<Packet> p(8);
     try {
@@ -135,7 +135,7 @@ void an_empty_packet_range_receives_nothing(Rig& rig) {
     auto& rx = rig.open();
     const Bytes d = numbered(40, 7);
     rig.inject(tx, rx, d);
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     std::vector<Packet> none;
     std::error_code ec = std::make_error_code(std::errc::io_error);
     BOOST_TEST(receiver.recv_mmsg(rx, none, ec) == 0u);
@@ -175,7 +175,7 @@ void a_receive_assigns_every_field_of_meta(Rig& rig) {
     rig.inject(tx, rx, full);
     rig.inject(tx2, rx, small);
     rig.inject(tx2, rx, Bytes{});
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     auto p = dirty_packets(4);
     std::error_code ec;
     BOOST_TEST_REQUIRE(receiver.recv_mmsg_exact(rx, p, ec) == 4u, ec.message());
@@ -206,7 +206,7 @@ void sockets_with_their_own_state_are_served_apart(Rig& rig) {
     auto& rx1 = rig.open();
     auto& rx2 = rig.open();
     SocketState s1, s2;
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     BOOST_TEST((&receiver.socket_state(with_state(rx1, s1)) == &s1));
     std::array<Packet, 5> p;
     std::error_code ec;
@@ -221,7 +221,7 @@ void sockets_with_their_own_state_are_served_apart(Rig& rig) {
     Batch batch = batch_of(a, rig.local(rx1));
     for (const Bytes& d : b)
         batch.emplace_back(d, rig.local(rx2));
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     BOOST_TEST_REQUIRE(sender.batch_send(tx, batch).ok());
 
     std::vector<Packet> got1, got2;

@@ -36,7 +36,7 @@ void check_arrived(Rig& rig, typename Rig::socket_type& s, const std::vector<Byt
         return;
     }
     BOOST_TEST_MESSAGE("receive buffer refused: datagrams dropped by the kernel are not missed");
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     std::vector<BasicPacket<64>> p(num_rcvmmsgs);
     std::size_t next = 0, wrong = 0;
     std::error_code ec;
@@ -66,7 +66,7 @@ void every_datagram_arrives_once_in_order(Rig& rig) {
         data.push_back(numbered(1 + (i * 37) % packet_data_size, i));
     const auto first = [](std::size_t i) { return i < 48 || i % 2 == 0; };
     const Batch batch = batch_of(data, [&](std::size_t i) { return first(i) ? to : to2; });
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     BOOST_TEST(send_batch(sender, tx, batch).r.ok());
     std::vector<Bytes> want, want2;
     for (std::size_t i = 0; i < data.size(); ++i)
@@ -88,7 +88,7 @@ void rejected_datagrams_fail_alone_and_the_batch_goes_on(Rig& rig) {
     const Endpoint to = rig.local(rx), to2 = rig.local(rx2), bad = rig.rejecting(),
                    from = rig.local(tx);
     const std::vector<Bytes> data = numbered_payloads(10, 300);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const std::vector<std::vector<std::size_t>> patterns = {
         {0}, {5}, {9}, {0, 1, 2}, {4, 5, 6}, {7, 8, 9}, {0, 3, 4, 9}, {1, 3, 5, 7, 9}};
     for (const auto& pattern : patterns) {
@@ -138,7 +138,7 @@ void empty_payloads_are_empty_datagrams_to_every_destination(Rig& rig) {
         rx.push_back(&rig.open());
         dests.push_back(rig.local(*rx.back()));
     }
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const SendResult r = sender.multi_target_send(tx, std::span<const std::byte>{}, dests);
     BOOST_TEST(r.ok());
     BOOST_TEST(r.sent == 4u);
@@ -160,7 +160,7 @@ void a_dead_socket_is_fatal_for_every_datagram(Rig& rig) {
     auto& rx = rig.open();
     const Endpoint to = rig.local(rx);
     const int dead = rig.dead_socket();
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     check_send_fails(sender, dead, to, Rig::dead_error);
     BOOST_TEST(rig.idle(rx));
 
@@ -170,7 +170,7 @@ void a_dead_socket_is_fatal_for_every_datagram(Rig& rig) {
     BOOST_TEST(
         sender.multi_target_send(dead, std::span<const std::byte>{}, std::vector<Endpoint>{}).ok());
 
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     check_receive_fails(receiver, dead, Rig::dead_error);
 }
 // end::dead_socket[]
@@ -184,7 +184,7 @@ void large_batches_are_chunked_and_a_failure_stops_no_chunk(Rig& rig) {
     auto& rx = rig.open();
     const bool room = rig.make_room(rx, 32 << 20);
     const Endpoint to = rig.local(rx), bad = rig.rejecting(), from = rig.local(tx);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     const auto among = [](std::vector<std::size_t> v) {
         return [v](std::size_t i) { return std::binary_search(v.begin(), v.end(), i); };
     };
@@ -212,23 +212,22 @@ void large_batches_are_chunked_and_a_failure_stops_no_chunk(Rig& rig) {
 //! arrives once, in order.
 template <class Rig>
 void back_pressure_leaves_an_unsent_suffix_that_resumes(Rig& rig) {
-    using B = typename Rig::backend_type;
     auto& tx = rig.open();
     auto& rx = rig.open();
     const std::vector<Bytes> data = numbered_payloads(10, 32);
     const Batch batch = batch_of(data, rig.local(rx));
-    BatchSender<FaultInjecting<B>> sender{FaultInjecting<B>{rig.make()}};
-    sender.backend().would_block_after(6);
+    auto sender = rig.faulty_sender();
+    sender.would_block_after(6);
     const SendResult r = send_batch(sender, tx, batch).r;
     BOOST_TEST(r.sent == 6u);
     BOOST_TEST(r.unsent == 4u);
     BOOST_TEST(!r.fatal);
     BOOST_TEST(r.resume_index() == 6u);
-    sender.backend().clear_would_block();
+    sender.clear_would_block();
     BOOST_TEST(sender.batch_send(tx, std::span(batch).subspan(r.resume_index())).ok());
     check_received(receive_n(rig, rx, data.size()), data, rig.local(tx));
 
-    sender.backend().would_block_after(0);
+    sender.would_block_after(0);
     const std::vector<Endpoint> dests(4, rig.local(rx));
     const SendResult m = send_to_each(sender, tx, data[0], dests).r;
     BOOST_TEST(m.unsent == 4u);
@@ -246,7 +245,7 @@ void ipv6_datagrams_arrive_with_their_ipv6_source(Rig& rig) {
     auto& tx = rig.open(true);
     auto& rx = rig.open(true);
     const std::vector<Bytes> data = numbered_payloads(32, packet_data_size);
-    BatchSender<typename Rig::backend_type> sender(rig.make());
+    auto sender = rig.sender();
     BOOST_TEST(sender.batch_send(tx, batch_of(data, rig.local(rx))).ok());
     const std::vector<Endpoint> dests(3, rig.local(rx));
     BOOST_TEST(sender.multi_target_send(tx, std::span<const std::byte>(data[0]), dests).ok());

@@ -4,6 +4,7 @@
 #ifndef MMSG_TESTING_CONTRACT_SUPPORT_HPP
 #define MMSG_TESTING_CONTRACT_SUPPORT_HPP
 
+#include <mmsg/testing/contract/handles.hpp>
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
@@ -20,6 +21,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <span>
 #include <sstream>
 #include <string>
@@ -188,10 +190,10 @@ std::vector<BasicPacket<N>> dirty_packets(std::size_t n) {
 }
 
 //! Receives exactly `n` datagrams on `s` with the rig's backend (the check stops if fewer
-//! come), into packets of capacity N.
+//! come), into packets of capacity N (packet_data_size or 64: see contract/handles.hpp).
 template <std::size_t N = packet_data_size, class Rig>
 std::vector<BasicPacket<N>> receive_n(Rig& rig, typename Rig::socket_type& s, std::size_t n) {
-    BatchReceiver<typename Rig::backend_type> receiver(rig.make());
+    auto receiver = rig.receiver();
     std::vector<BasicPacket<N>> p(n);
     std::error_code ec;
     const std::size_t got = receiver.recv_mmsg_exact(s, p, ec);
@@ -210,6 +212,15 @@ void check_receive_fails(Receiver& receiver, Socket& s, std::errc errc) {
     BOOST_TEST(receiver.recv_mmsg(s, p, ec) == 0u);
     MMSG_CHECK_ERRC(ec, errc);
 }
+
+/*! How a rig of the backend contract (LoopbackRig, MockRig) gets its backend under test:
+    given the fresh rig, the handle maker for the rig's sockets (see contract/handles.hpp).
+    A std::function, so that neither the rig nor the checks are compiled once per backend.
+    The rigs are made from one (run_check's `make`).
+*/
+template <class Rig>
+using UseBackend =
+    std::function<std::unique_ptr<BackendUnderTest<typename Rig::socket_type>>(Rig&)>;
 
 /*! Runs `check` on a fresh Rig made from `make`, under a Boost.Test context naming `rule`.
     A check that stops (a failed BOOST_TEST_REQUIRE, an exception) fails and ends alone:
