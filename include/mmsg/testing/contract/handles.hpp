@@ -284,29 +284,25 @@ public:
     }
     std::size_t recv_mmsg_exact(const On<Socket>& s, std::span<Packet> p,
                                 std::error_code& ec) override {
-        return dispatch<RigSocket>(
-            s, [&](auto&& socket) { return receiver_.recv_mmsg_exact(socket, p, ec); });
+        return exact(s, p, &ec);
     }
     std::size_t recv_mmsg_exact(const On<Socket>& s, std::span<Packet> p) override {
-        return dispatch<RigSocket>(s, [&](auto&& socket) { return receiver_.recv_mmsg_exact(socket, p); });
+        return exact(s, p, nullptr);
     }
     std::size_t try_recv_mmsg(const On<Socket>& s, std::span<Packet> p,
                               std::error_code& ec) override {
-        return dispatch<AnySocket>(
-            s, [&](auto&& socket) { return receiver_.try_recv_mmsg(socket, p, ec); });
+        return attempt<AnySocket>(s, p, ec);
     }
     std::size_t recv_mmsg_exact(const On<Socket>& s, std::span<SmallPacket> p,
                                 std::error_code& ec) override {
-        return dispatch<RigSocket>(
-            s, [&](auto&& socket) { return receiver_.recv_mmsg_exact(socket, p, ec); });
+        return exact(s, p, &ec);
     }
     std::size_t recv_mmsg_exact(const On<Socket>& s, std::span<SmallPacket> p) override {
-        return dispatch<RigSocket>(s, [&](auto&& socket) { return receiver_.recv_mmsg_exact(socket, p); });
+        return exact(s, p, nullptr);
     }
     std::size_t try_recv_mmsg(const On<Socket>& s, std::span<SmallPacket> p,
                               std::error_code& ec) override {
-        return dispatch<RigSocket>(
-            s, [&](auto&& socket) { return receiver_.try_recv_mmsg(socket, p, ec); });
+        return attempt<RigSocket>(s, p, ec);
     }
     SocketState& socket_state(const On<Socket>& s) override {
         return dispatch<StatefulSocket>(
@@ -315,6 +311,20 @@ public:
     std::uint64_t discarded() const noexcept override { return receiver_.discarded(); }
 
 private:
+    //! recv_mmsg_exact into packets of either size: with an error_code when `ec` is not
+    //! null, else the throwing form.
+    template <class P>
+    std::size_t exact(const On<Socket>& s, std::span<P> p, std::error_code* ec) {
+        return dispatch<RigSocket>(s, [&](auto&& socket) {
+            return ec ? receiver_.recv_mmsg_exact(socket, p, *ec) : receiver_.recv_mmsg_exact(socket, p);
+        });
+    }
+    //! try_recv_mmsg into packets of either size, on the socket kinds `Allowed`.
+    template <class Allowed, class P>
+    std::size_t attempt(const On<Socket>& s, std::span<P> p, std::error_code& ec) {
+        return dispatch<Allowed>(s, [&](auto&& socket) { return receiver_.try_recv_mmsg(socket, p, ec); });
+    }
+
     BatchReceiver<B> receiver_;
 };
 
