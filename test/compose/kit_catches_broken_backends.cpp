@@ -13,6 +13,7 @@
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <span>
 #include <system_error>
@@ -86,8 +87,10 @@ int kit_in_a_child(Kit kit) {
         ::_exit(failed() > before ? 1 : 0);
     }
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
+    pid_t waited;
+    while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
+    BOOST_TEST_REQUIRE(waited == pid, "waitpid: " << std::generic_category().message(errno));
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
