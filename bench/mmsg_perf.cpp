@@ -19,6 +19,7 @@
 #include "rows_uring.hpp"
 #include "rows_xdp.hpp"
 #include "rows_peers.hpp"
+#include "rows_library.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -13,6 +13,8 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <iterator>
+#include <random>
 #include <vector>
 
 #include <netinet/udp.h>
@@ -90,6 +92,88 @@ BOOST_AUTO_TEST_CASE(slices_of_one_buffer_are_contiguous) {
     BOOST_TEST(detail::contiguous(slices));
     const std::vector<SendItem> same{item(100, a, 0), item(100, a, 0)};
     BOOST_TEST(!detail::contiguous(same));
+}
+
+namespace {
+
+// The planning rule as DESIGN and doc/gso.adoc state it, written the plain way: a datagram
+// joins the train before it when it goes to an equal destination with equal options, is not
+// empty, is no longer than the train's first, and fits the limits; a shorter one ends it.
+std::vector<PlannedMessage> plan_by_rule(const std::vector<SendItem>& items, GsoLimits lim,
+                                         std::size_t plain_prefix) {
+    std::vector<PlannedMessage> out;
+    for (std::size_t i = 0; i < items.size();) {
+        const SendItem& head = items[i];
+        PlannedMessage m{i, 1, 0, head.size, true};
+        const bool may_lead = lim.max_segments > 1 && i >= plain_prefix && head.size > 0 &&
+                              head.size <= 0xffff;
+        while (may_lead && i + m.count < items.size() && m.count < lim.max_segments) {
+            const SendItem& prev = items[i + m.count - 1];
+            const SendItem& next = items[i + m.count];
+            if (!detail::joins_train(head, next, m.bytes, lim)) break;
+            m.contiguous = m.contiguous && next.data == prev.data + prev.size;
+            m.bytes += next.size;
+            ++m.count;
+            if (next.size < head.size) break;
+        }
+        if (m.count > 1) m.segment = head.size;
+        out.push_back(m);
+        i += m.count;
+    }
+    return out;
+}
+
+} // namespace
+
+// plan_trains is written for speed (it runs once per datagram sent); it must make the very
+// trains the plain rule makes, on batches that mix every case: equal destinations and
+// options as one object or as equal copies, empty and shorter datagrams, payloads back to
+// back or not, limits by count and by bytes, plain prefixes.
+BOOST_AUTO_TEST_CASE(the_fast_planner_makes_the_trains_of_the_plain_rule) {
+    const Endpoint a_copy = a;
+    const Endpoint* const dests[] = {&a, &a, &a, &a_copy, &b, nullptr};
+    const SendOptions ect{Ecn::ect0, 0, {}, 0}, ect_copy = ect, none{};
+    const SendOptions* const options[] = {nullptr, nullptr, nullptr, &none, &ect, &ect_copy};
+    const std::size_t sizes[] = {0, 1, 7, 100, 100, 100, 100, 99, 1200};
+    const GsoLimits limits[] = {{64, 65507}, {4, 65507}, {64, 350}, {128, 1000}, GsoLimits::none(),
+                                {2, 200}, {3, 0}};
+    std::mt19937 rng(20261202); // fixed: the same batches every run
+    auto pick = [&rng](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+    static std::array<std::byte, 1 << 16> payload{};
+    std::size_t trains = 0;
+    for (int round = 0; round < 3000; ++round) {
+        const std::size_t n = 1 + pick(40);
+        // One destination, options and size for most of a batch, so that trains form.
+        const Endpoint* d = dests[pick(std::size(dests))];
+        const SendOptions* o = options[pick(std::size(options))];
+        std::size_t size = sizes[pick(std::size(sizes))];
+        std::vector<SendItem> items;
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (pick(8) == 0) d = dests[pick(std::size(dests))];
+            if (pick(10) == 0) o = options[pick(std::size(options))];
+            std::size_t this_size = size;
+            if (pick(6) == 0) this_size = sizes[pick(std::size(sizes))];
+            if (pick(7) == 0) at += 1 + pick(3); // a gap: not back to back
+            if (at + this_size > payload.size()) at = 0;
+            items.push_back(SendItem{payload.data() + at, this_size, d, o});
+            at += this_size;
+        }
+        const GsoLimits lim = limits[pick(std::size(limits))];
+        const std::size_t prefix = pick(4) == 0 ? pick(n + 1) : 0;
+        const auto want = plan_by_rule(items, lim, prefix);
+        const auto got = plan(items, lim, prefix);
+        BOOST_REQUIRE_MESSAGE(got.size() == want.size(), "round " << round << ": " << got.size()
+                                                                   << " messages, the rule makes " << want.size());
+        for (std::size_t j = 0; j < want.size(); ++j) {
+            BOOST_REQUIRE_MESSAGE(got[j].first == want[j].first && got[j].count == want[j].count &&
+                                      got[j].segment == want[j].segment && got[j].bytes == want[j].bytes &&
+                                      got[j].contiguous == want[j].contiguous,
+                                  "round " << round << ", message " << j);
+            if (want[j].count > 1) ++trains;
+        }
+    }
+    BOOST_TEST(trains > 3000u); // the batches did form trains (else the comparison says little)
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_limits.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -69,23 +70,48 @@ inline bool joins_train(const SendItem& head, const SendItem& next, std::size_t 
 */
 inline std::size_t plan_trains(std::span<const SendItem> items, const GsoLimits& lim,
                                std::size_t plain_prefix, std::span<PlannedMessage> out) noexcept {
+    // One pass, a few compares per datagram: this loop runs for every datagram sent.
     const std::size_t n = items.size();
+    const std::size_t max_segments = lim.max_segments;
+    const std::size_t max_bytes = lim.max_bytes;
+    const SendItem* const it = items.data();
     std::size_t m = 0;
     for (std::size_t i = 0; i < n;) {
-        const SendItem& head = items[i];
+        const SendItem& head = it[i];
+        const std::size_t size = head.size;
         std::size_t k = 1;
-        std::size_t bytes = head.size;
+        std::size_t bytes = size;
         bool back_to_back = true;
-        if (lim.max_segments > 1 && i >= plain_prefix && head.size > 0 && head.size <= 0xffff) {
-            while (i + k < n && k < lim.max_segments && joins_train(head, items[i + k], bytes, lim)) {
-                const SendItem& next = items[i + k];
-                back_to_back = back_to_back && next.data == items[i + k - 1].data + items[i + k - 1].size;
-                bytes += next.size;
+        if (max_segments > 1 && i >= plain_prefix && size > 0 && size <= 0xffff) {
+            // Datagrams of the head's size: as many as the segment and byte limits allow.
+            const std::size_t cap = std::min({max_segments, n - i, max_bytes / size});
+            const Endpoint* const dest = head.dest;
+            const SendOptions* const options = head.options;
+            const std::byte* end = head.data + size;
+            while (k < cap) {
+                const SendItem& next = it[i + k];
+                // The same destination and options objects (the usual case: one branch),
+                // else equal ones.
+                if (!((next.size == size) & (next.dest == dest) & (next.options == options)) &&
+                    (next.size != size || !same_destination(next.dest, dest) ||
+                     !same_options(next.options, options)))
+                    break;
+                back_to_back &= next.data == end;
+                end = next.data + size;
                 ++k;
-                if (next.size < head.size) break; // a shorter datagram ends the train
+            }
+            bytes = k * size;
+            // A shorter datagram may end the train.
+            if (k < max_segments && i + k < n) {
+                const SendItem& next = it[i + k];
+                if (next.size < size && joins_train(head, next, bytes, lim)) {
+                    back_to_back &= next.data == end;
+                    bytes += next.size;
+                    ++k;
+                }
             }
         }
-        out[m++] = PlannedMessage{i, k, k > 1 ? head.size : 0, bytes, back_to_back};
+        out[m++] = PlannedMessage{i, k, k > 1 ? size : 0, bytes, back_to_back};
         i += k;
     }
     return m;

@@ -40,8 +40,18 @@ inline SendCall read_send(const SendOutcome& out, std::span<const std::error_cod
                           std::size_t offered) noexcept {
     SendCall c;
     c.done = std::min(out.done, offered);
-    for (std::size_t i = 0; i < c.done; ++i)
-        if (!errors[i]) ++c.accepted;
+    // Runs over every datagram of every call: counted in locals, four at a time.
+    std::size_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    std::size_t i = 0;
+    for (; i + 4 <= c.done; i += 4) {
+        a0 += errors[i].value() == 0;
+        a1 += errors[i + 1].value() == 0;
+        a2 += errors[i + 2].value() == 0;
+        a3 += errors[i + 3].value() == 0;
+    }
+    for (; i < c.done; ++i)
+        a0 += errors[i].value() == 0;
+    c.accepted = a0 + a1 + a2 + a3;
     if (c.done == offered) return c;
     c.error = out.error;
     if (!out.error) c.stop = SendStop::short_call;
