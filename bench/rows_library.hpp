@@ -13,19 +13,13 @@
 #include "rows_gso.hpp"
 
 #include <mmsg/backend/linux_gso.hpp>
-#include <mmsg/batch_sender.hpp>
 #include <mmsg/config.hpp>
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <span>
 #include <system_error>
-#include <utility>
 #include <vector>
 
-#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -54,10 +48,7 @@ inline Measurement raw_headers(const RowContext& ctx) {
     const std::size_t trains = (ctx.batch + segs - 1) / segs;
     std::vector<mmsghdr> h(trains);
     std::vector<iovec> iov(trains);
-    struct Control {
-        alignas(cmsghdr) unsigned char b[CMSG_SPACE(sizeof(std::uint16_t))];
-    };
-    std::vector<Control> ctl(trains);
+    std::vector<rows_gso::SegmentControl> ctl(trains);
     return timed_send(ctx, [&](std::size_t k) {
         std::size_t j = 0;
         for (std::size_t d = 0; d < k; d += segs, ++j) {
@@ -68,36 +59,18 @@ inline Measurement raw_headers(const RowContext& ctx) {
             m.msg_namelen = static_cast<socklen_t>(ctx.sink.size());
             m.msg_iov = &iov[j];
             m.msg_iovlen = 1;
-            m.msg_control = ctl[j].b;
-            m.msg_controllen = n > 1 ? sizeof ctl[j].b : 0;
-            cmsghdr* c = CMSG_FIRSTHDR(&m);
-            c->cmsg_level = SOL_UDP;
-            c->cmsg_type = UDP_SEGMENT;
-            c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-            const auto seg = static_cast<std::uint16_t>(ctx.size);
-            std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+            ctl[j].attach(m, ctx.size);
+            if (n == 1) m.msg_controllen = 0;
         }
         consume(h.data());
         return Moved{k, 0, {}};
     });
 }
 
-//! BatchSender<LinuxGsoBackend> on NoKernelOps, payloads back to back as in the "gso send"
-//! row of the same name.
+//! BatchSender<LinuxGsoBackend> on NoKernelOps: the "gso send" row of the same payloads,
+//! back to back, with no system call.
 inline Measurement library_alone(const RowContext& ctx) {
-    if (auto why = rows_gso::gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
-    LoopbackSocket tx; // a real datagram socket: the backend checks its type once
-    std::vector<std::byte> bytes(std::max<std::size_t>(ctx.size, 1) * ctx.batch, std::byte{7});
-    std::vector<std::pair<std::span<const std::byte>, const Endpoint*>> batch(ctx.batch);
-    for (std::size_t i = 0; i < ctx.batch; ++i)
-        batch[i] = {std::span<const std::byte>(bytes.data() + i * ctx.size, ctx.size), &ctx.sink};
-    BatchSender<BasicLinuxGsoBackend<NoKernelOps>> sender;
-    return timed_send(ctx, [&](std::size_t k) {
-        const SendResult r = sender.batch_send(tx.fd(), std::span(batch).first(k));
-        Moved m{r.sent, 0, {}};
-        if (!r.ok()) m.error = "batch_send: " + r.first_error.message();
-        return m;
-    });
+    return rows_gso::gso_sender<BasicLinuxGsoBackend<NoKernelOps>, 0>(ctx);
 }
 
 inline const Registration registration{
