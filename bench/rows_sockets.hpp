@@ -22,8 +22,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -44,21 +42,14 @@ inline constexpr std::size_t sockets = 1000;
 inline std::string fill(int fd, const Endpoint& to, std::size_t size, std::size_t segs,
                         std::size_t trains) {
     std::vector<std::byte> bytes(size * segs, std::byte{5});
-    alignas(cmsghdr) unsigned char ctl[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+    rows_gso::SegmentControl ctl;
     iovec iov{bytes.data(), bytes.size()};
     msghdr h{};
     h.msg_name = const_cast<void*>(static_cast<const void*>(to.data()));
     h.msg_namelen = static_cast<socklen_t>(to.size());
     h.msg_iov = &iov;
     h.msg_iovlen = 1;
-    h.msg_control = ctl;
-    h.msg_controllen = sizeof ctl;
-    cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-    const auto seg = static_cast<std::uint16_t>(size);
-    std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+    ctl.attach(h, size);
     for (std::size_t t = 0; t < trains; ++t)
         if (::sendmsg(fd, &h, 0) < 0) return errno_text("sendmsg UDP_SEGMENT");
     return {};
