@@ -1,9 +1,9 @@
 #!/bin/sh
-# Prints, on one line and separated by spaces, the headers under the include directory $1 (paths relative to it)
-# that reach <boost/asio/ip/udp.hpp> through their own #include lines: directly, or through
-# an mmsg header that does. The Jamfile checks those alone behind a precompiled
-# <boost/asio/ip/udp.hpp> (see there). A header this misses is checked without it: slower,
-# never weaker.
+# Prints, on one line and separated by spaces, the headers under the include directory $1
+# (paths relative to it) that reach <boost/asio/ip/udp.hpp> through their own #include
+# lines: directly, or through an mmsg header that does. The Jamfile checks those alone
+# behind a precompiled <boost/asio/ip/udp.hpp> (see there). A header this misses is
+# checked without it: slower, never weaker.
 cd "$1" || exit 1
 find mmsg -name '*.hpp' | sort | xargs awk '
     FNR == 1 { files[FILENAME] = 1 }
