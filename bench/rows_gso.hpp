@@ -4,7 +4,8 @@
 //!    BatchSender<LinuxGsoBackend>. Targets: >= 3.5x the reference, >= 0.95x the raw loop.
 //!  - "gso receive": a per-datagram recvmsg loop (the reference), a hand-written UDP_GRO
 //!    loop (one recvmsg per coalesced datagram, not split), and BatchReceiver<LinuxGsoBackend>
-//!    (split into packets). Target: >= 3.5x the reference. All fed by UDP_SEGMENT trains.
+//!    (split into packets; also into a PacketBlock, and whole). Target: >= 3.5x the
+//!    reference. All fed by UDP_SEGMENT trains.
 //!  - "alternating": every datagram to another destination than the one before (no train
 //!    possible): BatchSender<LinuxMmsgBackend> (the reference) against LinuxGsoBackend.
 //!    Target: >= 0.95x.
@@ -24,6 +25,7 @@
 #include <mmsg/coalesced_packet.hpp>
 #include <mmsg/config.hpp>
 #include <mmsg/gso_capability.hpp>
+#include <mmsg/packet_block.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -214,6 +216,27 @@ struct GsoReceiver {
     }
 };
 
+//! The same into a BasicPacketBlock: the packets' buffers back to back, so a coalesced
+//! datagram of packet-sized segments lands with one kernel copy.
+template <std::size_t N>
+struct GsoBlockReceiver {
+    Measurement operator()(const RowContext& ctx) const {
+        if (auto why = gso_unavailable(true); !why.empty()) return Measurement{0, 0, 0, why, {}};
+        LoopbackSocket rx = receiver_socket();
+        BasicPacketBlock<N> block(num_rcvmmsgs);
+        BatchReceiver<LinuxGsoBackend> receiver;
+        receiver.backend().enable_gro(rx.fd()); // before the feeder starts
+        return timed_receive(ctx, rx, [&](std::size_t k) {
+            std::error_code ec;
+            const std::size_t n =
+                receiver.recv_mmsg(rx.fd(), block.view().first(std::min(k, num_rcvmmsgs)), ec);
+            Moved m{n, 1, {}};
+            if (ec) m.error = "recv_mmsg: " + ec.message();
+            return m;
+        });
+    }
+};
+
 //! BatchReceiver<LinuxGsoBackend>::recv_coalesced: datagrams whole, segments not split.
 inline Measurement gso_receiver_whole(const RowContext& ctx) {
     if (auto why = gso_unavailable(true); !why.empty()) return Measurement{0, 0, 0, why, {}};
@@ -249,6 +272,9 @@ inline const Registration registration{
         "hand-written loop: one recvmsg(2) per coalesced datagram, segments counted, not split"},
     Row{"LinuxGsoBackend", "gso receive", rows_mmsg::by_capacity<GsoReceiver>, false,
         "BatchReceiver<LinuxGsoBackend>::recv_mmsg (UDP_GRO, split into packets)"},
+    Row{"LinuxGsoBackend, PacketBlock", "gso receive", rows_mmsg::by_capacity<GsoBlockReceiver>, false,
+        "BatchReceiver<LinuxGsoBackend>::recv_mmsg into a PacketBlock (split into packets whose "
+        "buffers lie back to back)"},
     Row{"LinuxGsoBackend, whole", "gso receive", gso_receiver_whole, false,
         "BatchReceiver<LinuxGsoBackend>::recv_coalesced (UDP_GRO, datagrams whole, not split)"},
     Row{"LinuxMmsgBackend", "alternating", alternating<LinuxMmsgBackend>, true,

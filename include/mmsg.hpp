@@ -33,6 +33,7 @@
 #include <mmsg/meta.hpp>
 #include <mmsg/metadata.hpp>
 #include <mmsg/pacing.hpp>
+#include <mmsg/packet_block.hpp>
 #include <mmsg/packet_flags.hpp>
 #include <mmsg/send_batch.hpp>
 #include <mmsg/send_options.hpp>

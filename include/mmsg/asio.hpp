@@ -50,8 +50,8 @@ using async_recv_signature = void(boost::system::error_code, std::size_t);
 namespace detail {
 
 template <class Packets>
-inline constexpr bool outlives_call =
-    std::is_lvalue_reference_v<Packets> || std::ranges::borrowed_range<Packets>;
+inline constexpr bool outlives_call = std::is_lvalue_reference_v<Packets> ||
+    std::ranges::borrowed_range<Packets> || is_packet_block_view<std::remove_cvref_t<Packets>>::value;
 
 template <class Socket, class Round, class Token>
 auto start_send(Socket& s, Round round, Token&& token) {
@@ -59,12 +59,11 @@ auto start_send(Socket& s, Round round, Token&& token) {
         InitiateReadiness<Socket>{&s}, token, SendStep<Round>(std::move(round)));
 }
 
-template <class Socket, class Receive, std::size_t N, class Token>
-auto start_recv(Socket& s, std::span<BasicPacket<N>> packets, bool exact, Receive receive,
-                Token&& token) {
+template <class Socket, class Receive, class Packets, class Token>
+auto start_recv(Socket& s, Packets packets, bool exact, Receive receive, Token&& token) {
     return boost::asio::async_initiate<Token, async_recv_signature>(
         InitiateReadiness<Socket>{&s}, token,
-        RecvStep<Receive, N>(packets, exact, std::move(receive)));
+        RecvStep<Receive, Packets>(packets, exact, std::move(receive)));
 }
 
 // A round is one non-blocking call of a sender or receiver on the socket itself, so the
@@ -164,7 +163,7 @@ auto async_multi_target_send(BatchSender<B, Buf>& sender, Socket& s, const Paylo
     error (n == 0). An empty range completes with 0 at once (through the executor).
     `packets` must stay alive until the handler runs.
 */
-template <class B, AsyncSocket Socket, PacketRange Packets,
+template <class B, AsyncSocket Socket, ReceiveTarget Packets,
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
 auto async_recv_mmsg(BatchReceiver<B>& receiver, Socket& s, Packets&& packets, Token&& token = {}) {
     static_assert(detail::outlives_call<Packets>,
@@ -177,7 +176,7 @@ auto async_recv_mmsg(BatchReceiver<B>& receiver, Socket& s, Packets&& packets, T
     async_recv_mmsg; on cancellation (terminal or partial) or a socket error, n is the
     count filled so far.
 */
-template <class B, AsyncSocket Socket, PacketRange Packets,
+template <class B, AsyncSocket Socket, ReceiveTarget Packets,
           class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
 auto async_recv_mmsg_exact(BatchReceiver<B>& receiver, Socket& s, Packets&& packets,
                            Token&& token = {}) {
@@ -225,7 +224,7 @@ auto async_multi_target_send(boost::asio::basic_datagram_socket<boost::asio::ip:
 }
 
 //! async_recv_mmsg on DefaultBackend. See the BatchReceiver overload.
-template <class Executor, PacketRange Packets,
+template <class Executor, ReceiveTarget Packets,
           class Token = boost::asio::default_completion_token_t<Executor>>
 auto async_recv_mmsg(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
                      Packets&& packets, Token&& token = {}) {
@@ -237,7 +236,7 @@ auto async_recv_mmsg(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Ex
 }
 
 //! async_recv_mmsg_exact on DefaultBackend. See the BatchReceiver overload.
-template <class Executor, PacketRange Packets,
+template <class Executor, ReceiveTarget Packets,
           class Token = boost::asio::default_completion_token_t<Executor>>
 auto async_recv_mmsg_exact(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
                            Packets&& packets, Token&& token = {}) {

@@ -10,6 +10,7 @@
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/packet_block.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/socket_state.hpp>
 
@@ -48,9 +49,24 @@ inline void refuse_empty(std::size_t n, const char* what) {
                                     "into it (a vector that was reserve()d, not resize()d?)");
 }
 
+template <class T>
+struct is_packet_block_view : std::false_type {};
+template <std::size_t N>
+struct is_packet_block_view<BasicPacketBlockView<N>> : std::true_type {};
+template <class T>
+struct is_packet_block : std::false_type {};
+template <std::size_t N>
+struct is_packet_block<BasicPacketBlock<N>> : std::true_type {};
+
+// What the receives work on: a span of packets, or a block view (same interface: size(),
+// subspan(from), the slots of its first n packets).
 template <class Packets>
 auto packet_span(Packets& p) noexcept {
-    return std::span<std::ranges::range_value_t<Packets>>(std::ranges::data(p), std::ranges::size(p));
+    using P = std::remove_cvref_t<Packets>;
+    if constexpr (is_packet_block_view<P>::value) return p;
+    else if constexpr (is_packet_block<P>::value) return p.view();
+    else
+        return std::span<std::ranges::range_value_t<Packets>>(std::ranges::data(p), std::ranges::size(p));
 }
 } // namespace detail
 
@@ -66,6 +82,16 @@ template <class R>
 concept PacketRange = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
     detail::is_basic_packet<std::remove_cv_t<std::ranges::range_value_t<R>>>::value &&
     !std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>;
+
+//! A receive target that keeps its packets' buffers back to back: a BasicPacketBlockView<N>
+//! (by value: it refers to the packets) or a mutable BasicPacketBlock<N>.
+template <class R>
+concept PacketBlockTarget = detail::is_packet_block_view<std::remove_cvref_t<R>>::value ||
+    (detail::is_packet_block<std::remove_cvref_t<R>>::value && !std::is_const_v<std::remove_reference_t<R>>);
+
+//! What recv_mmsg and its forms receive into: a PacketRange or a PacketBlockTarget.
+template <class R>
+concept ReceiveTarget = PacketRange<R> || PacketBlockTarget<R>;
 
 //! The exception of the throwing recv_mmsg_exact: the error, and how many packets were
 //! filled before it (they stay filled).
@@ -113,13 +139,13 @@ public:
     //! Receives into packets from the front; returns how many were filled. On error returns
     //! 0 with `ec` set (operation_would_block for a timeout or an empty non-blocking socket).
     //! An empty range returns 0 with no error and no system call.
-    template <SocketLike Socket, PacketRange Packets>
+    template <SocketLike Socket, ReceiveTarget Packets>
     std::size_t recv_mmsg(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
         return receive(s, detail::packet_span(packets), WaitMode::socket_default, ec);
     }
     //! Same; throws std::system_error on error, and for an empty packet range
     //! (invalid_argument: nothing could ever be received into it).
-    template <SocketLike Socket, PacketRange Packets>
+    template <SocketLike Socket, ReceiveTarget Packets>
     std::size_t recv_mmsg(Socket&& s, Packets&& packets) {
         detail::refuse_empty(std::ranges::size(packets), "mmsg::recv_mmsg");
         std::error_code ec;
@@ -130,7 +156,7 @@ public:
 
     //! Fills every packet, calling recv_mmsg until full. On error returns the count filled
     //! so far with `ec` set.
-    template <SocketLike Socket, PacketRange Packets>
+    template <SocketLike Socket, ReceiveTarget Packets>
     std::size_t recv_mmsg_exact(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
         auto all = detail::packet_span(packets);
         std::size_t filled = 0;
@@ -143,7 +169,7 @@ public:
     }
     //! Same; throws ReceiveError (a std::system_error that says how many packets were
     //! filled before the error; they stay filled). An empty range is already full: 0.
-    template <SocketLike Socket, PacketRange Packets>
+    template <SocketLike Socket, ReceiveTarget Packets>
     std::size_t recv_mmsg_exact(Socket&& s, Packets&& packets) {
         std::error_code ec;
         const std::size_t n = recv_mmsg_exact(s, packets, ec);
@@ -154,7 +180,7 @@ public:
     //! Non-blocking form for any event loop: never waits, even on a blocking socket.
     //! Returns 0 with operation_would_block when nothing is queued: wait until the socket
     //! is readable and call again.
-    template <SocketLike Socket, PacketRange Packets>
+    template <SocketLike Socket, ReceiveTarget Packets>
     std::size_t try_recv_mmsg(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
         return receive(s, detail::packet_span(packets), WaitMode::never, ec);
     }
@@ -203,15 +229,23 @@ private:
         bool owes() const noexcept { return static_cast<bool>(error); }
     };
 
-    template <class Socket, std::size_t N>
-    std::size_t receive(Socket& s, std::span<BasicPacket<N>> packets, WaitMode mode,
-                        std::error_code& ec) noexcept {
+    template <class Socket, class Packets>
+    std::size_t receive(Socket& s, Packets packets, WaitMode mode, std::error_code& ec) noexcept {
         const std::size_t n = std::min(packets.size(), num_rcvmmsgs);
-        for (std::size_t i = 0; i < n; ++i)
-            slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
+        lay_slots(packets, n);
         return run(s, n, ec, [&](SocketRef sock) {
             return backend_.recv(sock, std::span<const RecvSlot>(slots_.data(), n), mode, ec);
         });
+    }
+    template <std::size_t N>
+    void lay_slots(std::span<BasicPacket<N>> packets, std::size_t n) noexcept {
+        for (std::size_t i = 0; i < n; ++i)
+            slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
+    }
+    template <std::size_t N>
+    void lay_slots(BasicPacketBlockView<N> block, std::size_t n) noexcept {
+        for (std::size_t i = 0; i < n; ++i)
+            slots_[i] = RecvSlot{block.bytes() + i * N, N, block.metas() + i};
     }
 
     template <class Socket, std::size_t N>
@@ -285,21 +319,21 @@ inline BatchReceiver<DefaultBackend>& thread_receiver() {
 } // namespace detail
 
 //! recv_mmsg on DefaultBackend. See BatchReceiver::recv_mmsg.
-template <SocketLike Socket, PacketRange Packets>
+template <SocketLike Socket, ReceiveTarget Packets>
 std::size_t recv_mmsg(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
     return detail::thread_receiver().recv_mmsg(s, packets, ec);
 }
-template <SocketLike Socket, PacketRange Packets>
+template <SocketLike Socket, ReceiveTarget Packets>
 std::size_t recv_mmsg(Socket&& s, Packets&& packets) {
     return detail::thread_receiver().recv_mmsg(s, packets);
 }
 
 //! recv_mmsg_exact on DefaultBackend. See BatchReceiver::recv_mmsg_exact.
-template <SocketLike Socket, PacketRange Packets>
+template <SocketLike Socket, ReceiveTarget Packets>
 std::size_t recv_mmsg_exact(Socket&& s, Packets&& packets, std::error_code& ec) noexcept {
     return detail::thread_receiver().recv_mmsg_exact(s, packets, ec);
 }
-template <SocketLike Socket, PacketRange Packets>
+template <SocketLike Socket, ReceiveTarget Packets>
 std::size_t recv_mmsg_exact(Socket&& s, Packets&& packets) {
     return detail::thread_receiver().recv_mmsg_exact(s, packets);
 }

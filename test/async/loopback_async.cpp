@@ -75,7 +75,8 @@ std::optional<Got> recv_now(asio::io_context& io, udp::socket& s, Packets& p, bo
     return out;
 }
 
-bool has_payload(const Packet& p, std::uint32_t tag, std::uint32_t index, std::size_t size) {
+template <class P> // a Packet, or a packet of a block
+bool has_payload(const P& p, std::uint32_t tag, std::uint32_t index, std::size_t size) {
     const auto want = mmsg::testing::numbered(size, tag * 1000 + index);
     return p.meta.size == size && std::equal(want.begin(), want.end(), p.data().begin());
 }
@@ -293,6 +294,25 @@ BOOST_FIXTURE_TEST_CASE(an_exact_receive_then_a_plain_one_takes_the_rest_without
     BOOST_REQUIRE(g.has_value());
     BOOST_TEST(g->n == 10u);
     for (std::uint32_t i = 0; i < 10; ++i) BOOST_TEST(has_payload(rest[i], 7, 70 + i, 64));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_packet_block_and_a_view_of_one_are_received_into_asynchronously, Loopback) {
+    const Batch b = batch_to(std::vector<Endpoint>(80, rx_ep), 9);
+    BOOST_TEST(mmsg::batch_send(tx, b).ok());
+    PacketBlock block(70);
+    const auto g = recv_now(io, rx, block, true);
+    BOOST_REQUIRE(g.has_value());
+    BOOST_TEST(!g->ec);
+    BOOST_TEST(g->n == 70u);
+    for (std::uint32_t i = 0; i < 70; ++i) BOOST_TEST(has_payload(block[i], 9, i, 64));
+    // A view is passed by value: it refers to the block, which outlives the operation.
+    std::optional<Got> rest;
+    async_recv_mmsg(rx, block.view().first(16), [&](error_code ec, std::size_t n) { rest = Got{ec, n}; });
+    io.restart();
+    io.run_for(hang_guard);
+    BOOST_REQUIRE(rest.has_value());
+    BOOST_TEST(rest->n == 10u);
+    for (std::uint32_t i = 0; i < 10; ++i) BOOST_TEST(has_payload(block[i], 9, 70 + i, 64));
 }
 
 BOOST_FIXTURE_TEST_CASE(datagrams_of_two_senders_keep_each_senders_order, Loopback) {

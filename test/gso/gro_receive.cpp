@@ -6,6 +6,7 @@
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/gso_capability.hpp>
+#include <mmsg/packet_block.hpp>
 
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/testing/loopback.hpp>
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -75,11 +77,12 @@ bool gro_works(const asio::ip::udp& family = asio::ip::udp::v4()) {
 }
 
 // Checks packets [from, from + want.size()) against the datagrams, with their source.
-template <class P>
-void expect(const std::vector<P>& p, std::size_t from, const std::vector<Bytes>& want,
+// `p`: a vector of packets or a packet block.
+template <class Packets>
+void expect(const Packets& p, std::size_t from, const std::vector<Bytes>& want,
             const Endpoint& src, PacketFlags flags = PacketFlags::none) {
     for (std::size_t i = 0; i < want.size(); ++i) {
-        const P& q = p[from + i];
+        const auto& q = p[from + i];
         BOOST_TEST(same_bytes(q.data(), want[i]), "packet " << from + i << " differs");
         BOOST_TEST(q.meta.size == want[i].size());
         BOOST_TEST(q.meta.addr == src);
@@ -425,4 +428,124 @@ BOOST_AUTO_TEST_CASE(a_gso_sender_and_a_gro_receiver_move_many_datagrams_intact)
     }
     BOOST_TEST(got == total);
     expect(p, 0, d, tx.local_endpoint());
+}
+
+// ---- packet blocks: buffers back to back, one kernel copy per coalesced datagram ----------
+
+namespace {
+
+// The kernel's system calls, with the iovec count of every receive's first message noted.
+struct IovecsSeen : mmsg::detail::KernelGsoOps {
+    std::vector<std::size_t> iovecs;
+    int recvmmsg(int fd, mmsghdr* v, unsigned n, int flags, std::error_code& ec) {
+        iovecs.push_back(v[0].msg_hdr.msg_iovlen);
+        return mmsg::detail::KernelGsoOps::recvmmsg(fd, v, n, flags, ec);
+    }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_packet_block_takes_a_coalesced_datagram_through_one_iovec, Loopback) {
+    if (!gro_works()) return;
+    BatchReceiver<BasicLinuxGsoBackend<IovecsSeen>> seen;
+    BOOST_TEST_REQUIRE(seen.backend().enable_gro(rx));
+    const auto a = train(40, 1232, 0, 1);
+    PacketBlock block(64);
+    send_train(tx.native_handle(), rx_ep, a);
+    BOOST_TEST(seen.recv_mmsg(rx, block, ec) == 40u);
+    BOOST_TEST(!ec, ec.message());
+    expect(block, 0, a, tx_ep);
+    // The 64 packets as one iovec, then the spill area; separate packets take one each.
+    BOOST_TEST_REQUIRE(seen.backend().ops().iovecs.size() == 1u);
+    BOOST_TEST(seen.backend().ops().iovecs[0] == 2u);
+    std::vector<Packet> p(64);
+    send_train(tx.native_handle(), rx_ep, a);
+    BOOST_TEST(seen.recv_mmsg(rx, p, ec) == 40u);
+    expect(p, 0, a, tx_ep);
+    BOOST_TEST(seen.backend().ops().iovecs.back() == 65u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_packet_block_gets_what_separate_packets_get, Loopback) {
+    if (!gro_works()) return;
+    // Segments of the block's capacity (in place), smaller ones (moved), a short last one,
+    // larger ones (truncated), and plain datagrams queued with a train.
+    const auto a = train(30, 1232, 0, 1);
+    const auto b = train(20, 100, 37, 2);
+    const auto c = train(50, 64, 0, 3);
+    const auto d = train(9, 1231, 1000, 4);
+    PacketBlock block(64);
+    for (const auto* t : {&a, &b, &c, &d, &a}) {
+        send_train(tx.native_handle(), rx_ep, *t);
+        BOOST_TEST(receiver.recv_mmsg(rx, block, ec) == t->size());
+        BOOST_TEST(!ec, ec.message());
+        expect(block, 0, *t, tx_ep);
+    }
+    BasicPacketBlock<512> small(64);
+    send_train(tx.native_handle(), rx_ep, a);
+    BOOST_TEST(receiver.recv_mmsg(rx, small, ec) == 30u);
+    for (std::size_t i = 0; i < 30; ++i) {
+        BOOST_TEST(small[i].meta.size == 512u);
+        BOOST_TEST(small[i].meta.wire_size == 1232u);
+        BOOST_TEST(has_flags(small[i].meta.flags, PacketFlags::truncated));
+        BOOST_TEST(same_bytes(small[i].data(), std::span(a[i]).first(512)));
+    }
+    const auto lone = train(1, 10, 0, 5);
+    send_train(tx.native_handle(), rx_ep, lone);
+    send_train(tx.native_handle(), rx_ep, b);
+    BOOST_TEST(receiver.recv_mmsg(rx, block, ec) == 22u);
+    expect(block, 0, cat(lone, b), tx_ep);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_packet_block_is_filled_exactly_and_what_does_not_fit_is_kept, Loopback) {
+    if (!gro_works()) return;
+    const auto a = train(40, 1232, 0, 1);
+    const auto b = train(40, 1232, 0, 2);
+    send_train(tx.native_handle(), rx_ep, a);
+    send_train(tx.native_handle(), rx_ep, b);
+    // tag::packet_block[]
+    PacketBlock block(70); // 70 packets of 1232 bytes, their buffers in one allocation
+    BOOST_TEST(receiver.recv_mmsg_exact(rx, block) == 70u);
+    for (auto packet : block) BOOST_TEST(packet.meta.addr == tx_ep); // buffer, meta, data()
+    // end::packet_block[]
+    expect(block, 0, cat(a, std::vector<Bytes>(b.begin(), b.begin() + 30)), tx_ep);
+    // The other ten were kept; a view of the block's first packets takes them.
+    BOOST_TEST(receiver.recv_mmsg(rx, block.view().first(16), ec) == 10u);
+    BOOST_TEST(!ec, ec.message());
+    expect(block, 0, std::vector<Bytes>(b.begin() + 30, b.end()), tx_ep);
+    BOOST_TEST(mmsg::testing::nothing_queued(rx.native_handle()));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_block_view_receives_into_memory_the_caller_owns, Loopback) {
+    if (!gro_works()) return;
+    std::vector<std::byte> bytes(32 * 1232 + 5);
+    std::vector<Meta> metas(32);
+    const PacketBlockView view(bytes, metas);
+    BOOST_TEST(view.size() == 32u);
+    const auto a = train(25, 1232, 0, 1);
+    send_train(tx.native_handle(), rx_ep, a);
+    BOOST_TEST(receiver.recv_mmsg(rx, view, ec) == 25u);
+    expect(view, 0, a, tx_ep);
+    BOOST_TEST(std::memcmp(bytes.data() + 24 * 1232, a[24].data(), 1232) == 0); // where it says
+    std::size_t seen = 0;
+    for (auto q : view.first(25)) seen += q.meta.size == 1232 ? 1 : 0;
+    BOOST_TEST(seen == 25u);
+    // Too few bytes for the metas: refused at construction, with the figures.
+    BOOST_CHECK_THROW(PacketBlockView(std::span(bytes).first(31 * 1232), metas), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_packet_block_is_refused_as_an_empty_range_is) {
+    asio::io_context io;
+    auto rx = bound_socket(io, v4_loopback());
+    BatchReceiver<LinuxGsoBackend> receiver;
+    PacketBlock none(0);
+    std::error_code ec;
+    BOOST_TEST(receiver.recv_mmsg(rx, none, ec) == 0u);
+    BOOST_TEST(!ec);
+    BOOST_CHECK_THROW(receiver.recv_mmsg(rx, none), std::system_error);
+    BOOST_TEST(receiver.recv_mmsg_exact(rx, none) == 0u);
+    // A moved-from block is empty too.
+    PacketBlock some(4);
+    PacketBlock other = std::move(some);
+    BOOST_TEST(some.size() == 0u); // NOLINT(bugprone-use-after-move): its state is specified
+    BOOST_TEST(other.size() == 4u);
 }

@@ -216,12 +216,13 @@ private:
     type is honoured; for recv_mmsg_exact, terminal and partial (the count filled so far
     is reported).
 */
-template <class Receive, std::size_t N>
+template <class Receive, class Packets>
 class RecvStep {
 public:
     static constexpr auto wait = boost::asio::socket_base::wait_read;
 
-    RecvStep(std::span<BasicPacket<N>> packets, bool exact, Receive receive)
+    //! `packets`: a std::span of BasicPacket<N> or a BasicPacketBlockView<N>.
+    RecvStep(Packets packets, bool exact, Receive receive)
         : packets_(packets), receive_(std::move(receive)), exact_(exact) {}
 
     boost::asio::cancellation_state cancellation(boost::asio::cancellation_slot slot) const {
@@ -244,7 +245,7 @@ public:
     std::size_t progress() const noexcept { return filled_; }
 
 private:
-    std::span<BasicPacket<N>> packets_;
+    Packets packets_;
     Receive receive_;
     std::size_t filled_ = 0;
     bool exact_;

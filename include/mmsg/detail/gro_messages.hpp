@@ -33,13 +33,21 @@ public:
     mmsghdr* headers() noexcept { return arrays().hdr; }
 
     //! Message 0 over every slot in order, then spill area 0: a coalesced datagram whose
-    //! segments have the slots' capacity lands in place.
+    //! segments have the slots' capacity lands in place. Slots that lie back to back in
+    //! memory share one iovec (the kernel copies per iovec: one copy instead of many).
     void lay_train(std::span<const RecvSlot> slots) noexcept {
         Arrays& a = arrays();
-        const std::size_t n = slots.size();
-        for (std::size_t i = 0; i < n; ++i) a.train[i] = iovec{slots[i].data, slots[i].capacity};
-        a.train[n] = iovec{spill_.p.get(), coalesced_room};
-        reset(a.hdr[0].msg_hdr, a.train, n + 1);
+        std::size_t k = 0;
+        a.train[0] = iovec{slots[0].data, slots[0].capacity};
+        for (std::size_t i = 1; i < slots.size(); ++i) {
+            iovec& last = a.train[k];
+            if (static_cast<std::byte*>(last.iov_base) + last.iov_len == slots[i].data)
+                last.iov_len += slots[i].capacity;
+            else
+                a.train[++k] = iovec{slots[i].data, slots[i].capacity};
+        }
+        a.train[++k] = iovec{spill_.p.get(), coalesced_room};
+        reset(a.hdr[0].msg_hdr, a.train, k + 1);
     }
     //! Message j over slot j, then its own spill area: plain datagrams land in place.
     void lay_pairs(std::span<const RecvSlot> slots) noexcept {
