@@ -189,6 +189,50 @@ private:
     std::size_t next_ = 0;
 };
 
+//! The Meta every segment of `m` shares (source, flags, metadata), assigned once.
+inline Meta shared_meta(const GroMessage& m) noexcept {
+    Meta shared;
+    assign_shared_meta(shared, m.addr, m.flags, m.meta);
+    return shared;
+}
+//! The Meta of segment t of `m` in a packet of `capacity` bytes, from shared_meta(m).
+inline void assign_segment_meta(Meta& out, const Meta& shared, const GroMessage& m, std::size_t t,
+                                std::size_t capacity) noexcept {
+    out = shared;
+    assign_size(out, m.segment_len(t), capacity);
+    if (m.cut && t + 1 == m.count) out.flags = out.flags | PacketFlags::truncated;
+}
+
+/*! Moves the first min(m.count, slots) segments of `m`, laid over the slots in order
+    (GroLayout::train) with segments shorter than the slots' capacity `cap`, each into its
+    slot, and assigns their meta. From the last segment back: segment t's bytes lie below
+    byte t * cap, where its slot starts, so every segment moves before its slot is
+    overwritten; one lying across two slots moves its second piece first.
+*/
+inline void repack_train(const GroMessage& m, std::span<const RecvSlot> slots, std::size_t cap) noexcept {
+    const std::size_t k = std::min(m.count, slots.size());
+    if (k == 0) return;
+    const Meta shared = shared_meta(m);
+    std::size_t q = (k - 1) * m.seg / cap; // slot holding the segment's first byte
+    std::size_t q_start = q * cap;
+    for (std::size_t t = k; t-- > 0;) {
+        const std::size_t off = t * m.seg;
+        while (q_start > off) {
+            --q;
+            q_start -= cap;
+        }
+        const std::size_t len = std::min(m.segment_len(t), cap);
+        std::byte* dst = slots[t].data;
+        const std::byte* src = slots[q].data + (off - q_start);
+        if (src != dst) {
+            const std::size_t first = std::min(len, q_start + cap - off);
+            if (first < len) std::memmove(dst + first, slots[q + 1].data, len - first);
+            std::memmove(dst, src, first);
+        }
+        assign_segment_meta(*slots[t].meta, shared, m, t, cap);
+    }
+}
+
 /*! Puts the segments of `messages` (`total` segments in all) into the layout's slots and
     keeps those beyond them in `kept`; returns how many slots were filled. Assigns each
     filled slot's meta: size, wire_size, source, flags (truncated when the segment was
@@ -201,33 +245,41 @@ inline std::size_t split_gro(const GroLayout& layout, std::span<const GroMessage
     // Segments beyond the packets are kept first, before anything is moved.
     if (total > n) kept.keep(layout, messages, n);
 
-    // Every other segment into its packet. Packets only ever receive data from the same or
-    // an earlier place in the layout (when segments are not larger than packets), so going
-    // from the last segment back moves each one before its packet is overwritten; larger
-    // segments go front to back for the mirror reason.
-    auto place = [&](std::size_t j, std::size_t t, bool backward) {
+    if (layout.train && messages[0].seg == slots[0].capacity) {
+        // The common case: every segment is already in its packet; only metadata.
+        const GroMessage& m = messages[0];
+        const Meta shared = shared_meta(m);
+        const std::size_t k = std::min(m.count, n);
+        for (std::size_t t = 0; t < k; ++t) assign_segment_meta(*slots[t].meta, shared, m, t, slots[t].capacity);
+        return std::min(total, n);
+    }
+    if (layout.train && messages[0].seg < slots[0].capacity) {
+        repack_train(messages[0], slots, slots[0].capacity);
+        return std::min(total, n);
+    }
+
+    // Otherwise segments are copied piece by piece. Packets only ever receive data from the
+    // same or an earlier place in the layout when segments are not larger than packets, so
+    // going from the last segment back moves each one before its packet is overwritten;
+    // larger segments (train layout only) go front to back for the mirror reason.
+    auto place = [&](std::size_t j, std::size_t t, const Meta& shared, bool backward) {
         const GroMessage& m = messages[j];
         const std::size_t p = m.first_out + t;
         if (p >= n) return;
         const std::size_t off = t * m.seg;
-        const std::size_t len = m.segment_len(t);
-        const std::size_t c = std::min(len, slots[p].capacity);
+        const std::size_t c = std::min(m.segment_len(t), slots[p].capacity);
         if (c > 0 && layout.at(j, off) != slots[p].data)
             layout.copy_out(j, off, c, slots[p].data, backward);
-        assign_meta(*slots[p].meta, len, slots[p].capacity, m.addr, m.segment_flags(t, false), m.meta);
+        assign_segment_meta(*slots[p].meta, shared, m, t, slots[p].capacity);
     };
-    if (layout.train && messages[0].seg > slots[0].capacity) {
-        for (std::size_t t = 0; t < messages[0].count; ++t) place(0, t, false);
-    } else if (layout.train && messages[0].seg == slots[0].capacity) {
-        // The common case: every segment is already in its packet; only metadata.
-        const GroMessage& m = messages[0];
-        const std::size_t k = std::min(m.count, n);
-        for (std::size_t t = 0; t < k; ++t)
-            assign_meta(*slots[t].meta, m.segment_len(t), slots[t].capacity, m.addr,
-                        m.segment_flags(t, false), m.meta);
+    if (layout.train) {
+        const Meta shared = shared_meta(messages[0]);
+        for (std::size_t t = 0; t < messages[0].count; ++t) place(0, t, shared, false);
     } else {
-        for (std::size_t j = messages.size(); j-- > 0;)
-            for (std::size_t t = messages[j].count; t-- > 0;) place(j, t, true);
+        for (std::size_t j = messages.size(); j-- > 0;) {
+            const Meta shared = shared_meta(messages[j]);
+            for (std::size_t t = messages[j].count; t-- > 0;) place(j, t, shared, true);
+        }
     }
     return std::min(total, n);
 }
