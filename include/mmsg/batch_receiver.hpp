@@ -237,13 +237,31 @@ private:
             return backend_.recv(sock, std::span<const RecvSlot>(slots_.data(), n), mode, ec);
         });
     }
-    template <std::size_t N>
-    void lay_slots(std::span<BasicPacket<N>> packets, std::size_t n) noexcept {
+    // The slots are a function of where the packets are, so they are laid again only when
+    // the packets differ from the last call's (a receive loop passes the same ones).
+    struct Laid {
+        const void* first = nullptr;
+        const void* meta = nullptr;
+        std::size_t n = 0;
+        std::size_t capacity = 0;
+        int kind = 0;
+        friend bool operator==(const Laid&, const Laid&) = default;
+    };
+    static bool relay(Laid& laid, const Laid& now) noexcept {
+        if (laid == now) return false;
+        laid = now;
+        return true;
+    }
+    template <class Packet>
+    void lay_slots(std::span<Packet> packets, std::size_t n) noexcept {
+        constexpr std::size_t N = Packet::capacity;
+        if (n == 0 || !relay(laid_, {packets.data(), &packets[0].meta, n, N, 1})) return;
         for (std::size_t i = 0; i < n; ++i)
             slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
     }
     template <std::size_t N>
     void lay_slots(BasicPacketBlockView<N> block, std::size_t n) noexcept {
+        if (n == 0 || !relay(laid_, {block.bytes(), block.metas(), n, N, 2})) return;
         for (std::size_t i = 0; i < n; ++i)
             slots_[i] = RecvSlot{block.bytes() + i * N, N, block.metas() + i};
     }
@@ -254,15 +272,15 @@ private:
         const std::size_t n = std::min(packets.size(), num_rcvmmsgs);
         return run(s, n, ec, [&](SocketRef sock) -> std::size_t {
             if constexpr (CoalescingRecvBackend<Backend>) {
-                for (std::size_t i = 0; i < n; ++i)
-                    coalesced_[i] = CoalescedSlot{packets[i].buffer.data(), N, &packets[i].meta,
-                                                  &packets[i].segment_size};
+                if (relay(laid_coalesced_, {packets.data(), &packets[0].meta, n, N, 3}))
+                    for (std::size_t i = 0; i < n; ++i)
+                        coalesced_[i] = CoalescedSlot{packets[i].buffer.data(), N, &packets[i].meta,
+                                                      &packets[i].segment_size};
                 return backend_.recv_coalesced(sock, std::span<const CoalescedSlot>(coalesced_.data(), n),
                                                mode, ec);
             } else {
                 // A backend that never coalesces: every datagram is one segment.
-                for (std::size_t i = 0; i < n; ++i)
-                    slots_[i] = RecvSlot{packets[i].buffer.data(), N, &packets[i].meta};
+                lay_slots(packets, n);
                 const std::size_t got =
                     backend_.recv(sock, std::span<const RecvSlot>(slots_.data(), n), mode, ec);
                 for (std::size_t i = 0; i < got && i < n; ++i)
@@ -308,6 +326,8 @@ private:
     Backend backend_{};
     std::array<RecvSlot, num_rcvmmsgs> slots_{};
     std::array<CoalescedSlot, num_rcvmmsgs> coalesced_{};
+    Laid laid_{};
+    Laid laid_coalesced_{};
     detail::ImplicitState implicit_;
 };
 

@@ -2,6 +2,7 @@
 // kept errors, clamping and silence on tiny scripted backends the mock cannot express. (What
 // any backend must do on receive is the conformance kit's, test/compose/conformance*.cpp.)
 #include <mmsg/batch_receiver.hpp>
+#include <mmsg/packet_block.hpp>
 
 #include <mmsg/testing/mock_network.hpp>
 
@@ -184,4 +185,51 @@ BOOST_AUTO_TEST_CASE(a_backend_that_overreports_is_clamped_to_the_slots_given) {
     std::error_code ec;
     BOOST_TEST(r.recv_mmsg(7, p, ec) == 5u);
     BOOST_TEST(!ec);
+}
+
+namespace {
+//! A receive backend that records the slots of its last call.
+struct SlotsSeen {
+    std::vector<RecvSlot> last;
+    std::size_t recv(int, std::span<const RecvSlot> slots, WaitMode, std::error_code&) {
+        last.assign(slots.begin(), slots.end());
+        return 1;
+    }
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_receive_hands_the_backend_the_slots_of_its_own_packets) {
+    // The receiver lays slots anew only when the packets differ from the last call's: other
+    // packets, fewer of them, a block or a view of part of one must each get their own.
+    BatchReceiver<SlotsSeen> r;
+    std::vector<Packet> a(8), b(8);
+    BasicPacketBlock<1232> block(8);
+    std::vector<BasicPacket<512>> small(8);
+    std::error_code ec;
+    auto expect_packets = [&](auto& packets, std::size_t n) {
+        BOOST_TEST_REQUIRE(r.backend().last.size() == n);
+        for (std::size_t i = 0; i < n; ++i) {
+            BOOST_TEST(r.backend().last[i].data == packets[i].buffer.data());
+            BOOST_TEST(r.backend().last[i].meta == &packets[i].meta);
+            BOOST_TEST(r.backend().last[i].capacity == packets[i].buffer.size());
+        }
+    };
+    r.recv_mmsg(3, a, ec);
+    expect_packets(a, 8);
+    r.recv_mmsg(3, b, ec);
+    expect_packets(b, 8);
+    r.recv_mmsg(3, a, ec);
+    expect_packets(a, 8);
+    r.recv_mmsg(3, std::span(a).first(5), ec);
+    expect_packets(a, 5);
+    r.recv_mmsg(3, std::span(a).subspan(2), ec);
+    BOOST_TEST(r.backend().last[0].data == a[2].buffer.data());
+    r.recv_mmsg(3, block, ec);
+    expect_packets(block, 8);
+    r.recv_mmsg(3, block.view().subspan(3), ec);
+    BOOST_TEST_REQUIRE(r.backend().last.size() == 5u);
+    BOOST_TEST(r.backend().last[0].data == block[3].buffer.data());
+    BOOST_TEST(r.backend().last[4].meta == &block[7].meta);
+    r.recv_mmsg(3, small, ec);
+    expect_packets(small, 8);
 }
