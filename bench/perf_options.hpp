@@ -64,7 +64,8 @@ inline const char* usage_text() {
            "  --rows LIST      only these rows (comma-separated, case-insensitive): a group\n"
            "                   (\"send\") or \"group/name\" selects exactly that, any other word\n"
            "                   the rows whose \"group/name\" contains it (\"gso\"); each group's\n"
-           "                   reference row always runs. See --list.\n"
+           "                   reference row always runs; names with a comma work as\n"
+           "                   they are (\"library cost, gso receive\"). See --list.\n"
            "  --json FILE      also write the results as JSON (\"-\": stdout, table to stderr)\n"
            "  --csv FILE       also write the results as CSV (\"-\": stdout, table to stderr)\n"
            "  --port N         loopback port of the socket that send rows send to (0: any free)\n"
@@ -185,12 +186,32 @@ inline Options parse_options(std::span<const std::string_view> args) {
 //! Indices of the rows to run, in registry order: the rows matching a filter, plus each
 //! chosen group's reference row. A filter equal to a group or to a "group/name" (ignoring
 //! case) selects exactly that; any other filter, every row whose "group/name" contains it.
-//! Every filter must match some row. An empty filter list selects every row.
+//! Every filter must match some row. An empty filter list selects every row. Names with a
+//! comma ("library cost, gso send") arrive cut at it (--rows splits at commas): consecutive
+//! filters whose text joined again with commas occurs in a row's "group/name" are one.
 inline std::vector<std::size_t> select_rows(const std::vector<Row>& rows,
-                                            const std::vector<std::string>& filters) {
+                                            const std::vector<std::string>& cut) {
     std::set<std::string> groups;
-    std::vector<bool> chosen(rows.size(), filters.empty());
+    std::vector<bool> chosen(rows.size(), cut.empty());
     auto key = [&](std::size_t i) { return detail::lower(rows[i].group + "/" + rows[i].name); };
+    auto occurs = [&](const std::string& text) {
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            if (key(i).find(detail::lower(text)) != std::string::npos) return true;
+        return false;
+    };
+    std::vector<std::string> filters;
+    for (std::size_t i = 0; i < cut.size();) {
+        std::size_t end = i + 1; // the longest run cut[i, end) that was one name
+        std::string joined = cut[i];
+        for (std::size_t j = i + 1; j < cut.size(); ++j) {
+            joined += "," + cut[j];
+            if (occurs(joined)) end = j + 1;
+        }
+        std::string f = cut[i];
+        for (std::size_t j = i + 1; j < end; ++j) f += "," + cut[j];
+        filters.push_back(std::move(f));
+        i = end;
+    }
     for (const std::string& f : filters) {
         const std::string want = detail::lower(f);
         // A filter that names a group or a "group/name" exactly selects just that;
