@@ -72,8 +72,9 @@ int main() {
     // One round of the server: receive a batch, answer each datagram from the address it
     // was sent to, with its ECN codepoint (a QUIC endpoint mirrors ECN in its own way; the
     // point is that every datagram carries its own options). The replies to one client
-    // with the same options leave as one UDP_SEGMENT train.
-    std::array<mmsg::Packet, mmsg::num_rcvmmsgs> in;
+    // with the same options leave as one UDP_SEGMENT train. The packets are a PacketBlock:
+    // their buffers lie back to back, so a GRO-coalesced datagram lands with one copy.
+    mmsg::PacketBlock in(mmsg::num_rcvmmsgs);
     std::array<mmsg::SendOptions, mmsg::num_rcvmmsgs> options;
     std::vector<std::tuple<std::span<const std::byte>, mmsg::Endpoint, const mmsg::SendOptions*>> replies;
     std::size_t answered = 0;
