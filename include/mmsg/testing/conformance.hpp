@@ -56,6 +56,8 @@ void run_checks(const std::string& backend, const UseBackend<Rig>& make) {
                        recv_mmsg_exact_fills_every_packet_or_says_how_many_it_did<Rig>);
         run_check<Rig>("an empty socket is would-block, never a hang", make,
                        an_empty_socket_is_would_block_never_a_hang<Rig>);
+        run_check<Rig>("a packet block receives what packets receive", make,
+                       a_packet_block_receives_what_packets_receive<Rig>);
         run_check<Rig>("an empty packet range receives nothing", make,
                        an_empty_packet_range_receives_nothing<Rig>);
         run_check<Rig>("a receive assigns every field of meta", make,
@@ -102,7 +104,8 @@ void run_checks(const std::string& backend, const UseBackend<Rig>& make) {
     FaultInjecting<B>) leaves an unsent suffix that resumes; IPv6.
     Receive (contract/receive.hpp): one call takes what is queued up to num_rcvmmsgs;
     recv_mmsg_exact fills every packet or says how many it did (ReceiveError::received());
-    an empty socket is would-block, never a hang; an empty packet range takes nothing (the
+    an empty socket is would-block, never a hang; a PacketBlock (and a view of part of one)
+    receives what a range of packets does; an empty packet range takes nothing (the
     throwing recv_mmsg refuses it with invalid_argument); every field of Meta is assigned,
     wire_size the length on the wire of a truncated datagram; two sockets with their own
     SocketState (with_state) are served apart by one receiver.

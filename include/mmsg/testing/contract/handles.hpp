@@ -15,6 +15,7 @@
 #include <mmsg/fault_injecting.hpp>
 #include <mmsg/limits.hpp>
 #include <mmsg/metadata.hpp>
+#include <mmsg/packet_block.hpp>
 #include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
 #include <mmsg/socket_state.hpp>
@@ -185,13 +186,15 @@ public:
     virtual std::size_t recv_mmsg_exact(const On<Socket>& s, std::span<SmallPacket> p) = 0;
     virtual std::size_t try_recv_mmsg(const On<Socket>& s, std::span<SmallPacket> p,
                                       std::error_code& ec) = 0;
+    virtual std::size_t recv_mmsg_exact(const On<Socket>& s, PacketBlockView p,
+                                        std::error_code& ec) = 0;
     virtual SocketState& socket_state(const On<Socket>& s) = 0;
     virtual std::uint64_t discarded() const noexcept = 0;
 };
 
 /*! A receiver under test, with BatchReceiver's member names, on any socket argument of the
     rig (see On), into any contiguous range of Packet (or, for the exact and try forms,
-    SmallPacket).
+    SmallPacket; for the exact form with an error_code, a PacketBlockView too).
 */
 template <class Socket>
 class Receiver {
@@ -208,7 +211,10 @@ public:
     }
     template <class S, class P>
     std::size_t recv_mmsg_exact(S&& s, P&& packets, std::error_code& ec) {
-        return calls_->recv_mmsg_exact(on<Socket>(s), std::span(packets), ec);
+        if constexpr (std::is_convertible_v<P, PacketBlockView>)
+            return calls_->recv_mmsg_exact(on<Socket>(s), PacketBlockView(packets), ec);
+        else
+            return calls_->recv_mmsg_exact(on<Socket>(s), std::span(packets), ec);
     }
     template <class S, class P>
     std::size_t recv_mmsg_exact(S&& s, P&& packets) {
@@ -303,6 +309,9 @@ public:
     std::size_t try_recv_mmsg(const On<Socket>& s, std::span<SmallPacket> p,
                               std::error_code& ec) override {
         return attempt<RigSocket>(s, p, ec);
+    }
+    std::size_t recv_mmsg_exact(const On<Socket>& s, PacketBlockView p, std::error_code& ec) override {
+        return dispatch<RigSocket>(s, [&](auto&& socket) { return receiver_.recv_mmsg_exact(socket, p, ec); });
     }
     SocketState& socket_state(const On<Socket>& s) override {
         return dispatch<StatefulSocket>(

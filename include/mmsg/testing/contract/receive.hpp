@@ -11,6 +11,7 @@
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/packet_block.hpp>
 #include <mmsg/packet_flags.hpp>
 #include <mmsg/socket_state.hpp>
 
@@ -123,6 +124,33 @@ void an_empty_socket_is_would_block_never_a_hang(Rig& rig) {
         BOOST_TEST(e.received() == 0u);
         MMSG_CHECK_ERRC(e.code(), std::errc::operation_would_block);
     }
+}
+
+//! A PacketBlock (its packets' buffers back to back) receives what a range of packets does:
+//! every datagram once, in order, with its source and size, over several calls; a view of
+//! part of the block is filled there and nowhere else.
+template <class Rig>
+void a_packet_block_receives_what_packets_receive(Rig& rig) {
+    auto& tx = rig.open();
+    auto& rx = rig.open();
+    const std::vector<Bytes> data = numbered_payloads(100, 200, 4000);
+    for (const Bytes& d : data)
+        rig.inject(tx, rx, d);
+    auto receiver = rig.receiver();
+    PacketBlock block(data.size() + 2);
+    for (auto p : block) {
+        std::fill(p.buffer.begin(), p.buffer.end(), std::byte{0xee});
+        p.meta.size = 77;
+    }
+    std::error_code ec;
+    // Packets [1, 1 + n): the first and the last of the block stay as they were.
+    const auto middle = block.view().subspan(1).first(data.size());
+    BOOST_TEST(receiver.recv_mmsg_exact(rx, middle, ec) == data.size());
+    BOOST_TEST(!ec, ec.message());
+    check_received(middle, data, rig.local(tx));
+    BOOST_TEST(block[0].meta.size == 77u, "a packet before the view was written");
+    BOOST_TEST(block[data.size() + 1].meta.size == 77u, "a packet after the view was written");
+    BOOST_TEST(rig.idle(rx));
 }
 
 //! An empty packet range receives nothing and takes nothing from the socket: 0 with no

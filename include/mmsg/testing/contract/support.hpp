@@ -141,9 +141,8 @@ void check_failed_alone(const Sent& s, Rejected&& rejected, std::errc why) {
 /*! How packet `got` differs from the datagram `want` sent from `from` ("" if it does not):
     payload, size, wire_size, source, flags (none: it fitted).
 */
-template <std::size_t N>
-std::string difference(const BasicPacket<N>& got, std::span<const std::byte> want,
-                       const Endpoint& from) {
+template <class P> // a BasicPacket<N>, or a packet of a BasicPacketBlock<N>
+std::string difference(const P& got, std::span<const std::byte> want, const Endpoint& from) {
     std::ostringstream os;
     if (!same_bytes(got.data(), want))
         os << "payload differs (" << got.meta.size << " bytes, want " << want.size() << "); ";
