@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <span>
@@ -41,8 +42,13 @@ public:
         }
     };
 
+    //! A forward iterator whose reference is a `reference` (a proxy, by value).
     class iterator {
     public:
+        using value_type = reference;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::forward_iterator_tag;
+
         iterator() = default;
         iterator(const BasicPacketBlockView* v, std::size_t i) noexcept : v_(v), i_(i) {}
         reference operator*() const noexcept { return (*v_)[i_]; }

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ranges>
 #include <span>
 #include <stdexcept>
 #include <system_error>
@@ -532,6 +533,10 @@ BOOST_FIXTURE_TEST_CASE(a_block_view_receives_into_memory_the_caller_owns, Loopb
     // Too few bytes for the metas: refused at construction, with the figures.
     BOOST_CHECK_THROW(PacketBlockView(std::span(bytes).first(31 * 1232), metas), std::invalid_argument);
 }
+
+// A block and its view are forward ranges of packets (their reference a proxy by value).
+static_assert(std::ranges::forward_range<PacketBlockView> && std::ranges::sized_range<PacketBlockView>);
+static_assert(std::ranges::forward_range<const PacketBlock&>);
 
 BOOST_AUTO_TEST_CASE(an_empty_packet_block_is_refused_as_an_empty_range_is) {
     asio::io_context io;
