@@ -199,8 +199,8 @@ inline Meta shared_meta(const GroMessage& m) noexcept {
 inline void assign_segment_meta(Meta& out, const Meta& shared, const GroMessage& m, std::size_t t,
                                 std::size_t capacity) noexcept {
     out = shared;
+    out.flags = m.segment_flags(t, false);
     assign_size(out, m.segment_len(t), capacity);
-    if (m.cut && t + 1 == m.count) out.flags = out.flags | PacketFlags::truncated;
 }
 
 /*! Moves the first min(m.count, slots) segments of `m`, laid over the slots in order
