@@ -4,7 +4,6 @@
 #define MMSG_DETAIL_ASYNC_OPS_HPP
 
 #include <mmsg/backend_concepts.hpp>
-#include <mmsg/basic_packet.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/send_result.hpp>
