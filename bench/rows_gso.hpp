@@ -1,7 +1,8 @@
 //! mmsg-perf rows of LinuxGsoBackend (UDP segmentation offload).
 //!  - "gso send": a per-datagram sendto loop (the reference), a hand-written UDP_SEGMENT
 //!    loop (one sendmsg per train, trains as long as the backend builds them), and
-//!    BatchSender<LinuxGsoBackend>. Targets: >= 3.5x the reference, >= 0.95x the raw loop.
+//!    BatchSender<LinuxGsoBackend> (batch_send, and send_trains of the same payloads as
+//!    SendTrains). Targets: >= 3.5x the reference, >= 0.95x the raw loop.
 //!  - "gso receive": a per-datagram recvmsg loop (the reference), a hand-written UDP_GRO
 //!    loop (one recvmsg per coalesced datagram, not split), and BatchReceiver<LinuxGsoBackend>
 //!    (split into packets; also into a PacketBlock, and whole). Target: >= 3.5x the
@@ -26,6 +27,7 @@
 #include <mmsg/config.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/packet_block.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -137,6 +139,40 @@ Measurement gso_sender(const RowContext& ctx) {
         const SendResult r = sender.batch_send(tx.fd(), std::span(batch).first(k));
         Moved m{r.sent, calls, {}};
         if (!r.ok()) m.error = "batch_send: " + r.first_error.message();
+        return m;
+    });
+}
+
+//! BatchSender<B>::send_trains over the same payloads, handed over as trains of
+//! train_length(size) datagrams (a buffer and its segment size each, as a QUIC stack
+//! writes them and as the raw loop sends them): the backend plans nothing per datagram.
+template <class B = LinuxGsoBackend, std::size_t calls = 1>
+Measurement gso_train_sender(const RowContext& ctx) {
+    if (auto why = gso_unavailable(); !why.empty()) return Measurement{0, 0, 0, why, {}};
+    LoopbackSocket tx;
+    const std::size_t size = std::max<std::size_t>(ctx.size, 1);
+    const std::size_t segs = train_length(size);
+    std::vector<std::byte> bytes(size * ctx.batch, std::byte{7});
+    std::vector<SendTrain> trains;
+    for (std::size_t d = 0; d < ctx.batch; d += segs) {
+        const std::size_t n = std::min(segs, ctx.batch - d);
+        trains.push_back(SendTrain{std::span<const std::byte>(bytes.data() + d * size, n * size),
+                                   size, &ctx.sink});
+    }
+    BatchSender<B> sender;
+    return timed_send(ctx, [&](std::size_t k) {
+        // The first k datagrams: whole trains, the last one cut.
+        const std::size_t whole = k / segs;
+        const std::size_t rest = k % segs;
+        SendTrain last{};
+        if (rest != 0) {
+            last = trains[whole].slice(0, rest);
+            std::swap(last, trains[whole]);
+        }
+        const SendResult r = sender.send_trains(tx.fd(), std::span(trains).first(whole + (rest != 0)));
+        if (rest != 0) std::swap(last, trains[whole]);
+        Moved m{r.sent, calls, {}};
+        if (!r.ok()) m.error = "send_trains: " + r.first_error.message();
         return m;
     });
 }
@@ -264,6 +300,9 @@ inline const Registration registration{
     Row{"LinuxGsoBackend", "gso send", gso_sender<>, false,
         "BatchSender<LinuxGsoBackend>::batch_send (sendmmsg of UDP_SEGMENT trains), payloads "
         "back to back in one buffer"},
+    Row{"LinuxGsoBackend, trains", "gso send", gso_train_sender<>, false,
+        "BatchSender<LinuxGsoBackend>::send_trains: the same payloads handed over as trains "
+        "(buffer and segment size, SendTrain), nothing planned per datagram"},
     Row{"LinuxGsoBackend, scattered payloads", "gso send", gso_sender_scattered, false,
         "the same with every payload the same bytes: staged copies or one iovec per datagram"},
     Row{"recvmsg loop", "gso receive", rows_mmsg::by_capacity<rows_mmsg::RecvmsgLoop>, true,

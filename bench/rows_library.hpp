@@ -181,12 +181,19 @@ inline Measurement library_alone(const RowContext& ctx) {
     return rows_gso::gso_sender<BasicLinuxGsoBackend<NoKernelOps>, 0>(ctx);
 }
 
+//! The same through send_trains (rows_gso::gso_train_sender).
+inline Measurement library_trains(const RowContext& ctx) {
+    return rows_gso::gso_train_sender<BasicLinuxGsoBackend<NoKernelOps>, 0>(ctx);
+}
+
 inline const Registration registration{
     Row{"hand-written headers", "library cost, gso send", raw_headers, true,
         "hand-written: the sendmmsg headers of the batch's UDP_SEGMENT trains, no system call (the reference)"},
     Row{"BatchSender<LinuxGsoBackend>", "library cost, gso send", library_alone, false,
         "BatchSender<LinuxGsoBackend> on a system-call layer that accepts every message without "
         "entering the kernel: the library's own CPU per datagram"},
+    Row{"BatchSender<LinuxGsoBackend>, trains", "library cost, gso send", library_trains, false,
+        "the same through send_trains, the payloads handed over as trains (SendTrain)"},
     Row{"hand-written decode", "library cost, gso receive", raw_gro_decode, true,
         "hand-written: a UDP_GRO receive's segment size read and its segments counted, no system "
         "call (the reference)"},

@@ -38,6 +38,7 @@
 #include <mmsg/send_batch.hpp>
 #include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/socket_options.hpp>

@@ -1,5 +1,6 @@
 //! Defines the backend contract: SendItem, RecvSlot, SendOutcome, WaitMode and the
-//! SendBackend / RecvBackend concepts that BatchSender and BatchReceiver require.
+//! SendBackend / RecvBackend concepts that BatchSender and BatchReceiver require (and the
+//! optional TrainSendBackend).
 //! This header is the authoritative statement of what a backend must do.
 #ifndef MMSG_BACKEND_CONCEPTS_HPP
 #define MMSG_BACKEND_CONCEPTS_HPP
@@ -7,6 +8,7 @@
 #include <mmsg/endpoint.hpp>
 #include <mmsg/meta.hpp>
 #include <mmsg/send_options.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket_state.hpp>
 
 #include <concepts>
@@ -60,9 +62,13 @@ enum class WaitMode : std::uint8_t { socket_default, never };
 //!    classifies socket-level errors such as EBADF as fatal);
 //!  - empty: the call stopped short without a reason (as sendmmsg does after a partial
 //!    send); the sender calls again from items[done].
+//! `accepted` is optional: a backend that knows, without counting, how many of
+//! errors[0, done) are empty may say so, and the sender then does not count them again.
 struct SendOutcome {
+    static constexpr std::size_t unknown = static_cast<std::size_t>(-1);
     std::size_t done = 0;
     std::error_code error{};
+    std::size_t accepted = unknown;
 };
 
 /*! A send backend: moves "some" datagrams from the front of `items` with (ideally) one
@@ -80,6 +86,20 @@ concept SendBackend = std::move_constructible<B> &&
     requires(B& b, SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
              WaitMode w) {
         { b.send(s, items, errors, w) } -> std::same_as<SendOutcome>;
+    };
+
+/*! A send backend that also takes trains whole (SendTrain): BatchSender::send_trains hands
+    them over as they are, so the backend plans nothing per datagram. Other backends get the
+    same datagrams one SendItem each. Same contract as send(), counted in datagrams: the
+    trains hold at most errors.size() datagrams together, `done` and errors[0, done) are
+    datagrams in order, and the call may take a prefix of them.
+      b.send_trains(s, trains, errors, w)  -> SendOutcome      (trains never empty)
+*/
+template <class B>
+concept TrainSendBackend = SendBackend<B> &&
+    requires(B& b, SocketRef s, std::span<const SendTrain> trains, std::span<std::error_code> errors,
+             WaitMode w) {
+        { b.send_trains(s, trains, errors, w) } -> std::same_as<SendOutcome>;
     };
 
 /*! A receive backend: fills "some" slots from the front with one system call.

@@ -8,12 +8,14 @@
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/scratch.hpp>
+#include <mmsg/detail/send_chunks.hpp>
 #include <mmsg/detail/send_items.hpp>
 #include <mmsg/detail/send_outcome.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/send_batch.hpp>
 #include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/socket_state.hpp>
 
@@ -138,6 +140,24 @@ public:
         return send_multi(s, payload, dests, status, WaitMode::never, &options);
     }
 
+    //! Sends every datagram of every train, in order (SendTrain: datagrams back to back in one
+    //! buffer, as a QUIC stack writes them). A backend that takes trains whole
+    //! (TrainSendBackend: LinuxGsoBackend, IoUringGsoBackend) plans nothing per datagram;
+    //! any other gets one SendItem per datagram. Accounted in datagrams as batch_send is:
+    //! status[i] is datagram i's outcome, counted across the trains, and resume_index() a
+    //! datagram index. Throws std::invalid_argument (and sends nothing) if `status` is not
+    //! empty and has fewer elements than the trains have datagrams.
+    template <SocketLike Socket, SendTrainRange Trains>
+    SendResult send_trains(Socket&& s, const Trains& trains, std::span<std::error_code> status = {}) {
+        return send_train_range(s, trains, status, WaitMode::socket_default);
+    }
+    //! The same, never waiting (see try_batch_send).
+    template <SocketLike Socket, SendTrainRange Trains>
+    SendResult try_send_trains(Socket&& s, const Trains& trains,
+                               std::span<std::error_code> status = {}) {
+        return send_train_range(s, trains, status, WaitMode::never);
+    }
+
     //! The SocketState this sender uses for `s`: the one `s` carries, else the one it keeps
     //! for plain descriptors (bound to `s` from now on).
     template <SocketLike Socket>
@@ -152,10 +172,16 @@ private:
         static_assert(detail::elements_are_stable<Packets>,
                       "mmsg::batch_send: the range makes its elements on the fly and they own "
                       "their payload or endpoint; pass a container (or a view of one) instead");
-        return run(detail::socket_ref(s, implicit_), std::ranges::begin(packets),
-                   std::ranges::size(packets), status, mode,
-                   [](const auto& e) { return detail::item_of(e); });
+        return run(detail::socket_ref(s, implicit_),
+                   item_chunks(std::ranges::begin(packets),
+                               [](const auto& e) { return detail::item_of(e); }),
+                   std::ranges::size(packets), status, mode);
     }
+    template <class It, class MakeItem>
+    detail::ItemChunks<Backend, It, MakeItem> item_chunks(It it, MakeItem make) {
+        return {&backend_, std::move(it), std::move(make), items_.get(max_send_batch)};
+    }
+
     template <class Socket, class Payload, class Dests>
     SendResult send_multi(Socket& s, const Payload& payload, const Dests& dests,
                           std::span<std::error_code> status, WaitMode mode,
@@ -164,18 +190,38 @@ private:
                       "mmsg::multi_target_send: the range makes Endpoints on the fly; pass a "
                       "container of endpoints (or of pointers to them) instead");
         const auto bytes = detail::bytes_of(payload);
-        return run(detail::socket_ref(s, implicit_), std::ranges::begin(dests),
-                   std::ranges::size(dests), status, mode, [bytes, options](const auto& d) {
-                       return SendItem{bytes.data(), bytes.size(), detail::endpoint_ptr(d), options};
-                   });
+        return run(detail::socket_ref(s, implicit_),
+                   item_chunks(std::ranges::begin(dests),
+                               [bytes, options](const auto& d) {
+                                   return SendItem{bytes.data(), bytes.size(),
+                                                   detail::endpoint_ptr(d), options};
+                               }),
+                   std::ranges::size(dests), status, mode);
+    }
+    template <class Socket, class Trains>
+    SendResult send_train_range(Socket& s, const Trains& trains, std::span<std::error_code> status,
+                                WaitMode mode) {
+        std::size_t n = 0;
+        for (const SendTrain& t : trains) n += t.datagrams();
+        if (!status.empty()) detail::check_status(status, n);
+        const SocketRef sock = detail::socket_ref(s, implicit_);
+        if constexpr (TrainSendBackend<Backend>)
+            return run(sock,
+                       detail::TrainChunks<Backend, std::ranges::iterator_t<const Trains>>{
+                           &backend_, std::ranges::begin(trains), trains_.get(max_send_batch)},
+                       n, status, mode);
+        else
+            return run(sock,
+                       item_chunks(detail::TrainDatagrams(std::ranges::begin(trains)),
+                                   [](const SendItem& i) { return i; }),
+                       n, status, mode);
     }
 
-    template <class It, class MakeItem>
-    SendResult run(SocketRef sock, It it, std::size_t n, std::span<std::error_code> status,
-                   WaitMode mode, MakeItem make) {
+    template <class Chunks>
+    SendResult run(SocketRef sock, Chunks source, std::size_t n, std::span<std::error_code> status,
+                   WaitMode mode) {
         SendResult r;
         if (n == 0) return r;
-        SendItem* items = items_.get(max_send_batch);
         std::error_code* scratch = errors_.get(max_send_batch);
 
         auto fail = [&](std::error_code e) {
@@ -203,7 +249,7 @@ private:
         std::size_t accepted = max_send_batch;
         for (std::size_t base = 0; base < n;) {
             const std::size_t chunk = std::min(n - base, max_send_batch);
-            for (std::size_t i = 0; i < chunk; ++i, ++it) items[i] = make(*it);
+            source.load(chunk);
 
             std::size_t off = 0;
             std::size_t stalls = 0;
@@ -212,9 +258,8 @@ private:
                 std::span<std::error_code> errs =
                     status.empty() ? std::span<std::error_code>(scratch + off, offer)
                                    : status.subspan(base + off, offer);
-                const detail::SendCall call = detail::read_send(
-                    backend_.send(sock, std::span<const SendItem>(items + off, offer), errs, mode),
-                    errs, offer);
+                const detail::SendCall call =
+                    detail::read_send(source.send(sock, off, offer, errs, mode), errs, offer);
                 accepted += call.done;
                 r.sent += call.accepted;
                 if (call.accepted < call.done) {
@@ -267,6 +312,7 @@ private:
 
     Backend backend_{};
     detail::Scratch<SendItem> items_;
+    detail::Scratch<SendTrain> trains_;
     detail::Scratch<std::error_code> errors_;
     detail::ImplicitState implicit_;
 };

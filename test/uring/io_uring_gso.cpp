@@ -15,6 +15,7 @@
 #include <mmsg/fallback.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/io_uring_capability.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/testing/loopback.hpp>
 #include <mmsg/testing/mock_gso_ops.hpp>
@@ -218,6 +219,40 @@ BOOST_AUTO_TEST_CASE(trains_go_through_the_ring_and_arrive_coalesced_and_intact)
         }
     }
     BOOST_TEST(coalesced >= 2u);
+}
+
+BOOST_AUTO_TEST_CASE(whole_trains_go_through_the_ring_with_an_outcome_per_datagram) {
+    if (ring_gso_unavailable()) return;
+    LoopbackPair p;
+    BatchReceiver<LinuxGsoBackend> receiver;
+    // 60 datagrams of 1000 bytes and 30 of 64 (the last 10 bytes), each set one buffer.
+    const std::vector<Bytes> large = same(60, 1000);
+    std::vector<Bytes> small = same(30, 64, 60);
+    small.back().resize(10);
+    Bytes a, b;
+    for (const Bytes& x : large) a.insert(a.end(), x.begin(), x.end());
+    for (const Bytes& x : small) b.insert(b.end(), x.begin(), x.end());
+    const std::vector<SendTrain> trains{{a, 1000, &p.rx_ep}, {b, 64, &p.rx_ep}};
+    BatchSender<IoUringGsoBackend> sender;
+    std::vector<std::error_code> status(90, std::make_error_code(std::errc::io_error));
+    const SendResult r = sender.send_trains(p.tx, trains, status);
+    BOOST_TEST(r.ok());
+    BOOST_TEST(r.sent == 90u);
+    for (const auto& e : status) BOOST_TEST(!e);
+    BOOST_TEST(sender.backend().fallbacks() == 0u);
+
+    const std::vector<Bytes> d = large + small;
+    std::vector<Packet> packets(64);
+    std::size_t got = 0;
+    while (got < d.size()) {
+        std::error_code ec;
+        const std::size_t n = receiver.recv_mmsg(p.rx, packets, ec);
+        BOOST_TEST_REQUIRE(!ec, ec.message());
+        for (std::size_t i = 0; i < n; ++i, ++got) {
+            BOOST_TEST_REQUIRE(got < d.size());
+            BOOST_TEST(same_bytes(packets[i].data(), d[got]), "datagram " << got);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_fallback_prefers_the_ring_where_io_uring_is_allowed) {

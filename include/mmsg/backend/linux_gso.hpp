@@ -1,5 +1,6 @@
 //! Defines mmsg::BasicLinuxGsoBackend and mmsg::LinuxGsoBackend: UDP_SEGMENT trains sent with
 //! sendmmsg(2), UDP_GRO coalesced datagrams received with recvmmsg(2) and split in place.
+//! (Over 300 lines: the send, train send, split and whole receive of one backend, together.)
 #ifndef MMSG_BACKEND_LINUX_GSO_HPP
 #define MMSG_BACKEND_LINUX_GSO_HPP
 
@@ -9,12 +10,14 @@
 #include <mmsg/detail/gro_messages.hpp>
 #include <mmsg/detail/gro_split.hpp>
 #include <mmsg/detail/kernel_socket.hpp>
+#include <mmsg/detail/scratch.hpp>
 #include <mmsg/detail/socket_ops.hpp>
 #include <mmsg/detail/train_messages.hpp>
 #include <mmsg/detail/train_send.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/gso_limits.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/socket_state.hpp>
 
@@ -147,20 +150,23 @@ public:
         if (n == 0) return {0, {}};
         detail::TrainsOff& off = s.state->get<detail::TrainsOff>();
         const GsoLimits lim = off.off ? GsoLimits::none() : limits();
-        const int flags = detail::flags_for(mode == WaitMode::never);
-        return detail::send_in_trains(
-            trains_, items.first(n), errors, lim, off, fallbacks_,
-            [&](mmsghdr* v, std::size_t m, std::size_t linked_from, std::error_code* res) {
-                if constexpr (requires { ops_.send_each(s.fd, v, m, linked_from, flags, res); }) {
-                    ops_.send_each(s.fd, v, m, linked_from, flags, res);
-                } else {
-                    detail::submit_as_sendmmsg(
-                        [&](mmsghdr* h, unsigned k, std::error_code& ec) {
-                            return ops_.sendmmsg(s.fd, h, k, flags, ec);
-                        },
-                        v, m, res);
-                }
-            });
+        return detail::send_in_trains(trains_, items.first(n), errors, lim, off, fallbacks_,
+                                      submitter(s.fd, mode));
+    }
+
+    //! TrainSendBackend: trains given whole (BatchSender::send_trains), cut into messages
+    //! within limits() with nothing planned per datagram; at most max_send datagrams a call.
+    //! A train the path refuses goes on as in send(), its datagrams plain.
+    SendOutcome send_trains(SocketRef s, std::span<const SendTrain> trains,
+                            std::span<std::error_code> errors, WaitMode mode) {
+        s = implicit_.resolve(s);
+        if (std::error_code e = ops_.refuse(s)) return {0, e};
+        if (trains.empty()) return {0, {}};
+        detail::TrainsOff& off = s.state->get<detail::TrainsOff>();
+        const GsoLimits lim = off.off ? GsoLimits::none() : limits();
+        const std::span<SendItem> spill(spill_.get(max_send), max_send);
+        return detail::send_whole_trains(trains_, trains, errors, lim, off, fallbacks_, spill,
+                                         submitter(s.fd, mode));
     }
 
     //! RecvBackend: see the class comment.
@@ -211,6 +217,24 @@ public:
     }
 
 private:
+    // The `submit` of detail::send_in_trains on socket `fd`: the layer's send_each, else its
+    // sendmmsg.
+    auto submitter(int fd, WaitMode mode) {
+        const int flags = detail::flags_for(mode == WaitMode::never);
+        return [this, fd, flags](mmsghdr* v, std::size_t m, std::size_t linked_from,
+                                 std::error_code* res) {
+            if constexpr (requires { ops_.send_each(fd, v, m, linked_from, flags, res); }) {
+                ops_.send_each(fd, v, m, linked_from, flags, res);
+            } else {
+                detail::submit_as_sendmmsg(
+                    [&](mmsghdr* h, unsigned k, std::error_code& ec) {
+                        return ops_.sendmmsg(fd, h, k, flags, ec);
+                    },
+                    v, m, res);
+            }
+        };
+    }
+
     // ---- per-socket state (and detail::TrainsOff) -----------------------------------------
     //! GRO turned on, and segments kept for the next receive (SocketState part).
     struct GroSocket {
@@ -271,6 +295,7 @@ private:
     bool limits_known_ = false;
     std::size_t fallbacks_ = 0;
     detail::TrainMessages trains_;
+    detail::Scratch<SendItem> spill_; // send_trains: a refused train's datagrams, one by one
     detail::GroMessages gro_;
     detail::ImplicitState implicit_; // for calls with a plain descriptor (no state)
 };
@@ -278,8 +303,8 @@ private:
 //! The GSO/GRO backend on the real kernel.
 using LinuxGsoBackend = BasicLinuxGsoBackend<>;
 
-static_assert(SendBackend<LinuxGsoBackend> && RecvBackend<LinuxGsoBackend>,
-              "LinuxGsoBackend must model mmsg::SendBackend and mmsg::RecvBackend");
+static_assert(TrainSendBackend<LinuxGsoBackend> && RecvBackend<LinuxGsoBackend>,
+              "LinuxGsoBackend must model mmsg::TrainSendBackend and mmsg::RecvBackend");
 
 } // namespace mmsg
 

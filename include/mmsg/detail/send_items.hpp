@@ -1,12 +1,14 @@
-//! Turns user batch elements (payload, destination[, options], or a payload alone) into
-//! SendItems.
+//! Turns user batch elements (payload, destination[, options], or a payload alone), and the
+//! datagrams of SendTrains, into SendItems.
 #ifndef MMSG_DETAIL_SEND_ITEMS_HPP
 #define MMSG_DETAIL_SEND_ITEMS_HPP
 
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/send_batch.hpp>
+#include <mmsg/send_train.hpp>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -79,6 +81,54 @@ SendItem item_of(const E& e) noexcept {
         return {b.data(), b.size(), endpoint_ptr(std::get<1>(e))};
     }
 }
+
+//! Datagram i of train t as a SendItem.
+inline SendItem train_item(const SendTrain& t, std::size_t i) noexcept {
+    const std::span<const std::byte> d = t.datagram(i);
+    return {d.data(), d.size(), t.dest, t.options};
+}
+
+//! Writes datagrams [from, from + count) of `trains` (counted across them, in order) to
+//! `out` as SendItems, at most out.size() of them; returns how many.
+inline std::size_t train_items(std::span<const SendTrain> trains, std::size_t from,
+                               std::size_t count, std::span<SendItem> out) noexcept {
+    count = std::min(count, out.size());
+    std::size_t k = 0;
+    for (const SendTrain& t : trains) {
+        const std::size_t n = t.datagrams();
+        if (from >= n) {
+            from -= n;
+            continue;
+        }
+        for (std::size_t i = from; i < n && k < count; ++i)
+            out[k++] = train_item(t, i);
+        from = 0;
+        if (k == count) break;
+    }
+    return k;
+}
+
+//! Walks the datagrams of a range of SendTrains from `it`, one SendItem each (for backends
+//! that do not take trains whole).
+template <class It>
+class TrainDatagrams {
+public:
+    explicit TrainDatagrams(It it) : it_(std::move(it)) {}
+    SendItem operator*() const { return train_item(*it_, i_); }
+    TrainDatagrams& operator++() {
+        if (n_ == 0) n_ = (*it_).datagrams();
+        if (++i_ == n_) {
+            ++it_;
+            i_ = n_ = 0;
+        }
+        return *this;
+    }
+
+private:
+    It it_;
+    std::size_t i_ = 0; // datagram of *it_
+    std::size_t n_ = 0; // datagrams of *it_ (0: not counted yet)
+};
 
 } // namespace detail
 } // namespace mmsg

@@ -7,6 +7,7 @@
 #include <mmsg/detail/errors.hpp>
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -34,24 +35,35 @@ struct SendCall {
     std::size_t attempted() const noexcept { return done + (stop == SendStop::rejected ? 1 : 0); }
 };
 
+//! How many of `errors` are empty (accepted datagrams).
+inline std::size_t count_accepted(std::span<const std::error_code> errors) noexcept {
+    // Runs over every datagram of every call: counted in locals, four at a time.
+    std::size_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    std::size_t i = 0;
+    const std::size_t n = errors.size();
+    for (; i + 4 <= n; i += 4) {
+        a0 += errors[i].value() == 0;
+        a1 += errors[i + 1].value() == 0;
+        a2 += errors[i + 2].value() == 0;
+        a3 += errors[i + 3].value() == 0;
+    }
+    for (; i < n; ++i)
+        a0 += errors[i].value() == 0;
+    return a0 + a1 + a2 + a3;
+}
+
 //! Reads the outcome of a call that was offered `offered` datagrams and wrote `errors`.
 //! A `done` beyond `offered` is clamped (a backend must not claim more than it was given).
 inline SendCall read_send(const SendOutcome& out, std::span<const std::error_code> errors,
                           std::size_t offered) noexcept {
     SendCall c;
     c.done = std::min(out.done, offered);
-    // Runs over every datagram of every call: counted in locals, four at a time.
-    std::size_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    std::size_t i = 0;
-    for (; i + 4 <= c.done; i += 4) {
-        a0 += errors[i].value() == 0;
-        a1 += errors[i + 1].value() == 0;
-        a2 += errors[i + 2].value() == 0;
-        a3 += errors[i + 3].value() == 0;
+    if (out.accepted != SendOutcome::unknown && out.done <= offered) {
+        c.accepted = out.accepted; // the backend counted them (checked in debug builds)
+        assert(c.accepted == count_accepted(errors.first(c.done)));
+    } else {
+        c.accepted = count_accepted(errors.first(c.done));
     }
-    for (; i < c.done; ++i)
-        a0 += errors[i].value() == 0;
-    c.accepted = a0 + a1 + a2 + a3;
     if (c.done == offered) return c;
     c.error = out.error;
     if (!out.error) c.stop = SendStop::short_call;

@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <span>
 #include <system_error>
+#include <type_traits>
 
 namespace mmsg::detail {
 
@@ -48,7 +50,20 @@ struct SettledMessages {
     std::size_t resend = 0;
     //! That refusal was the offload's (EIO, EINVAL), not the size's (EMSGSIZE).
     bool offload_suspect = false;
+    //! Of errors[0, done), the empty ones (accepted datagrams).
+    std::size_t accepted = 0;
 };
+
+//! Writes "accepted" (an empty error_code) to errors[0, n): one store of the value's bytes
+//! each, where filling member by member made two (this runs for every datagram sent).
+inline void fill_accepted(std::error_code* errors, std::size_t n) noexcept {
+    static_assert(std::is_trivially_copyable_v<std::error_code>);
+    const std::error_code ok{};
+    unsigned char image[sizeof ok];
+    std::memcpy(image, &ok, sizeof ok);
+    for (std::size_t i = 0; i < n; ++i)
+        std::memcpy(static_cast<void*>(errors + i), image, sizeof image);
+}
 
 /*! Settles `m` messages (m > 0) sent in order: message j carried the datagrams `shape(j)`
     (a MessageSpan; together they cover the call's datagrams from the front, in order), and
@@ -77,31 +92,34 @@ SettledMessages settle_messages(std::size_t m, Result result, Shape shape,
     auto fill = [&](const MessageSpan& p, const std::error_code& e) {
         std::fill_n(errors.begin() + static_cast<std::ptrdiff_t>(p.first), p.count, e);
     };
+    std::size_t accepted = 0;
     for (std::size_t j = 0; j < m; ++j) {
         const MessageSpan p = shape(j);
         const std::error_code e = result(j);
         if (!e) {
-            fill(p, {});
+            fill_accepted(errors.data() + p.first, p.count);
+            accepted += p.count;
             continue;
         }
         const bool later_sent = last_sent != m && last_sent > j;
         if (not_attempted(e)) {
             if (!later_sent)
-                return {p.first, e == std::errc::operation_canceled ? std::error_code{} : e};
+                return {p.first, e == std::errc::operation_canceled ? std::error_code{} : e, 0,
+                        false, accepted};
             fill(p, e == std::errc::operation_canceled ? e : errno_code(ENOBUFS));
             continue;
         }
         if (!later_sent) {
-            if (is_fatal(e)) return {p.first, e};
+            if (is_fatal(e)) return {p.first, e, 0, false, accepted};
             if (p.count > 1 && train_refused(e))
-                return {p.first, {}, p.count, e != std::errc::message_size};
+                return {p.first, {}, p.count, e != std::errc::message_size, accepted};
             if (p.count == 1 && j + 1 < m && result(j + 1) == std::errc::operation_canceled)
-                return {p.first, e};
+                return {p.first, e, 0, false, accepted};
         }
         fill(p, e);
     }
     const MessageSpan last = shape(m - 1);
-    return {last.first + last.count, {}};
+    return {last.first + last.count, {}, 0, false, accepted};
 }
 
 } // namespace mmsg::detail

@@ -16,7 +16,9 @@
 #include <mmsg/detail/udp_segment.hpp>
 #include <mmsg/gso_limits.hpp>
 #include <mmsg/limits.hpp>
+#include <mmsg/send_train.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -60,8 +62,7 @@ public:
             if (p.count == 1) {
                 a.iov[p.first] = iovec{const_cast<std::byte*>(d[0].data), d[0].size};
                 h.msg_iovlen = 1;
-                h.msg_control = a.ctl[j] + gso_cmsg_space;
-                h.msg_controllen = options_len;
+                set_control(a, j, 0, options_len);
                 continue;
             }
             const std::size_t len = p.bytes;
@@ -85,10 +86,46 @@ public:
                     a.iov[p.first + i] = iovec{const_cast<std::byte*>(d[i].data), d[i].size};
                 h.msg_iovlen = p.count;
             }
-            // The control message was written once; only its segment size changes.
-            set_segment_cmsg(a.ctl[j], static_cast<std::uint16_t>(p.segment));
-            h.msg_control = a.ctl[j];
-            h.msg_controllen = gso_cmsg_space + options_len;
+            set_control(a, j, p.segment, options_len);
+        }
+        return m;
+    }
+
+    /*! The same for trains given whole (SendTrain): each cut into messages within `lim` (one
+        per datagram when `lim` allows no train or its segment is over 65,535 bytes), at most
+        max_send datagrams in all (the last train taken cut). plan(j) counts datagrams from
+        the first of `trains`. No copy: a train is one run already.
+    */
+    std::size_t build_trains(std::span<const SendTrain> trains, const GsoLimits& lim,
+                             std::error_code& refused) {
+        Arrays& a = arrays();
+        std::size_t m = 0;
+        std::size_t first = 0; // datagrams planned so far
+        for (const SendTrain& t : trains) {
+            if (first == max_send) break;
+            const std::size_t n = t.datagrams();
+            const std::size_t segment = n > 1 ? t.segment : 0;
+            std::size_t per = 1; // datagrams per message
+            if (n > 1 && segment <= 0xffff)
+                per = std::max<std::size_t>(1, std::min(lim.max_segments, lim.max_bytes / segment));
+            if (has_options(t.options) && (refused = options_error(*t.options, t.dest))) return m;
+            for (std::size_t k = 0; k < n && first < max_send; ++m) {
+                const std::size_t c = std::min({per, n - k, max_send - first});
+                const std::span<const std::byte> run = t.slice(k, c).payload;
+                msghdr& h = a.hdr[m].msg_hdr;
+                set_destination(h, t.dest);
+                a.iov[m] = iovec{const_cast<std::byte*>(run.data()), run.size()};
+                h.msg_iov = &a.iov[m];
+                h.msg_iovlen = 1;
+                const std::size_t options_len =
+                    has_options(t.options)
+                        ? write_send_control(a.ctl[m] + gso_cmsg_space, *t.options, t.dest)
+                        : 0;
+                set_control(a, m, c > 1 ? segment : 0, options_len);
+                a.plan[m] = PlannedMessage{first, c, c > 1 ? segment : 0, run.size(), true};
+                first += c;
+                k += c;
+            }
         }
         return m;
     }
@@ -109,6 +146,21 @@ private:
         std::error_code results[max_send];
         alignas(cmsghdr) unsigned char ctl[max_send][control];
     };
+
+    // Message j's control: its UDP_SEGMENT message when `segment` is not 0 (written once in
+    // arrays(); only the size changes), then `options_len` bytes of options.
+    static void set_control(Arrays& a, std::size_t j, std::size_t segment,
+                            std::size_t options_len) noexcept {
+        msghdr& h = a.hdr[j].msg_hdr;
+        if (segment == 0) {
+            h.msg_control = a.ctl[j] + gso_cmsg_space;
+            h.msg_controllen = options_len;
+            return;
+        }
+        set_segment_cmsg(a.ctl[j], static_cast<std::uint16_t>(segment));
+        h.msg_control = a.ctl[j];
+        h.msg_controllen = gso_cmsg_space + options_len;
+    }
 
     Arrays& arrays() {
         const bool fresh = !arrays_.allocated();

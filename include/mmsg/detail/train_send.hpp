@@ -10,9 +10,11 @@
 #if MMSG_HAS_UDP_GSO
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/send_items.hpp>
 #include <mmsg/detail/settle_messages.hpp>
 #include <mmsg/detail/train_messages.hpp>
 #include <mmsg/gso_limits.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <cerrno>
 #include <cstddef>
@@ -28,6 +30,10 @@ struct TrainsOff {
     bool off = false; //!< a train failed for lack of offload: no more trains on the socket
 };
 
+template <class Submit>
+SettledMessages submit_trains(TrainMessages& trains, std::size_t m, std::span<std::error_code> errors,
+                              bool suspect, TrainsOff& off, Submit& submit);
+
 /*! Sends `items` (not empty, at most TrainMessages::max_send) in trains within `lim`, through
     `submit(v, m, linked_from, results)`: hand the m messages v[0, m) to the kernel, in order,
     and write each one's outcome to results[j] (empty: accepted; its error; ECANCELED for one
@@ -42,41 +48,75 @@ struct TrainsOff {
     EMSGSIZE) is sent again at once as plain datagrams, in the same call (counted in
     `fallbacks`); if the first of them then goes through alone after EIO or EINVAL, the
     offload was at fault and `off` is set: the socket builds no more trains. Returns the
-    call's SendOutcome; errors[0, done) are written.
+    call's SendOutcome (with its accepted count); errors[0, done) are written.
 */
 template <class Submit>
 SendOutcome send_in_trains(TrainMessages& trains, std::span<const SendItem> items,
                            std::span<std::error_code> errors, const GsoLimits& lim, TrainsOff& off,
-                           std::size_t& fallbacks, Submit&& submit) {
-    std::size_t base = 0;         // datagrams settled by earlier rounds of this call
-    std::size_t plain_prefix = 0; // datagrams at items[base] that must go one per message
-    bool suspect = false;         // a train failed for its offload; its datagrams go plain
+                           std::size_t& fallbacks, Submit&& submit, std::size_t plain_prefix = 0,
+                           bool suspect = false) {
+    // plain_prefix: datagrams at items[base] that must go one per message; suspect: a train
+    // failed for its offload and its datagrams go plain (both set when a train was refused).
+    std::size_t base = 0;     // datagrams settled by earlier rounds of this call
+    std::size_t accepted = 0; // of those, the accepted ones
     for (;;) {
         std::error_code refused;
         const std::size_t m = trains.build(items.subspan(base), off.off ? GsoLimits::none() : lim,
                                            plain_prefix, refused);
-        if (m == 0) return {base, refused}; // the first datagram's options are refused
-        std::size_t linked_from = m;
-        for (std::size_t j = 0; j < m && linked_from == m; ++j)
-            if (trains.plan(j).count > 1) linked_from = 0;
-        std::error_code* res = trains.results();
-        submit(trains.headers(), m, linked_from, res);
-        const SettledMessages s = settle_messages(
-            m, [res](std::size_t j) { return res[j]; },
-            [&trains](std::size_t j) {
-                const PlannedMessage& p = trains.plan(j);
-                return MessageSpan{p.first, p.count};
-            },
-            errors.subspan(base));
-        // The first datagram of the refused train went alone: the offload was at fault,
-        // not the destination. No more trains on this socket.
-        if (suspect && !res[0]) off.off = true;
-        if (s.resend == 0) return {base + s.done, s.error};
+        if (m == 0) return {base, refused, accepted}; // the first datagram's options are refused
+        const SettledMessages s = submit_trains(trains, m, errors.subspan(base), suspect, off, submit);
+        accepted += s.accepted;
+        if (s.resend == 0) return {base + s.done, s.error, accepted};
         ++fallbacks;
         base += s.done;
         plain_prefix = s.resend;
         suspect = s.offload_suspect;
     }
+}
+
+/*! send_in_trains for trains given whole (SendTrain, at most TrainMessages::max_send datagrams
+    are taken): no planning per datagram. A train the path refuses, and what follows it, go
+    on as send_in_trains sends them, the refused one as plain datagrams, through `spill` (room
+    for TrainMessages::max_send items).
+*/
+template <class Submit>
+SendOutcome send_whole_trains(TrainMessages& trains, std::span<const SendTrain> whole,
+                              std::span<std::error_code> errors, const GsoLimits& lim, TrainsOff& off,
+                              std::size_t& fallbacks, std::span<SendItem> spill, Submit&& submit) {
+    std::error_code refused;
+    const std::size_t m = trains.build_trains(whole, off.off ? GsoLimits::none() : lim, refused);
+    if (m == 0) return {0, refused}; // the first train's options are refused
+    const SettledMessages s = submit_trains(trains, m, errors, false, off, submit);
+    if (s.resend == 0) return {s.done, s.error, s.accepted};
+    ++fallbacks;
+    const PlannedMessage& last = trains.plan(m - 1);
+    const std::size_t n = train_items(whole, s.done, last.first + last.count - s.done, spill);
+    const SendOutcome rest = send_in_trains(trains, spill.first(n), errors.subspan(s.done), lim, off,
+                                            fallbacks, submit, s.resend, s.offload_suspect);
+    return {s.done + rest.done, rest.error, s.accepted + rest.accepted};
+}
+
+//! One round of the two above: hands the m messages built to `submit` and settles them
+//! (settle_messages). When `suspect` and the first message (a datagram of a refused train,
+//! alone) went through, the offload was at fault, not the destination: no more trains on
+//! this socket.
+template <class Submit>
+SettledMessages submit_trains(TrainMessages& trains, std::size_t m, std::span<std::error_code> errors,
+                              bool suspect, TrainsOff& off, Submit& submit) {
+    std::size_t linked_from = m;
+    for (std::size_t j = 0; j < m && linked_from == m; ++j)
+        if (trains.plan(j).count > 1) linked_from = 0;
+    std::error_code* res = trains.results();
+    submit(trains.headers(), m, linked_from, res);
+    const SettledMessages s = settle_messages(
+        m, [res](std::size_t j) { return res[j]; },
+        [&trains](std::size_t j) {
+            const PlannedMessage& p = trains.plan(j);
+            return MessageSpan{p.first, p.count};
+        },
+        errors);
+    if (suspect && !res[0]) off.off = true;
+    return s;
 }
 
 /*! The `submit` of send_in_trains for a sendmmsg-like call `send(v, m, ec)` (messages sent

@@ -45,7 +45,7 @@ inline SendOutcome settle_sends(std::span<const int> res,
             return MessageSpan{j, 1};
         },
         errors);
-    return {s.done, s.error};
+    return {s.done, s.error, s.accepted};
 }
 
 //! What settle_receives found: `got` datagrams in slots[0, got); `stop`: the first error

@@ -1,0 +1,60 @@
+//! Defines mmsg::SendTrain: datagrams laid back to back in one buffer, all to one destination,
+//! as a QUIC stack writes its packets for segmentation offload. BatchSender::send_trains sends
+//! ranges of them, accounting for every datagram.
+#ifndef MMSG_SEND_TRAIN_HPP
+#define MMSG_SEND_TRAIN_HPP
+
+#include <mmsg/endpoint.hpp>
+#include <mmsg/send_options.hpp>
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <ranges>
+#include <span>
+#include <type_traits>
+
+namespace mmsg {
+
+/*! `payload` cut into datagrams of `segment` bytes each, the last one possibly shorter; with
+    `segment` 0 (or not less than the payload) the payload is one datagram, also when empty.
+    Every datagram goes to `dest` (null: the socket's connected peer) with `options` (null:
+    none). A train counts as datagrams() datagrams everywhere a send is accounted for
+    (SendResult, the status span, resume_index()). The pointers must stay valid for the call.
+*/
+struct SendTrain {
+    std::span<const std::byte> payload;
+    std::size_t segment = 0;
+    const Endpoint* dest = nullptr;
+    const SendOptions* options = nullptr;
+
+    //! The datagrams it holds: at least 1.
+    [[nodiscard]] constexpr std::size_t datagrams() const noexcept {
+        if (segment == 0 || payload.size() <= segment) return 1;
+        return (payload.size() + segment - 1) / segment;
+    }
+    //! The train of datagrams [first, first + count) of this one (count clamped to the rest).
+    //! Precondition: first < datagrams().
+    [[nodiscard]] constexpr SendTrain slice(std::size_t first, std::size_t count) const noexcept {
+        if (datagrams() == 1) return *this;
+        const std::size_t at = first * segment;
+        const std::size_t n = std::min(count, datagrams() - first);
+        return {payload.subspan(at, std::min(payload.size() - at, n * segment)), segment, dest,
+                options};
+    }
+    //! The bytes of datagram i. Precondition: i < datagrams().
+    [[nodiscard]] constexpr std::span<const std::byte> datagram(std::size_t i) const noexcept {
+        if (datagrams() == 1) return payload;
+        const std::size_t at = i * segment;
+        return payload.subspan(at, std::min(segment, payload.size() - at));
+    }
+};
+
+//! A range of SendTrains that BatchSender::send_trains can walk twice (once to count).
+template <class R>
+concept SendTrainRange = std::ranges::forward_range<const R> &&
+    std::same_as<std::remove_cvref_t<std::ranges::range_reference_t<const R>>, SendTrain>;
+
+} // namespace mmsg
+
+#endif // MMSG_SEND_TRAIN_HPP
