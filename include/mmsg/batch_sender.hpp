@@ -177,9 +177,18 @@ private:
                                [](const auto& e) { return detail::item_of(e); }),
                    std::ranges::size(packets), status, mode);
     }
+    // The chunk source for elements: gathered into trains where the backend takes them
+    // whole (detail::ElementChunks), else one SendItem each.
     template <class It, class MakeItem>
-    detail::ItemChunks<Backend, It, MakeItem> item_chunks(It it, MakeItem make) {
-        return {&backend_, std::move(it), std::move(make), items_.get(max_send_batch)};
+    auto item_chunks(It it, MakeItem make) {
+        if constexpr (TrainSendBackend<Backend> && std::forward_iterator<It>)
+            return detail::ElementChunks<Backend, It, MakeItem>{
+                {&backend_, trains_.get(max_send_batch)}, std::move(it), std::move(make),
+                items_.get(max_send_batch)};
+        else
+            return detail::ItemChunks<Backend, It, MakeItem>{&backend_, std::move(it),
+                                                             std::move(make),
+                                                             items_.get(max_send_batch)};
     }
 
     template <class Socket, class Payload, class Dests>
@@ -208,7 +217,7 @@ private:
         if constexpr (TrainSendBackend<Backend>)
             return run(sock,
                        detail::TrainChunks<Backend, std::ranges::iterator_t<const Trains>>{
-                           &backend_, std::ranges::begin(trains), trains_.get(max_send_batch)},
+                           {&backend_, trains_.get(max_send_batch)}, std::ranges::begin(trains)},
                        n, status, mode);
         else
             return run(sock,

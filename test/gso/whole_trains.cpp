@@ -16,6 +16,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <random>
 #include <cstdlib>
 #include <new>
 #include <span>
@@ -369,4 +371,133 @@ BOOST_AUTO_TEST_CASE(a_backend_without_trains_gets_the_same_datagrams_one_by_one
     const std::size_t n = net.recv(rx, std::span<const RecvSlot>(slots, 16), ec);
     for (std::size_t i = 0; i < n; ++i) got.emplace_back(p[i].data().begin(), p[i].data().end());
     BOOST_TEST(same_list(got, flatten({&a, &c})));
+}
+
+// ---- batch_send gathers back-to-back runs into trains: the same outcomes as planning -------
+
+namespace {
+
+// The backend's send alone: BatchSender then hands it one SendItem per datagram, which
+// plan_trains groups, the way batch_send worked before it gathered runs into trains.
+template <class B>
+struct ItemsOnly {
+    B inner;
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
+                     WaitMode w) {
+        return inner.send(s, items, errors, w);
+    }
+};
+
+using Element = std::pair<std::span<const std::byte>, const Endpoint*>;
+using WithOptions = std::tuple<std::span<const std::byte>, const Endpoint*, const SendOptions*>;
+
+// One side of the comparison: a network with its faults and a sender on it.
+template <class Backend>
+struct Side {
+    MockNetwork net;
+    BatchSender<Backend> sender;
+    int tx, rx, rx2;
+    Endpoint dests[3];
+    explicit Side(GsoLimits lim)
+        : sender(make(net, lim)), tx(net.open(v4_loopback())), rx(net.open(v4_loopback())),
+          rx2(net.open(v4_loopback())),
+          dests{net.local_endpoint(rx), net.local_endpoint(rx2), v4_loopback(9)} {}
+    static Backend make(MockNetwork& n, GsoLimits lim) {
+        if constexpr (std::same_as<Backend, MockGsoBackend>) return MockGsoBackend(MockGsoOps(n), lim);
+        else return Backend{MockGsoBackend(MockGsoOps(n), lim)};
+    }
+    std::vector<Bytes> drain(int h) {
+        std::vector<Bytes> out;
+        BasicPacket<2048> p[16];
+        RecvSlot slots[16];
+        for (std::size_t i = 0; i < 16; ++i) slots[i] = RecvSlot{p[i].buffer.data(), 2048, &p[i].meta};
+        for (;;) {
+            std::error_code ec;
+            const std::size_t n = net.recv(h, std::span<const RecvSlot>(slots, 16), ec);
+            if (n == 0) break;
+            for (std::size_t i = 0; i < n; ++i) out.emplace_back(p[i].data().begin(), p[i].data().end());
+        }
+        return out;
+    }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(batch_send_gathers_runs_into_trains_with_the_outcomes_planning_gives) {
+    static_assert(TrainSendBackend<MockGsoBackend> && !TrainSendBackend<ItemsOnly<MockGsoBackend>>);
+    const SendOptions ect0{Ecn::ect0, 0, {}, 0};
+    const SendOptions ect0_too{Ecn::ect0, 0, {}, 0}; // equal, another object
+    const SendOptions ect1{Ecn::ect1, 0, {}, 0};
+    const SendOptions* option_choices[] = {nullptr, nullptr, &ect0, &ect0_too, &ect1};
+    std::size_t gathered_calls = 0; // batches where gathering made fewer SendItems (sanity)
+    for (std::uint32_t seed = 1; seed <= 400; ++seed) {
+        std::mt19937 rng(seed);
+        auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+        const std::size_t max_segments = 2 + pick(7);
+        const GsoLimits lim{max_segments, pick(3) == 0 ? 1000 + pick(500) : 65507};
+        Side<MockGsoBackend> gathered(lim);
+        Side<ItemsOnly<MockGsoBackend>> planned(lim);
+
+        // Runs of one size, back to back or scattered, to one of three destinations, some
+        // with a shorter last datagram; now and then an empty or a lone datagram.
+        Bytes buf(1 << 16);
+        for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<std::byte>(rng());
+        struct Spec {
+            std::size_t at, size, dest, options;
+        };
+        std::vector<Spec> specs;
+        std::size_t at = 0;
+        const std::size_t runs = 1 + pick(12);
+        for (std::size_t r = 0; r < runs && at < buf.size() - 4096; ++r) {
+            const std::size_t size = pick(8) == 0 ? 0 : 1 + pick(300);
+            const std::size_t len = 1 + pick(12);
+            const bool scattered = pick(6) == 0;
+            const std::size_t dest = pick(10) == 0 ? 2 : pick(4) == 0 ? 1 : 0;
+            const std::size_t options = pick(5);
+            for (std::size_t k = 0; k < len && at + size < buf.size() - 512; ++k) {
+                std::size_t sz = size;
+                if (k + 1 == len && size > 1 && pick(3) == 0) sz = 1 + pick(size - 1);
+                specs.push_back(Spec{scattered ? (at + 97 * k) % (buf.size() - 512) : at, sz, dest,
+                                     options});
+                if (!scattered) at += sz;
+            }
+            at += pick(2) * 13; // sometimes a gap between runs
+        }
+        auto batch_for = [&](auto& side) {
+            std::vector<WithOptions> b;
+            for (const Spec& sp : specs)
+                b.emplace_back(std::span<const std::byte>(buf.data() + sp.at, sp.size),
+                               &side.dests[sp.dest], option_choices[sp.options]);
+            return b;
+        };
+        // The same faults on both networks.
+        const std::size_t fault = pick(5);
+        auto arm = [&](auto& side, std::uint32_t fseed) {
+            std::mt19937 f(fseed);
+            side.net.unreachable(side.dests[2], std::make_error_code(std::errc::permission_denied));
+            if (fault == 1) side.net.fail_nth(f() % (specs.size() + 1), std::make_error_code(std::errc::network_unreachable));
+            if (fault == 2) side.net.fail_trains(std::make_error_code(std::errc::io_error), 1);
+            if (fault == 3) side.net.fail_trains(std::make_error_code(std::errc::message_size), 1 + f() % 2);
+            if (fault == 4) side.net.would_block_after(f() % (specs.size() + 1));
+        };
+        const std::uint32_t fseed = static_cast<std::uint32_t>(rng());
+        arm(gathered, fseed);
+        arm(planned, fseed);
+
+        std::vector<std::error_code> s1(specs.size()), s2(specs.size());
+        const SendResult r1 = gathered.sender.try_batch_send(gathered.tx, batch_for(gathered), s1);
+        const SendResult r2 = planned.sender.try_batch_send(planned.tx, batch_for(planned), s2);
+        BOOST_TEST_CONTEXT("seed " << seed << ", " << specs.size() << " datagrams, fault " << fault) {
+            BOOST_TEST((r1 == r2));
+            BOOST_TEST((s1 == s2));
+            BOOST_TEST(gathered.net.calls() == planned.net.calls());
+            BOOST_TEST(gathered.net.trains_sent() == planned.net.trains_sent());
+            BOOST_TEST(gathered.net.trains_failed() == planned.net.trains_failed());
+            BOOST_TEST(gathered.sender.backend().fallbacks() == planned.sender.backend().inner.fallbacks());
+            BOOST_TEST(same_list(gathered.drain(gathered.rx), planned.drain(planned.rx)));
+            BOOST_TEST(same_list(gathered.drain(gathered.rx2), planned.drain(planned.rx2)));
+        }
+        if (gathered.net.trains_sent() > 0) ++gathered_calls;
+    }
+    BOOST_TEST(gathered_calls > 100u); // the seeds do make trains
 }

@@ -1,11 +1,13 @@
 //! The chunks BatchSender's loop sends from: a batch's next datagrams (at most
 //! max_send_batch), offered to the backend a window at a time. One kind per way a batch
-//! reaches the backend: SendItems made from the caller's elements, or trains handed over
-//! whole (TrainSendBackend).
+//! reaches the backend: SendItems made from the caller's elements, the caller's trains
+//! handed over whole, or elements gathered into trains (both for a TrainSendBackend).
 #ifndef MMSG_DETAIL_SEND_CHUNKS_HPP
 #define MMSG_DETAIL_SEND_CHUNKS_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/gso_trains.hpp>
+#include <mmsg/detail/send_control.hpp>
 #include <mmsg/send_train.hpp>
 
 #include <cstddef>
@@ -33,28 +35,15 @@ struct ItemChunks {
     }
 };
 
-//! Trains copied into `trains` as they are, cut at the chunk's and the offer's edges.
-template <class Backend, class It>
-struct TrainChunks {
+//! Offers a chunk of trains, trains[0, count), to the backend, cut at the offer's edges.
+template <class Backend>
+struct TrainCursor {
     Backend* backend;
-    It it;                 // the next train not wholly loaded
-    SendTrain* trains;     // the chunk's trains
-    std::size_t taken = 0; // datagrams of *it loaded by earlier chunks
-    std::size_t count = 0; // trains in the chunk
-    std::size_t at = 0;    // the chunk's train holding datagram `first` ...
+    SendTrain* trains;
+    std::size_t at = 0;    // the train holding datagram `first` ...
     std::size_t first = 0; // ... which is its first
-    void load(std::size_t n) {
-        count = at = first = 0;
-        for (std::size_t d = 0; d < n; ++it, taken = 0) {
-            const SendTrain t = (*it).slice(taken, n - d);
-            trains[count++] = t;
-            d += t.datagrams();
-            if (taken + t.datagrams() < (*it).datagrams()) {
-                taken += t.datagrams();
-                break; // the train goes on in the next chunk
-            }
-        }
-    }
+
+    void reset() noexcept { at = first = 0; }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
                      std::span<std::error_code> errs, WaitMode mode) {
         for (std::size_t d; first + (d = trains[at].datagrams()) <= off; ++at) first += d;
@@ -71,6 +60,112 @@ struct TrainChunks {
         trains[last] = tail;
         trains[at] = head;
         return o;
+    }
+};
+
+//! The caller's trains copied as they are, cut at the chunk's edges.
+template <class Backend, class It>
+struct TrainChunks {
+    TrainCursor<Backend> cursor;
+    It it;                 // the next train not wholly loaded
+    std::size_t taken = 0; // datagrams of *it loaded by earlier chunks
+    void load(std::size_t n) {
+        cursor.reset();
+        std::size_t count = 0;
+        for (std::size_t d = 0; d < n; ++it, taken = 0) {
+            const SendTrain t = (*it).slice(taken, n - d);
+            cursor.trains[count++] = t;
+            d += t.datagrams();
+            if (taken + t.datagrams() < (*it).datagrams()) {
+                taken += t.datagrams();
+                break; // the train goes on in the next chunk
+            }
+        }
+    }
+    SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
+                     std::span<std::error_code> errs, WaitMode mode) {
+        return cursor.send(s, off, offer, errs, mode);
+    }
+};
+
+/*! Elements for a backend that takes trains whole: load() gathers runs of datagrams of one
+    size, destination and options whose payloads lie back to back into SendTrains (reading
+    each element once and writing one SendTrain per run, not one SendItem per datagram);
+    the backend cuts them into messages as plan_trains cuts runs, a shorter datagram after
+    a run included (TrainMessages::build_trains). Where plan_trains would put a datagram in
+    a train that is not back to back in memory (which the backend would copy into one, or
+    send one iovec each) the chunk goes as SendItems, planned as usual. Either way the
+    messages are the ones plan_trains makes, so every outcome is the same (a seeded test
+    compares them). `It` must be a forward iterator (loaded twice).
+*/
+template <class Backend, class It, class MakeItem>
+struct ElementChunks {
+    TrainCursor<Backend> cursor;
+    It it;
+    MakeItem make;
+    SendItem* items;
+    bool as_items = false;
+
+    void load(std::size_t n) {
+        cursor.reset();
+        const It from = it;
+        as_items = !gather(n);
+        if (!as_items) return;
+        it = from;
+        for (std::size_t i = 0; i < n; ++i, ++it) items[i] = make(*it);
+    }
+    SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
+                     std::span<std::error_code> errs, WaitMode mode) {
+        if (as_items)
+            return cursor.backend->send(s, std::span<const SendItem>(items + off, offer), errs, mode);
+        return cursor.send(s, off, offer, errs, mode);
+    }
+
+private:
+    // The next n elements as trains (false: a run is not back to back).
+    bool gather(std::size_t n) {
+        SendTrain* out = cursor.trains;
+        std::size_t m = 0;
+        const std::byte* start = nullptr; // the open train: its payload so far ...
+        const std::byte* end = nullptr;
+        std::size_t segment = 0;          // ... its first datagram's size ...
+        const Endpoint* dest = nullptr;   // ... destination and options
+        const SendOptions* options = nullptr;
+        bool open = false;                // more datagrams may join it
+        auto close = [&] {
+            if (m > 0) out[m - 1].payload = {start, static_cast<std::size_t>(end - start)};
+        };
+        for (std::size_t i = 0; i < n; ++i, ++it) {
+            const SendItem x = make(*it);
+            if (open) {
+                // The usual case: the same size, destination and options objects, next in memory.
+                if ((x.size == segment) & (x.data == end) & (x.dest == dest) & (x.options == options)) {
+                    end += segment;
+                    continue;
+                }
+                // One that plan_trains would put in the train (the same size) or at its end
+                // (a shorter one: the backend does that, from the next train's front) must
+                // lie right behind it.
+                if (x.size > 0 && x.size <= segment && same_destination(x.dest, dest) &&
+                    same_options(x.options, options)) {
+                    if (x.data != end) return false; // a train, but scattered
+                    if (x.size == segment) {
+                        end += segment;
+                        continue;
+                    }
+                }
+            }
+            close();
+            out[m++] = SendTrain{{}, x.size, x.dest, x.options};
+            start = x.data;
+            end = x.data + x.size;
+            segment = x.size;
+            dest = x.dest;
+            options = x.options;
+            open = x.size > 0 && x.size <= 0xffff;
+        }
+        close();
+        return true;
     }
 };
 

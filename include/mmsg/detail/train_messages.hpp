@@ -91,27 +91,54 @@ public:
         return m;
     }
 
-    /*! The same for trains given whole (SendTrain): each cut into messages within `lim` (one
-        per datagram when `lim` allows no train or its segment is over 65,535 bytes), at most
-        max_send datagrams in all (the last train taken cut). plan(j) counts datagrams from
-        the first of `trains`. No copy: a train is one run already.
+    /*! The same for trains given whole (SendTrain): each cut into messages as plan_trains
+        cuts a run (one per datagram when `lim` allows no train or its datagrams are over
+        65,535 bytes), at most max_send datagrams in all (the last train taken cut). As in
+        plan_trains, a shorter datagram may end a message: the train's own last, or the next
+        train's first when it lies right behind in memory with the same destination and
+        options. plan(j) counts datagrams from the first of `trains`. No copy.
     */
     std::size_t build_trains(std::span<const SendTrain> trains, const GsoLimits& lim,
                              std::error_code& refused) {
         Arrays& a = arrays();
         std::size_t m = 0;
-        std::size_t first = 0; // datagrams planned so far
-        for (const SendTrain& t : trains) {
-            if (first == max_send) break;
+        std::size_t first = 0;  // datagrams planned so far
+        std::size_t pulled = 0; // datagrams of trains[ti] already planned (at most 1)
+        for (std::size_t ti = 0; ti < trains.size() && first < max_send; ++ti) {
+            if (pulled == trains[ti].datagrams()) {
+                pulled = 0;
+                continue;
+            }
+            const SendTrain t = trains[ti].slice(pulled, max_send);
+            pulled = 0;
             const std::size_t n = t.datagrams();
-            const std::size_t segment = n > 1 ? t.segment : 0;
-            std::size_t per = 1; // datagrams per message
-            if (n > 1 && segment <= 0xffff)
-                per = std::max<std::size_t>(1, std::min(lim.max_segments, lim.max_bytes / segment));
+            const std::size_t size = n > 1 ? t.segment : t.payload.size(); // a full datagram's
+            const bool can_train = lim.max_segments > 1 && size > 0 && size <= 0xffff;
+            const std::size_t per =
+                can_train ? std::max<std::size_t>(1, std::min(lim.max_segments, lim.max_bytes / size)) : 1;
             if (has_options(t.options) && (refused = options_error(*t.options, t.dest))) return m;
             for (std::size_t k = 0; k < n && first < max_send; ++m) {
-                const std::size_t c = std::min({per, n - k, max_send - first});
-                const std::span<const std::byte> run = t.slice(k, c).payload;
+                std::size_t c = std::min({per, n - k, max_send - first});
+                std::span<const std::byte> run = t.slice(k, c).payload;
+                // A shorter datagram ends the message when the count and byte limits allow.
+                if (can_train && c < lim.max_segments && first + c < max_send) {
+                    std::span<const std::byte> next;
+                    if (k + c + 1 == n) {
+                        next = t.datagram(n - 1); // the train's own shorter last
+                    } else if (k + c == n && ti + 1 < trains.size() && run.size() == c * size) {
+                        const SendTrain& u = trains[ti + 1];
+                        if (same_destination(u.dest, t.dest) && same_options(u.options, t.options))
+                            next = u.datagram(0);
+                        if (next.data() == run.data() + run.size()) pulled = 1;
+                        else next = {};
+                    }
+                    if (!next.empty() && next.size() < size && c * size + next.size() <= lim.max_bytes) {
+                        run = {run.data(), run.size() + next.size()};
+                        ++c;
+                    } else {
+                        pulled = 0;
+                    }
+                }
                 msghdr& h = a.hdr[m].msg_hdr;
                 set_destination(h, t.dest);
                 a.iov[m] = iovec{const_cast<std::byte*>(run.data()), run.size()};
@@ -121,8 +148,8 @@ public:
                     has_options(t.options)
                         ? write_send_control(a.ctl[m] + gso_cmsg_space, *t.options, t.dest)
                         : 0;
-                set_control(a, m, c > 1 ? segment : 0, options_len);
-                a.plan[m] = PlannedMessage{first, c, c > 1 ? segment : 0, run.size(), true};
+                set_control(a, m, c > 1 ? size : 0, options_len);
+                a.plan[m] = PlannedMessage{first, c, c > 1 ? size : 0, run.size(), true};
                 first += c;
                 k += c;
             }
