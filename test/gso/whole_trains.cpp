@@ -112,13 +112,20 @@ BOOST_AUTO_TEST_CASE(trains_arrive_as_their_datagrams_in_order) {
     const Laid large(10, 1232, 500, 200); // a shorter last segment
     const Laid one(1, 300, 300, 400);     // segment 0: one datagram
     const Laid empty(1, 0, 0, 500);       // one empty datagram
-    const std::vector<SendTrain> trains{small.train(64, &lo.rx_ep), large.train(1232, &lo.rx_ep),
-                                        one.train(0, &lo.rx_ep), empty.train(64, &lo.rx_ep)};
+    // tag::send_trains[]
+    // Each a buffer of datagrams written back to back, its segment size and destination.
+    const std::vector<SendTrain> trains{
+        {small.all, 64, &lo.rx_ep},   // 100 datagrams of 64 bytes
+        {large.all, 1232, &lo.rx_ep}, // 9 of 1232 and one of 500
+        {one.all, 0, &lo.rx_ep},      // segment 0: one datagram of 300
+        {empty.all, 64, &lo.rx_ep}};  // one empty datagram
     BatchSender<LinuxGsoBackend> sender;
-    std::vector<std::error_code> status(112, std::make_error_code(std::errc::io_error));
+    std::vector<std::error_code> status(112); // one outcome per datagram
     const SendResult r = sender.send_trains(lo.tx, trains, status);
+    // end::send_trains[]
     BOOST_TEST(r.ok());
     BOOST_TEST(r.sent == 112u);
+    BOOST_TEST(r.resume_index() == 112u);
     for (const auto& e : status) BOOST_TEST(!e);
 
     // Received split into packets: every datagram whole, in order.
