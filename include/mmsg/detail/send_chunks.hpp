@@ -108,10 +108,8 @@ struct ElementChunks {
 
     void load(std::size_t n) {
         cursor.reset();
-        const It from = it;
         as_items = !gather(n);
         if (!as_items) return;
-        it = from;
         for (std::size_t i = 0; i < n; ++i, ++it) items[i] = make(*it);
     }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
@@ -135,8 +133,9 @@ private:
         auto close = [&] {
             if (m > 0) out[m - 1].payload = {start, static_cast<std::size_t>(end - start)};
         };
-        for (std::size_t i = 0; i < n; ++i, ++it) {
-            const SendItem x = make(*it);
+        It at = it; // in a local: the loop runs for every datagram sent
+        for (std::size_t i = 0; i < n; ++i, ++at) {
+            const SendItem x = make(*at);
             if (open) {
                 // The usual case: the same size, destination and options objects, next in memory.
                 if ((x.size == segment) & (x.data == end) & (x.dest == dest) & (x.options == options)) {
@@ -148,7 +147,7 @@ private:
                 // lie right behind it.
                 if (x.size > 0 && x.size <= segment && same_destination(x.dest, dest) &&
                     same_options(x.options, options)) {
-                    if (x.data != end) return false; // a train, but scattered
+                    if (x.data != end) return false; // a train, but scattered (`it` unmoved)
                     if (x.size == segment) {
                         end += segment;
                         continue;
@@ -165,6 +164,7 @@ private:
             open = x.size > 0 && x.size <= 0xffff;
         }
         close();
+        it = at;
         return true;
     }
 };
