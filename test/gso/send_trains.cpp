@@ -28,17 +28,7 @@
 #include <netinet/udp.h>
 #include <sys/socket.h>
 
-// Counts every allocation in this program, to check that steady-state calls make none.
-namespace {
-std::size_t g_allocations = 0;
-}
-void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "../support/counting_new.hpp" // counts every allocation of the program
 
 using namespace mmsg;
 using namespace mmsg::testing; // numbered, same_bytes, Bytes, loopback sockets
@@ -697,9 +687,9 @@ BOOST_FIXTURE_TEST_CASE(steady_state_sends_and_receives_allocate_nothing, Loopba
     };
     BOOST_TEST(round()); // warm-up: arrays and per-socket state are made here
     BOOST_TEST(round());
-    const std::size_t before = g_allocations;
+    const std::size_t before = mmsg::test::allocations.load();
     const bool ok = round() && round();
-    const std::size_t after = g_allocations;
+    const std::size_t after = mmsg::test::allocations.load();
     BOOST_TEST(ok);
     BOOST_TEST(!ec, ec.message());
     BOOST_TEST(after - before == 0u);

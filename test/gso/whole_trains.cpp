@@ -18,24 +18,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
-#include <cstdlib>
-#include <new>
 #include <span>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
 
-// Counts every allocation in this program, to check that steady-state calls make none.
-namespace {
-std::size_t g_allocations = 0;
-}
-void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "../support/counting_new.hpp" // counts every allocation of the program
 
 using namespace mmsg;
 using namespace mmsg::testing;
@@ -72,6 +60,21 @@ bool same_list(const std::vector<Bytes>& a, const std::vector<Bytes>& b) {
     for (std::size_t i = 0; i < a.size(); ++i)
         if (!same_bytes(a[i], b[i])) return false;
     return true;
+}
+
+// Every datagram queued on handle `h` of `net`, in order.
+std::vector<Bytes> drain(MockNetwork& net, int h) {
+    std::vector<Bytes> out;
+    BasicPacket<2048> p[16];
+    RecvSlot slots[16];
+    for (std::size_t i = 0; i < 16; ++i) slots[i] = RecvSlot{p[i].buffer.data(), 2048, &p[i].meta};
+    for (;;) {
+        std::error_code ec;
+        const std::size_t n = net.recv(h, std::span<const RecvSlot>(slots, 16), ec);
+        if (n == 0) break;
+        for (std::size_t i = 0; i < n; ++i) out.emplace_back(p[i].data().begin(), p[i].data().end());
+    }
+    return out;
 }
 
 bool gso_works() {
@@ -193,19 +196,7 @@ struct Mock {
     int rx = net.open(v4_loopback());
     Endpoint rx_ep = net.local_endpoint(rx);
 
-    std::vector<Bytes> drain() {
-        std::vector<Bytes> out;
-        BasicPacket<2048> p[16];
-        RecvSlot slots[16];
-        for (std::size_t i = 0; i < 16; ++i) slots[i] = RecvSlot{p[i].buffer.data(), 2048, &p[i].meta};
-        for (;;) {
-            std::error_code ec;
-            const std::size_t n = net.recv(rx, std::span<const RecvSlot>(slots, 16), ec);
-            if (n == 0) break;
-            for (std::size_t i = 0; i < n; ++i) out.emplace_back(p[i].data().begin(), p[i].data().end());
-        }
-        return out;
-    }
+    std::vector<Bytes> drain() { return ::drain(net, rx); }
 };
 } // namespace
 
@@ -343,9 +334,9 @@ BOOST_AUTO_TEST_CASE(steady_state_train_sends_do_not_allocate) {
         return r.ok() && got == 80;
     };
     BOOST_TEST(round(true)); // warm-up: arrays and per-socket state are made here
-    const std::size_t before = g_allocations;
+    const std::size_t before = mmsg::test::allocations.load();
     const bool ok = round(true) && round(false);
-    const std::size_t after = g_allocations;
+    const std::size_t after = mmsg::test::allocations.load();
     BOOST_TEST(ok);
     BOOST_TEST(after == before);
 }
@@ -370,14 +361,7 @@ BOOST_AUTO_TEST_CASE(a_backend_without_trains_gets_the_same_datagrams_one_by_one
     MMSG_CHECK_ERRC(status[7], std::errc::permission_denied);
     MMSG_CHECK_ERRC(status[8], std::errc::permission_denied);
     BOOST_TEST(!status[9]);
-    std::vector<Bytes> got;
-    BasicPacket<2048> p[16];
-    RecvSlot slots[16];
-    for (std::size_t i = 0; i < 16; ++i) slots[i] = RecvSlot{p[i].buffer.data(), 2048, &p[i].meta};
-    std::error_code ec;
-    const std::size_t n = net.recv(rx, std::span<const RecvSlot>(slots, 16), ec);
-    for (std::size_t i = 0; i < n; ++i) got.emplace_back(p[i].data().begin(), p[i].data().end());
-    BOOST_TEST(same_list(got, flatten({&a, &c})));
+    BOOST_TEST(same_list(drain(net, rx), flatten({&a, &c})));
 }
 
 // ---- batch_send gathers back-to-back runs into trains: the same outcomes as planning -------
@@ -413,19 +397,7 @@ struct Side {
         if constexpr (std::same_as<Backend, MockGsoBackend>) return MockGsoBackend(MockGsoOps(n), lim);
         else return Backend{MockGsoBackend(MockGsoOps(n), lim)};
     }
-    std::vector<Bytes> drain(int h) {
-        std::vector<Bytes> out;
-        BasicPacket<2048> p[16];
-        RecvSlot slots[16];
-        for (std::size_t i = 0; i < 16; ++i) slots[i] = RecvSlot{p[i].buffer.data(), 2048, &p[i].meta};
-        for (;;) {
-            std::error_code ec;
-            const std::size_t n = net.recv(h, std::span<const RecvSlot>(slots, 16), ec);
-            if (n == 0) break;
-            for (std::size_t i = 0; i < n; ++i) out.emplace_back(p[i].data().begin(), p[i].data().end());
-        }
-        return out;
-    }
+    std::vector<Bytes> drain(int h) { return ::drain(net, h); }
 };
 
 } // namespace
