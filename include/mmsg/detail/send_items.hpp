@@ -88,26 +88,6 @@ inline SendItem train_item(const SendTrain& t, std::size_t i) noexcept {
     return {d.data(), d.size(), t.dest, t.options};
 }
 
-//! Writes datagrams [from, from + count) of `trains` (counted across them, in order) to
-//! `out` as SendItems, at most out.size() of them; returns how many.
-inline std::size_t train_items(std::span<const SendTrain> trains, std::size_t from,
-                               std::size_t count, std::span<SendItem> out) noexcept {
-    count = std::min(count, out.size());
-    std::size_t k = 0;
-    for (const SendTrain& t : trains) {
-        const std::size_t n = t.datagrams();
-        if (from >= n) {
-            from -= n;
-            continue;
-        }
-        for (std::size_t i = from; i < n && k < count; ++i)
-            out[k++] = train_item(t, i);
-        from = 0;
-        if (k == count) break;
-    }
-    return k;
-}
-
 //! Walks the datagrams of a range of SendTrains from `it`, one SendItem each (for backends
 //! that do not take trains whole).
 template <class It>
@@ -129,6 +109,21 @@ private:
     std::size_t i_ = 0; // datagram of *it_
     std::size_t n_ = 0; // datagrams of *it_ (0: not counted yet)
 };
+
+//! Writes datagrams [from, from + count) of `trains` (counted across them, in order) to
+//! `out` as SendItems, at most out.size() of them and no further than the trains' end;
+//! returns how many.
+inline std::size_t train_items(std::span<const SendTrain> trains, std::size_t from,
+                               std::size_t count, std::span<SendItem> out) noexcept {
+    std::size_t total = 0;
+    for (const SendTrain& t : trains) total += t.datagrams();
+    if (from >= total) return 0;
+    count = std::min({count, out.size(), total - from});
+    TrainDatagrams d(trains.begin());
+    for (std::size_t i = 0; i < from; ++i) ++d; // (a refused train's fallback only)
+    for (std::size_t k = 0; k < count; ++k, ++d) out[k] = *d;
+    return count;
+}
 
 } // namespace detail
 } // namespace mmsg

@@ -11,10 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
-#include <cstring>
 #include <span>
 #include <system_error>
-#include <type_traits>
 
 namespace mmsg::detail {
 
@@ -54,17 +52,6 @@ struct SettledMessages {
     std::size_t accepted = 0;
 };
 
-//! Writes "accepted" (an empty error_code) to errors[0, n): one store of the value's bytes
-//! each, where filling member by member made two (this runs for every datagram sent).
-inline void fill_accepted(std::error_code* errors, std::size_t n) noexcept {
-    static_assert(std::is_trivially_copyable_v<std::error_code>);
-    const std::error_code ok{};
-    unsigned char image[sizeof ok];
-    std::memcpy(image, &ok, sizeof ok);
-    for (std::size_t i = 0; i < n; ++i)
-        std::memcpy(static_cast<void*>(errors + i), image, sizeof image);
-}
-
 /*! Settles `m` messages (m > 0) sent in order: message j carried the datagrams `shape(j)`
     (a MessageSpan; together they cover the call's datagrams from the front, in order), and
     `result(j)` is its outcome: empty when the kernel accepted it, else its error. Writes
@@ -97,7 +84,7 @@ SettledMessages settle_messages(std::size_t m, Result result, Shape shape,
         const MessageSpan p = shape(j);
         const std::error_code e = result(j);
         if (!e) {
-            fill_accepted(errors.data() + p.first, p.count);
+            fill(p, {});
             accepted += p.count;
             continue;
         }
