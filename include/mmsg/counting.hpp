@@ -8,6 +8,7 @@
 #include <mmsg/detail/json.hpp>
 #include <mmsg/detail/send_outcome.hpp>
 #include <mmsg/packet_flags.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket_state.hpp>
 
 #include <boost/hana/accessors.hpp>
@@ -128,7 +129,8 @@ inline std::string to_json(const CountingStats& stats) {
 /*! A backend that forwards every call to `Inner` and counts what it did (CountingStats).
 
     Counting costs a pass over the datagrams of each call (sizes and outcomes), no system
-    call and no allocation. GSO fallbacks: if Inner has the optional member
+    call and no allocation. It has every optional member Inner has (send_trains,
+    recv_coalesced, probe), so wrapping a backend keeps its fast paths. GSO fallbacks: if Inner has the optional member
     `std::size_t fallbacks() const` (trains it had to resend as plain datagrams, as
     LinuxGsoBackend has), gso_fallbacks follows it; any backend may offer that member.
     Not thread-safe (like every backend).
@@ -157,33 +159,33 @@ public:
                      WaitMode mode) requires SendBackend<Inner> {
         const SendOutcome out = inner_.send(s, items, errors, mode);
         const detail::SendCall call = detail::read_send(out, errors, items.size());
-        ++stats_.send_calls;
         std::uint64_t bytes = 0;
-        for (std::size_t i = 0; i < call.done; ++i) {
-            if (!errors[i]) bytes += items[i].size;
-            else stats_.errors.add(errors[i]);
+        for (std::size_t i = 0; i < call.done; ++i) bytes += outcome(errors[i], items[i].size);
+        count_send(call, bytes);
+        return out;
+    }
+
+    //! TrainSendBackend, when Inner is one: trains go to Inner whole and are counted in
+    //! datagrams, as send counts them (so BatchSender<Counting<Inner>> keeps Inner's train
+    //! path).
+    SendOutcome send_trains(SocketRef s, std::span<const SendTrain> trains,
+                            std::span<std::error_code> errors, WaitMode mode)
+        requires TrainSendBackend<Inner>
+    {
+        std::size_t offered = 0;
+        for (const SendTrain& t : trains) offered += t.datagrams();
+        const SendOutcome out = inner_.send_trains(s, trains, errors, mode);
+        const detail::SendCall call = detail::read_send(out, errors, offered);
+        std::uint64_t bytes = 0;
+        std::size_t i = 0; // datagram, counted across the trains
+        for (const SendTrain& t : trains) {
+            if (i == call.done) break;
+            const std::size_t d = t.datagrams();
+            const std::size_t last = t.payload.size() - (d - 1) * t.segment; // the last's size
+            for (std::size_t j = 0; j < d && i < call.done; ++j, ++i)
+                bytes += outcome(errors[i], j + 1 < d ? t.segment : last);
         }
-        stats_.datagrams_sent += call.accepted;
-        stats_.datagrams_failed += call.done - call.accepted;
-        stats_.bytes_sent += bytes;
-        stats_.send_sizes.add(call.done);
-        switch (call.stop) {
-        case detail::SendStop::would_block: ++stats_.would_block; break;
-        case detail::SendStop::interrupted: ++stats_.interrupted; break;
-        case detail::SendStop::rejected: // items[done] was attempted and rejected
-            ++stats_.datagrams_failed;
-            stats_.errors.add(call.error);
-            break;
-        case detail::SendStop::finished:
-        case detail::SendStop::short_call: break;
-        }
-        if constexpr (requires(const Inner& b) {
-                          { b.fallbacks() } -> std::convertible_to<std::size_t>;
-                      }) {
-            const std::size_t f = inner_.fallbacks();
-            stats_.gso_fallbacks += f - last_fallbacks_;
-            last_fallbacks_ = f;
-        }
+        count_send(call, bytes);
         return out;
     }
 
@@ -200,6 +202,39 @@ public:
     }
 
 private:
+    //! A datagram of `size` bytes with outcome `e`: its bytes if it was sent, else 0 (its
+    //! error counted).
+    std::uint64_t outcome(const std::error_code& e, std::size_t size) noexcept {
+        if (!e) return size;
+        stats_.errors.add(e);
+        return 0;
+    }
+    //! Counts a send call read as `call`, whose sent datagrams held `bytes`.
+    void count_send(const detail::SendCall& call, std::uint64_t bytes) noexcept {
+        ++stats_.send_calls;
+        stats_.datagrams_sent += call.accepted;
+        stats_.datagrams_failed += call.done - call.accepted;
+        stats_.bytes_sent += bytes;
+        stats_.send_sizes.add(call.done);
+        switch (call.stop) {
+        case detail::SendStop::would_block: ++stats_.would_block; break;
+        case detail::SendStop::interrupted: ++stats_.interrupted; break;
+        case detail::SendStop::rejected: // the datagram after `done` was attempted and rejected
+            ++stats_.datagrams_failed;
+            stats_.errors.add(call.error);
+            break;
+        case detail::SendStop::finished:
+        case detail::SendStop::short_call: break;
+        }
+        if constexpr (requires(const Inner& b) {
+                          { b.fallbacks() } -> std::convertible_to<std::size_t>;
+                      }) {
+            const std::size_t f = inner_.fallbacks();
+            stats_.gso_fallbacks += f - last_fallbacks_;
+            last_fallbacks_ = f;
+        }
+    }
+
     //! Counts a receive call that filled `got` of `slots` (RecvSlot or CoalescedSlot).
     template <class Slot>
     std::size_t count_received(std::size_t got, std::span<const Slot> slots, const std::error_code& ec) noexcept {

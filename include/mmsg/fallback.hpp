@@ -4,17 +4,23 @@
 #define MMSG_FALLBACK_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/scratch.hpp>
+#include <mmsg/detail/send_items.hpp>
+#include <mmsg/limits.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket_state.hpp>
 
 #include <boost/hana/at.hpp>
 #include <boost/hana/size.hpp>
 #include <boost/hana/tuple.hpp>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace mmsg {
@@ -34,8 +40,12 @@ concept ProbingBackend = requires(B& b, int fd) {
     The choice is made by probing on a socket's first call and kept in the socket's
     SocketState, so it lives and dies with the socket. If no backend accepts the socket, the
     call fails with the last backend's probe error. Every backend must model SendBackend
-    (for send) / RecvBackend (for recv). Allocates once per socket (its state); never per
-    call after. Not thread-safe (like every backend).
+    (for send) / RecvBackend (for recv). Fallback takes trains whole (send_trains) when one
+    of its backends does, and receives coalesced datagrams (recv_coalesced) when one of them
+    can, so `Fallback<IoUringGsoBackend, LinuxGsoBackend, LinuxMmsgBackend>` keeps both
+    paths of the GSO backends; a socket served by a backend without them gets the same
+    datagrams one by one. Allocates once per socket (its state), and once for the scratch
+    of those one-by-one forms; never per call after. Not thread-safe (like every backend).
 */
 template <class Primary, class... Secondary>
 class Fallback {
@@ -102,6 +112,58 @@ public:
         return dispatch(i, [&](auto& b) { return b.recv(s, slots, mode, ec); });
     }
 
+    /*! TrainSendBackend, when one of the backends is: trains go whole to the chosen backend
+        if it takes them, else as one SendItem per datagram (at most max_send_batch of them
+        per call, the rest left for the next call as the contract allows).
+    */
+    SendOutcome send_trains(SocketRef s, std::span<const SendTrain> trains,
+                            std::span<std::error_code> errors, WaitMode mode)
+        requires(TrainSendBackend<Primary> || (TrainSendBackend<Secondary> || ...))
+    {
+        s = implicit_.resolve(s);
+        std::error_code why;
+        const std::size_t i = chosen(s, why);
+        if (i == none) return {0, why};
+        return dispatch(i, [&](auto& b) {
+            if constexpr (TrainSendBackend<std::remove_reference_t<decltype(b)>>) {
+                return b.send_trains(s, trains, errors, mode);
+            } else {
+                SendItem* items = items_.get(max_send_batch);
+                const std::size_t n = detail::train_items(trains, 0, max_send_batch,
+                                                          std::span<SendItem>(items, max_send_batch));
+                return b.send(s, std::span<const SendItem>(items, n), errors, mode);
+            }
+        });
+    }
+
+    /*! CoalescingRecvBackend, when one of the backends is: the chosen backend's
+        recv_coalesced if it has one, else its recv, each datagram one segment (as
+        BatchReceiver::recv_coalesced serves a backend that never coalesces).
+    */
+    std::size_t recv_coalesced(SocketRef s, std::span<const CoalescedSlot> slots, WaitMode mode,
+                               std::error_code& ec)
+        requires(CoalescingRecvBackend<Primary> || (CoalescingRecvBackend<Secondary> || ...))
+    {
+        s = implicit_.resolve(s);
+        const std::size_t i = chosen(s, ec);
+        if (i == none) return 0;
+        ec.clear();
+        return dispatch(i, [&](auto& b) -> std::size_t {
+            if constexpr (CoalescingRecvBackend<std::remove_reference_t<decltype(b)>>) {
+                return b.recv_coalesced(s, slots, mode, ec);
+            } else {
+                RecvSlot* plain = slots_.get(num_rcvmmsgs);
+                const std::size_t n = std::min(slots.size(), num_rcvmmsgs);
+                for (std::size_t k = 0; k < n; ++k)
+                    plain[k] = RecvSlot{slots[k].data, slots[k].capacity, slots[k].meta};
+                const std::size_t got = b.recv(s, std::span<const RecvSlot>(plain, n), mode, ec);
+                for (std::size_t k = 0; k < got && k < n; ++k)
+                    *slots[k].segment_size = slots[k].meta->size;
+                return got;
+            }
+        });
+    }
+
 private:
     //! The SocketState part of this Fallback type: its choice for the socket.
     struct Choice {
@@ -144,6 +206,8 @@ private:
 
     boost::hana::tuple<Primary, Secondary...> backends_{};
     detail::ImplicitState implicit_; // for calls with a plain descriptor (no state)
+    detail::Scratch<SendItem> items_; // send_trains to a backend without it
+    detail::Scratch<RecvSlot> slots_; // recv_coalesced on a backend without it
 };
 
 } // namespace mmsg

@@ -9,6 +9,7 @@
 #include <mmsg/detail/fault_script.hpp>
 #include <mmsg/detail/send_outcome.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket_state.hpp>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <span>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace mmsg {
 
@@ -72,19 +74,22 @@ public:
     SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) requires SendBackend<Inner> {
         if (std::error_code e = script_.begin_call()) return {0, e};
-        const auto plan = script_.plan_send(items);
-        std::size_t done = 0;
-        if (plan.clear > 0) {
-            const SendOutcome out = inner_.send(s, items.first(plan.clear), errors, mode);
-            const detail::SendCall call = detail::read_send(out, errors, plan.clear);
-            done = call.done;
-            script_.record_send(call.attempted(), call.accepted);
-            if (done < plan.clear) return {done, out.error};
-            if (call.accepted < done && detail::is_would_block(plan.fault))
-                return {done, {}}; // the kernel rejected some: the budget is not spent yet
-        }
-        if (plan.fault) script_.record_send(plan.attempts ? 1 : 0, 0);
-        return {done, plan.fault};
+        return send_planned(script_.plan_send(items), errors, [&](std::size_t clear) {
+            return inner_.send(s, items.first(clear), errors, mode);
+        });
+    }
+
+    //! TrainSendBackend, when Inner is one: the script over the trains' datagrams, then the
+    //! trains that pass it to Inner whole (the last one cut where a fault stops the call).
+    //! Allocates only when a fault cuts a call short (a copy of the trains before it).
+    SendOutcome send_trains(SocketRef s, std::span<const SendTrain> trains,
+                            std::span<std::error_code> errors, WaitMode mode)
+        requires TrainSendBackend<Inner>
+    {
+        if (std::error_code e = script_.begin_call()) return {0, e};
+        return send_planned(script_.plan_send(trains), errors, [&](std::size_t clear) {
+            return inner_.send_trains(s, first_datagrams(trains, clear), errors, mode);
+        });
     }
 
     //! RecvBackend: interruptions and the per-call limit, then Inner.
@@ -102,8 +107,40 @@ public:
     }
 
 private:
+    // The planned call: `send_clear(plan.clear)` sends the datagrams that pass the script,
+    // then the fault the next one meets is reported as its outcome.
+    template <class SendClear>
+    SendOutcome send_planned(const detail::FaultScript::SendPlan& plan,
+                             std::span<std::error_code> errors, SendClear send_clear) {
+        std::size_t done = 0;
+        if (plan.clear > 0) {
+            const SendOutcome out = send_clear(plan.clear);
+            const detail::SendCall call = detail::read_send(out, errors, plan.clear);
+            done = call.done;
+            script_.record_send(call.attempted(), call.accepted);
+            if (done < plan.clear) return {done, out.error};
+            if (call.accepted < done && detail::is_would_block(plan.fault))
+                return {done, {}}; // the kernel rejected some: the budget is not spent yet
+        }
+        if (plan.fault) script_.record_send(plan.attempts ? 1 : 0, 0);
+        return {done, plan.fault};
+    }
+
+    // The first `n` datagrams of `trains` (n > 0, at most all of them): the trains as they
+    // are when n is all, else a copy of the trains up to the one datagram n - 1 is in, that
+    // one cut after it.
+    std::span<const SendTrain> first_datagrams(std::span<const SendTrain> trains, std::size_t n) {
+        std::size_t k = 0, before = 0; // train k holds datagram n - 1; `before` datagrams precede it
+        for (std::size_t d; before + (d = trains[k].datagrams()) < n; ++k) before += d;
+        if (k + 1 == trains.size() && before + trains[k].datagrams() == n) return trains;
+        cut_.assign(trains.begin(), trains.begin() + static_cast<std::ptrdiff_t>(k + 1));
+        cut_.back() = cut_.back().slice(0, n - before);
+        return cut_;
+    }
+
     Inner inner_{};
     detail::FaultScript script_;
+    std::vector<SendTrain> cut_; // first_datagrams' copy, kept for its capacity
 };
 
 } // namespace mmsg

@@ -6,12 +6,14 @@
 
 #include <mmsg/backend/linux_gso.hpp>
 #include <mmsg/backend/linux_mmsg.hpp>
+#include <mmsg/testing/mock_gso_ops.hpp>
 #include <mmsg/testing/mock_network.hpp>
 #include <mmsg/backend/portable.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/config.hpp>
+#include <mmsg/send_train.hpp>
 #if MMSG_HAS_IO_URING
 #include <mmsg/backend/io_uring.hpp>
 #endif
@@ -23,6 +25,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <array>
+#include <cstddef>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -52,6 +57,56 @@ batch_of(const std::vector<std::byte>& p, std::size_t n, const Endpoint& to) {
 struct Refusing : MockBackend {
     using MockBackend::MockBackend;
     std::error_code probe(int) { return std::make_error_code(std::errc::operation_not_supported); }
+};
+
+// LinuxGsoBackend's code over the mock network, counting the calls that took trains whole:
+// a policy that forwards send_trains reaches it, one that does not reaches send() instead.
+struct TrainSpy : MockGsoBackend {
+    explicit TrainSpy(MockNetwork& n) : MockGsoBackend(MockGsoOps(n)) {}
+    std::size_t train_calls = 0;
+    std::size_t item_calls = 0;
+    SendOutcome send_trains(SocketRef s, std::span<const SendTrain> t, std::span<std::error_code> e,
+                            WaitMode w) {
+        ++train_calls;
+        return MockGsoBackend::send_trains(s, t, e, w);
+    }
+    SendOutcome send(SocketRef s, std::span<const SendItem> i, std::span<std::error_code> e,
+                     WaitMode w) {
+        ++item_calls;
+        return MockGsoBackend::send(s, i, e, w);
+    }
+};
+
+// Each policy has the optional members of what it wraps, and only those.
+static_assert(TrainSendBackend<Counting<LinuxGsoBackend>>);
+static_assert(TrainSendBackend<FaultInjecting<LinuxGsoBackend>>);
+static_assert(TrainSendBackend<Fallback<LinuxGsoBackend, LinuxMmsgBackend>>);
+static_assert(TrainSendBackend<Fallback<LinuxMmsgBackend, LinuxGsoBackend>>);
+static_assert(!TrainSendBackend<Counting<LinuxMmsgBackend>>);
+static_assert(!TrainSendBackend<FaultInjecting<PortableBackend>>);
+static_assert(!TrainSendBackend<Fallback<LinuxMmsgBackend, PortableBackend>>);
+static_assert(CoalescingRecvBackend<Counting<LinuxGsoBackend>>);
+static_assert(CoalescingRecvBackend<FaultInjecting<LinuxGsoBackend>>);
+static_assert(CoalescingRecvBackend<Fallback<LinuxGsoBackend, LinuxMmsgBackend>>);
+static_assert(!CoalescingRecvBackend<Fallback<LinuxMmsgBackend, PortableBackend>>);
+
+// Trains of `sizes`-byte datagrams cut from one buffer of numbered bytes: {count, segment,
+// last} each, all to `to`.
+struct Trains {
+    std::vector<std::byte> buffer;
+    std::vector<SendTrain> trains;
+    Trains(std::initializer_list<std::array<std::size_t, 3>> shape, const Endpoint& to) {
+        std::size_t total = 0;
+        for (const auto& [count, segment, last] : shape) total += (count - 1) * segment + last;
+        buffer.resize(total);
+        for (std::size_t i = 0; i < total; ++i) buffer[i] = std::byte(i * 7 + 1);
+        std::size_t at = 0;
+        for (const auto& [count, segment, last] : shape) {
+            const std::size_t bytes = (count - 1) * segment + last;
+            trains.push_back({std::span<const std::byte>(buffer).subspan(at, bytes), segment, &to, nullptr});
+            at += bytes;
+        }
+    }
 };
 
 } // namespace
@@ -255,4 +310,81 @@ BOOST_AUTO_TEST_CASE(fault_injecting_interrupts_and_limits_receives) {
     BOOST_TEST(r.recv_mmsg(n.rx, got, ec) == 2u); // EINTR retried, then at most 2
     BOOST_TEST(!ec);
     BOOST_TEST(r.backend().calls() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(counting_takes_trains_whole_and_counts_them_in_datagrams) {
+    Net n;
+    const Endpoint bad{asio::ip::address_v4::loopback(), 6002};
+    n.net.unreachable(bad, std::make_error_code(std::errc::permission_denied));
+    Trains ok({{4, 300, 100}, {1, 0, 0}, {3, 64, 64}}, n.b);
+    Trains refused({{2, 50, 50}}, bad);
+    const std::vector<SendTrain> trains{ok.trains[0], refused.trains[0], ok.trains[1], ok.trains[2]};
+    BatchSender<Counting<TrainSpy>> s{Counting<TrainSpy>(TrainSpy(n.net))};
+    std::vector<std::error_code> status(10);
+    const SendResult r = s.send_trains(n.tx, trains, status);
+    BOOST_TEST(r.sent == 8u);
+    BOOST_TEST(r.failed == 2u);
+    BOOST_TEST((status[4] == std::errc::permission_denied));
+    BOOST_TEST((status[5] == std::errc::permission_denied));
+    const CountingStats& st = s.backend().stats();
+    BOOST_TEST(st.datagrams_sent == 8u);
+    BOOST_TEST(st.datagrams_failed == 2u);
+    BOOST_TEST(st.bytes_sent == 1000u + 0u + 192u);
+    BOOST_TEST(st.errors[EACCES] == 2u);
+    BOOST_TEST(st.send_sizes.calls() == st.send_calls);
+    BOOST_TEST(s.backend().inner().train_calls == st.send_calls);
+    BOOST_TEST(s.backend().inner().item_calls == 0u);
+    BOOST_TEST(n.net.queued(n.rx) == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(fault_injecting_takes_trains_whole_and_scripts_faults_inside_them) {
+    Net n;
+    Trains t({{10, 100, 100}}, n.b);
+    BatchSender<FaultInjecting<TrainSpy>> s{FaultInjecting<TrainSpy>(TrainSpy(n.net))};
+    s.backend().fail_nth(5, std::make_error_code(std::errc::message_size));
+    std::vector<std::error_code> status(10);
+    const SendResult r = s.send_trains(n.tx, t.trains, status);
+    BOOST_TEST(r.sent == 9u);
+    BOOST_TEST(r.failed == 1u);
+    BOOST_TEST((status[5] == std::errc::message_size));
+    BOOST_TEST(s.backend().attempts() == 10u);
+    BOOST_TEST(n.net.queued(n.rx) == 9u);
+
+    s.backend().would_block_after(3);
+    const SendResult blocked = s.send_trains(n.tx, t.trains, status);
+    BOOST_TEST(blocked.sent == 3u);
+    BOOST_TEST(blocked.unsent == 7u);
+    BOOST_TEST(blocked.resume_index() == 3u);
+    BOOST_TEST(n.net.queued(n.rx) == 12u);
+    BOOST_TEST(s.backend().inner().train_calls >= 2u);
+    BOOST_TEST(s.backend().inner().item_calls == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(fallback_gives_trains_whole_to_a_backend_that_takes_them_and_one_by_one_to_others) {
+    Net n;
+    Trains t({{5, 40, 40}, {3, 10, 4}}, n.b);
+    BatchSender<Fallback<Refusing, TrainSpy>> whole{Fallback<Refusing, TrainSpy>(Refusing(n.net), TrainSpy(n.net))};
+    BOOST_TEST(whole.send_trains(n.tx, t.trains).ok());
+    BOOST_TEST(whole.backend().get<1>().train_calls == 1u);
+    BOOST_TEST(whole.backend().get<1>().item_calls == 0u);
+    BOOST_TEST(n.net.queued(n.rx) == 8u);
+
+    // MockBackend serves the socket: the same datagrams as SendItems.
+    using F = Fallback<Refusing, MockBackend, TrainSpy>;
+    static_assert(TrainSendBackend<F>);
+    BatchSender<F> items{F(Refusing(n.net), MockBackend(n.net), TrainSpy(n.net))};
+    std::vector<std::error_code> status(8, std::make_error_code(std::errc::io_error));
+    BOOST_TEST(items.send_trains(n.tx, t.trains, status).ok());
+    BOOST_TEST(items.backend().chosen(n.tx) == 1u);
+    BOOST_TEST(items.backend().get<2>().train_calls == 0u);
+    BOOST_TEST(n.net.queued(n.rx) == 16u);
+    for (const auto& e : status) BOOST_TEST(!e);
+
+    // Called directly with more datagrams than one call of SendItems takes: a prefix.
+    const std::vector<std::byte> many(1500, std::byte{3});
+    const SendTrain big{many, 1, &n.b, nullptr};
+    std::vector<std::error_code> errs(1500);
+    const SendOutcome o = items.backend().send_trains(n.tx, std::span(&big, 1), errs, WaitMode::never);
+    BOOST_TEST(o.done == max_send_batch);
+    BOOST_TEST(!o.error);
 }

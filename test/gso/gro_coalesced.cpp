@@ -9,6 +9,7 @@
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/counting.hpp>
+#include <mmsg/fallback.hpp>
 #include <mmsg/gso_capability.hpp>
 #include <mmsg/metadata.hpp>
 
@@ -171,4 +172,32 @@ BOOST_AUTO_TEST_CASE(a_backend_that_never_coalesces_gives_one_datagram_per_packe
         BOOST_TEST(testing::same_bytes(p[i].data(), r.d[i]));
     }
     BOOST_TEST(receiver.backend().stats().recv_calls == 1u);
+}
+
+// Behind Fallback the GSO backend's coalesced receive is kept (Fallback forwards
+// recv_coalesced; a socket served by a backend that never coalesces gets one datagram per
+// packet, which the conformance kit checks on Fallbacks of every backend).
+BOOST_AUTO_TEST_CASE(behind_fallback_a_coalesced_run_still_arrives_whole) {
+    if (!gro_works()) return;
+    static_assert(CoalescingRecvBackend<Fallback<LinuxGsoBackend, LinuxMmsgBackend>>);
+    asio::io_context io;
+    auto tx = testing::bound_socket(io, testing::v4_loopback());
+    auto rx = testing::bound_socket(io, testing::v4_loopback());
+    testing::set_rcvbuf(rx, 8 << 20);
+    BatchReceiver<Fallback<LinuxGsoBackend, LinuxMmsgBackend>> receiver;
+    auto packets = std::make_unique<CoalescedPacket[]>(4);
+    std::span<CoalescedPacket> p{packets.get(), 4};
+    std::error_code ec;
+    // The first receive chooses LinuxGsoBackend for the socket, which turns GRO on.
+    BOOST_TEST(receiver.try_recv_coalesced(rx, p, ec) == 0u);
+    BOOST_TEST(receiver.backend().chosen(rx.native_handle()) == 0u);
+    const Run r(30, 1000, rx.local_endpoint(), 8);
+    BatchSender<LinuxGsoBackend> sender;
+    BOOST_REQUIRE(sender.batch_send(tx, r.batch).ok()); // one UDP_SEGMENT train
+    BOOST_TEST(receiver.recv_coalesced(rx, p.first(1), ec) == 1u);
+    BOOST_TEST(!ec, ec.message());
+    BOOST_TEST(p[0].segment_size == 1000u);
+    const SegmentView seg = p[0].segments();
+    BOOST_REQUIRE(seg.size() == 30u);
+    for (std::size_t i = 0; i < 30; ++i) BOOST_TEST(testing::same_bytes(seg[i], r.d[i]), "segment " << i);
 }

@@ -7,6 +7,7 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/endpoint.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -134,6 +135,21 @@ public:
             // Every datagram before i passes, so it is attempted and accepted.
             if (const Verdict v = check(items[i].dest != nullptr ? items[i].dest : peer, 1, i); v.fault)
                 return {i, v.fault, v.attempts};
+        }
+        return {n, {}, false};
+    }
+    //! The same over the datagrams of `trains`, counted across them, each datagram on its
+    //! own (a scripted fault may fall inside a train).
+    SendPlan plan_send(std::span<const SendTrain> trains, const Endpoint* peer = nullptr) const {
+        std::size_t total = 0;
+        for (const SendTrain& t : trains) total += t.datagrams();
+        const std::size_t n = call_limit(total);
+        std::size_t i = 0;
+        for (const SendTrain& t : trains) {
+            const Endpoint* dest = t.dest != nullptr ? t.dest : peer;
+            for (std::size_t j = 0, d = t.datagrams(); j < d && i < n; ++j, ++i)
+                if (const Verdict v = check(dest, 1, i); v.fault) return {i, v.fault, v.attempts};
+            if (i == n) break;
         }
         return {n, {}, false};
     }
