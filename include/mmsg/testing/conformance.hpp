@@ -48,6 +48,10 @@ void run_checks(const std::string& backend, const UseBackend<Rig>& make) {
                        large_batches_are_chunked_and_a_failure_stops_no_chunk<Rig>);
         run_check<Rig>("back-pressure leaves an unsent suffix that resumes", make,
                        back_pressure_leaves_an_unsent_suffix_that_resumes<Rig>);
+        run_check<Rig>("trains arrive as their datagrams, each accounted for", make,
+                       trains_arrive_as_their_datagrams_each_accounted<Rig>);
+        run_check<Rig>("a coalesced receive gives every datagram, whole or in segments", make,
+                       a_coalesced_receive_gives_every_datagram<Rig>);
         run_check<Rig>("IPv6 datagrams arrive with their IPv6 source", make,
                        ipv6_datagrams_arrive_with_their_ipv6_source<Rig>);
         run_check<Rig>("a receive takes what is queued, up to num_rcvmmsgs", make,
@@ -101,14 +105,17 @@ void run_checks(const std::string& backend, const UseBackend<Rig>& make) {
     multi_target_send; empty payloads; a descriptor that is not a socket is fatal (ENOTSOCK)
     and an empty batch makes no call even there; 2500-datagram batches and 2100 destinations
     are chunked with failures across the chunk edges; back-pressure (through
-    FaultInjecting<B>) leaves an unsent suffix that resumes; IPv6.
+    FaultInjecting<B>) leaves an unsent suffix that resumes; IPv6. send_trains: every
+    datagram of every train arrives and is accounted for alone (a train to a rejecting
+    destination fails datagram by datagram), across chunk edges and under back-pressure.
     Receive (contract/receive.hpp): one call takes what is queued up to num_rcvmmsgs;
     recv_mmsg_exact fills every packet or says how many it did (ReceiveError::received());
     an empty socket is would-block, never a hang; a PacketBlock (and a view of part of one)
     receives what a range of packets does; an empty packet range takes nothing (the
     throwing recv_mmsg refuses it with invalid_argument); every field of Meta is assigned,
     wire_size the length on the wire of a truncated datagram; two sockets with their own
-    SocketState (with_state) are served apart by one receiver.
+    SocketState (with_state) are served apart by one receiver; recv_coalesced gives every
+    datagram of sent trains, in order, as one packet each or as segments of coalesced ones.
     Loopback only (contract/loopback_rig.hpp): a TCP socket is refused with EPROTOTYPE and
     its stream left alone; the socket's blocking mode is never changed; an IPv6 destination
     on an IPv4 socket fails alone (EAFNOSUPPORT).

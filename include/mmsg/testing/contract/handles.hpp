@@ -10,6 +10,7 @@
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/fault_injecting.hpp>
@@ -18,6 +19,7 @@
 #include <mmsg/packet_block.hpp>
 #include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/send_train.hpp>
 #include <mmsg/socket_state.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -41,6 +43,8 @@ using BatchElement = std::pair<std::span<const std::byte>, Endpoint>;
 using OptionsElement = std::tuple<std::span<const std::byte>, Endpoint, SendOptions>;
 //! The packets the checks receive into: full-size ones, and small ones for many datagrams.
 using SmallPacket = BasicPacket<64>;
+//! What recv_coalesced receives into in the checks: room for a train of a few datagrams.
+using KitCoalescedPacket = BasicCoalescedPacket<16384>;
 
 /*! The socket argument of one call, as the checks give it: the rig's own socket (`rig`; on
     the mock network that is a descriptor, so `fd`), the same with a SocketState of its own
@@ -125,13 +129,16 @@ public:
     virtual SendResult multi_target_send(const On<Socket>& s, std::span<const std::byte> payload,
                                          std::span<const Endpoint> dests,
                                          std::span<std::error_code>* status) = 0;
+    //! send_trains, with a status span when `status` is not null.
+    virtual SendResult send_trains(const On<Socket>& s, std::span<const SendTrain> trains,
+                                   std::span<std::error_code>* status) = 0;
     //! FaultInjecting's back-pressure (only a sender from BackendUnderTest::faulty_sender()).
     virtual void would_block_after(std::size_t n) = 0;
     virtual void clear_would_block() = 0;
 };
 
-/*! A sender under test, with BatchSender's member names: batch_send and multi_target_send
-    on any socket argument of the rig (see On), with or without a status span.
+/*! A sender under test, with BatchSender's member names: batch_send, multi_target_send and
+    send_trains on any socket argument of the rig (see On), with or without a status span.
 */
 template <class Socket>
 class Sender {
@@ -161,6 +168,15 @@ public:
                                  std::span<const Endpoint> dests, std::span<std::error_code> status) {
         return calls_->multi_target_send(on<Socket>(s), payload, dests, &status);
     }
+    template <class S>
+    SendResult send_trains(S&& s, std::span<const SendTrain> trains) {
+        return calls_->send_trains(on<Socket>(s), trains, nullptr);
+    }
+    template <class S>
+    SendResult send_trains(S&& s, std::span<const SendTrain> trains,
+                           std::span<std::error_code> status) {
+        return calls_->send_trains(on<Socket>(s), trains, &status);
+    }
     void would_block_after(std::size_t n) { calls_->would_block_after(n); }
     void clear_would_block() { calls_->clear_would_block(); }
 
@@ -188,6 +204,9 @@ public:
                                       std::error_code& ec) = 0;
     virtual std::size_t recv_mmsg_exact(const On<Socket>& s, PacketBlockView p,
                                         std::error_code& ec) = 0;
+    //! recv_coalesced, or try_recv_coalesced when `wait` is false.
+    virtual std::size_t recv_coalesced(const On<Socket>& s, std::span<KitCoalescedPacket> p,
+                                       std::error_code& ec, bool wait) = 0;
     virtual SocketState& socket_state(const On<Socket>& s) = 0;
     virtual std::uint64_t discarded() const noexcept = 0;
 };
@@ -225,6 +244,15 @@ public:
         return calls_->try_recv_mmsg(on<Socket>(s), std::span(packets), ec);
     }
     template <class S>
+    std::size_t recv_coalesced(S&& s, std::span<KitCoalescedPacket> packets, std::error_code& ec) {
+        return calls_->recv_coalesced(on<Socket>(s), packets, ec, true);
+    }
+    template <class S>
+    std::size_t try_recv_coalesced(S&& s, std::span<KitCoalescedPacket> packets,
+                                   std::error_code& ec) {
+        return calls_->recv_coalesced(on<Socket>(s), packets, ec, false);
+    }
+    template <class S>
     SocketState& socket_state(S&& s) {
         return calls_->socket_state(on<Socket>(s));
     }
@@ -257,6 +285,13 @@ public:
         return dispatch<PlainSocket>(s, [&](auto&& socket) {
             return status ? sender_.multi_target_send(socket, payload, dests, *status)
                           : sender_.multi_target_send(socket, payload, dests);
+        });
+    }
+    SendResult send_trains(const On<Socket>& s, std::span<const SendTrain> trains,
+                           std::span<std::error_code>* status) override {
+        return dispatch<PlainSocket>(s, [&](auto&& socket) {
+            return status ? sender_.send_trains(socket, trains, *status)
+                          : sender_.send_trains(socket, trains);
         });
     }
     void would_block_after(std::size_t n) override {
@@ -312,6 +347,13 @@ public:
     }
     std::size_t recv_mmsg_exact(const On<Socket>& s, PacketBlockView p, std::error_code& ec) override {
         return dispatch<RigSocket>(s, [&](auto&& socket) { return receiver_.recv_mmsg_exact(socket, p, ec); });
+    }
+    std::size_t recv_coalesced(const On<Socket>& s, std::span<KitCoalescedPacket> p,
+                               std::error_code& ec, bool wait) override {
+        return dispatch<RigSocket>(s, [&](auto&& socket) {
+            return wait ? receiver_.recv_coalesced(socket, p, ec)
+                        : receiver_.try_recv_coalesced(socket, p, ec);
+        });
     }
     SocketState& socket_state(const On<Socket>& s) override {
         return dispatch<StatefulSocket>(

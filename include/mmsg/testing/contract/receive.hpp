@@ -10,6 +10,7 @@
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
 #include <mmsg/batch_sender.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/endpoint.hpp>
 #include <mmsg/packet_block.hpp>
 #include <mmsg/packet_flags.hpp>
@@ -270,6 +271,46 @@ void sockets_with_their_own_state_are_served_apart(Rig& rig) {
     BOOST_TEST(receiver.discarded() == 0u);
     BOOST_TEST(rig.idle(rx1));
     BOOST_TEST(rig.idle(rx2));
+}
+
+/*! recv_coalesced gives every datagram of trains sent to the socket, in order, byte-exact,
+    from the sender: each packet one datagram, or (UDP GRO) a run of them as segments of
+    segment_size bytes, the last possibly shorter. A first try on the empty socket is
+    would-block, and lets a backend that turns GRO on at its first receive do so before
+    the trains come, so that a coalescing backend coalesces here.
+*/
+template <class Rig>
+void a_coalesced_receive_gives_every_datagram(Rig& rig) {
+    auto& tx = rig.open();
+    auto& rx = rig.open();
+    const Endpoint from = rig.local(tx), to = rig.local(rx);
+    auto receiver = rig.receiver();
+    std::vector<KitCoalescedPacket> p(4);
+    std::error_code ec;
+    BOOST_TEST(receiver.try_recv_coalesced(rx, std::span(p), ec) == 0u);
+    MMSG_CHECK_ERRC(ec, std::errc::operation_would_block);
+
+    TrainSet t;
+    t.add(to, 10, 1000, 1000);
+    t.add(to, 1, 0, 300);
+    t.add(to, 5, 100, 60);
+    auto sender = rig.sender();
+    BOOST_TEST_REQUIRE(sender.send_trains(tx, t.trains).ok());
+
+    std::size_t next = 0, wrong = 0;
+    for (int call = 0; call < 20 && next < t.datagrams.size(); ++call) {
+        const std::size_t n = receiver.recv_coalesced(rx, std::span(p), ec);
+        BOOST_TEST_REQUIRE(n > 0u, "a receive came back empty: " << ec.message());
+        for (std::size_t i = 0; i < n; ++i) {
+            wrong += p[i].meta.addr != from || p[i].meta.flags != PacketFlags::none ||
+                     (p[i].segment_size == 0 && p[i].meta.size > 0);
+            for (std::span<const std::byte> segment : p[i].segments())
+                wrong += next == t.datagrams.size() || !same_bytes(segment, t.datagrams[next++]);
+        }
+    }
+    BOOST_TEST(next == t.datagrams.size(), "received " << next << " of " << t.datagrams.size());
+    BOOST_TEST(wrong == 0u, wrong << " packets or segments are wrong");
+    BOOST_TEST(rig.idle(rx));
 }
 
 } // namespace mmsg::testing::contract

@@ -12,6 +12,7 @@
 #include <mmsg/endpoint.hpp>
 #include <mmsg/fault_injecting.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -233,6 +234,69 @@ void back_pressure_leaves_an_unsent_suffix_that_resumes(Rig& rig) {
     BOOST_TEST(m.unsent == 4u);
     BOOST_TEST(m.resume_index() == 0u);
     BOOST_TEST(rig.idle(rx));
+}
+
+/*! send_trains: every datagram of every train arrives once, in order, byte-exact (a last
+    datagram shorter than the segment, one-datagram trains with segment 0 and an empty one,
+    trains to two destinations), and is accounted for alone: a train to a rejecting
+    destination fails datagram by datagram with its error and the rest goes on. Trains
+    across max_send_batch's edges are cut there with nothing lost; back-pressure leaves an
+    unsent suffix counted in datagrams, which a slice of the train resumes.
+*/
+template <class Rig>
+void trains_arrive_as_their_datagrams_each_accounted(Rig& rig) {
+    auto& tx = rig.open();
+    auto& rx = rig.open();
+    auto& rx2 = rig.open();
+    const Endpoint to = rig.local(rx), to2 = rig.local(rx2), bad = rig.rejecting(),
+                   from = rig.local(tx);
+    auto sender = rig.sender();
+    {
+        TrainSet t;
+        t.add(to, 5, 300, 150);
+        t.add(bad, 3, 100, 100);
+        t.add(to, 1, 0, 40);
+        t.add(to, 1, 0, 0);
+        t.add(to, 7, 64, 64);
+        t.add(to2, 2, 200, 200);
+        t.add(bad, 1, 500, 20);
+        t.add(to, 2, 500, 10);
+        const auto rejected = [&](std::size_t i) { return t.dest_of[i] == bad; };
+        check_failed_alone(send_trains(sender, tx, t.trains), rejected, std::errc::permission_denied);
+        const std::vector<Bytes> want = t.to(to), want2 = t.to(to2);
+        check_received(receive_n(rig, rx, want.size()), want, from);
+        check_received(receive_n(rig, rx2, want2.size()), want2, from);
+        BOOST_TEST(rig.idle(rx));
+        BOOST_TEST(rig.idle(rx2));
+    }
+    {
+        // 1103 datagrams: the second train's rejections and the third train straddle the
+        // chunk edge at 1024.
+        const bool room = rig.make_room(rx, 32 << 20);
+        TrainSet t;
+        t.add(to, 1000, 8, 8);
+        t.add(bad, 30, 8, 8);
+        t.add(to, 73, 8, 5);
+        const auto rejected = [&](std::size_t i) { return t.dest_of[i] == bad; };
+        check_failed_alone(send_trains(sender, tx, t.trains), rejected, std::errc::permission_denied);
+        check_arrived(rig, rx, t.to(to), from, room);
+    }
+    {
+        TrainSet t;
+        t.add(to, 4, 32, 32);
+        t.add(to, 6, 32, 32);
+        auto faulty = rig.faulty_sender();
+        faulty.would_block_after(6);
+        const SendResult r = send_trains(faulty, tx, t.trains).r;
+        BOOST_TEST(r.sent == 6u);
+        BOOST_TEST(r.unsent == 4u);
+        BOOST_TEST(r.resume_index() == 6u);
+        faulty.clear_would_block();
+        const SendTrain rest[] = {t.trains[1].slice(2, 4)};
+        BOOST_TEST(faulty.send_trains(tx, rest).ok());
+        check_received(receive_n(rig, rx, t.datagrams.size()), t.datagrams, from);
+        BOOST_TEST(rig.idle(rx));
+    }
 }
 
 //! IPv6 end to end: datagrams and their IPv6 source (skipped where the host has no IPv6).

@@ -12,6 +12,7 @@
 #include <mmsg/meta.hpp>
 #include <mmsg/packet_flags.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <boost/core/demangle.hpp>
 #include <boost/test/execution_monitor.hpp>
@@ -19,6 +20,8 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -48,6 +51,45 @@ Batch batch_of(const std::vector<Bytes>& payloads, DestOf&& dest_of) {
 inline Batch batch_of(const std::vector<Bytes>& payloads, const Endpoint& to) {
     return batch_of(payloads, [&](std::size_t) { return to; });
 }
+
+/*! Trains of numbered datagrams as send_trains takes them, and the datagrams they hold one
+    by one (in order, with each one's destination), to check what arrived and each status.
+    The buffers and endpoints the trains point into stay where they are as trains are added.
+*/
+class TrainSet {
+public:
+    /*! A train of `n` datagrams of `segment` bytes to `to`, the last one `last` bytes
+        (0 < last <= segment when n > 1). With n == 1 the datagram is `last` bytes and
+        `segment` may be 0 or anything not less than it: one datagram either way.
+    */
+    void add(const Endpoint& to, std::size_t n, std::size_t segment, std::size_t last) {
+        Bytes& buffer = buffers_.emplace_back();
+        const Endpoint& dest = dests_.emplace_back(to);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Bytes d = numbered(i + 1 < n ? segment : last, next_++);
+            buffer.insert(buffer.end(), d.begin(), d.end());
+            datagrams.push_back(d);
+            dest_of.push_back(to);
+        }
+        trains.push_back(SendTrain{buffer, segment, &dest, nullptr});
+    }
+    //! The datagrams to `to`, in order.
+    std::vector<Bytes> to(const Endpoint& dest) const {
+        std::vector<Bytes> out;
+        for (std::size_t i = 0; i < datagrams.size(); ++i)
+            if (dest_of[i] == dest) out.push_back(datagrams[i]);
+        return out;
+    }
+
+    std::vector<SendTrain> trains;
+    std::vector<Bytes> datagrams; //!< every datagram of the trains, in order
+    std::vector<Endpoint> dest_of; //!< datagram i's destination
+
+private:
+    std::deque<Bytes> buffers_;
+    std::deque<Endpoint> dests_;
+    std::uint32_t next_ = 0;
+};
 
 //! B's name, for messages.
 template <class B>
@@ -103,6 +145,17 @@ Sent send_to_each(Sender& sender, Socket&& s, std::span<const std::byte> payload
              std::vector<std::error_code>(dests.size(), std::make_error_code(std::errc::io_error))};
     out.r = sender.multi_target_send(s, payload, dests, out.status);
     check_accounting(out.r, out.status, dests.size());
+    return out;
+}
+
+//! The same for sender.send_trains(s, trains, status).
+template <class Sender, class Socket>
+Sent send_trains(Sender& sender, Socket&& s, std::span<const SendTrain> trains) {
+    std::size_t n = 0;
+    for (const SendTrain& t : trains) n += t.datagrams();
+    Sent out{{}, std::vector<std::error_code>(n, std::make_error_code(std::errc::io_error))};
+    out.r = sender.send_trains(s, trains, out.status);
+    check_accounting(out.r, out.status, n);
     return out;
 }
 
