@@ -1,5 +1,5 @@
 //! Defines mmsg::BatchSender, the batching send algorithm, and the free functions
-//! mmsg::batch_send / mmsg::multi_target_send on the default backend.
+//! mmsg::batch_send / mmsg::multi_target_send / mmsg::send_trains on the default backend.
 //! (Over 300 lines: the algorithm and every public form of it, kept in one place.)
 #ifndef MMSG_BATCH_SENDER_HPP
 #define MMSG_BATCH_SENDER_HPP
@@ -366,6 +366,17 @@ SendResult multi_target_send(Socket&& s, const Payload& payload, const Dests& de
                              const SendOptions& options, std::span<std::error_code> status) {
     return detail::thread_sender().multi_target_send(s, detail::bytes_of(payload), dests, options,
                                                      status);
+}
+
+//! send_trains on DefaultBackend (one SendItem per datagram: it takes no trains whole; for
+//! segmentation offload use a BatchSender<LinuxGsoBackend>). See BatchSender::send_trains.
+template <SocketLike Socket, SendTrainRange Trains>
+SendResult send_trains(Socket&& s, const Trains& trains) {
+    return detail::thread_sender().send_trains(s, trains);
+}
+template <SocketLike Socket, SendTrainRange Trains>
+SendResult send_trains(Socket&& s, const Trains& trains, std::span<std::error_code> status) {
+    return detail::thread_sender().send_trains(s, trains, status);
 }
 
 } // namespace mmsg

@@ -501,3 +501,29 @@ BOOST_AUTO_TEST_CASE(the_free_functions_work_on_loopback_with_int_and_asio_socke
     BOOST_TEST(receiver.recv_mmsg_exact(rx, std::span(p).first(2)) == 2u);
     BOOST_TEST(equal(p[1].data(), bytes(c)));
 }
+
+BOOST_AUTO_TEST_CASE(the_free_send_trains_sends_every_datagram_of_every_train_in_order) {
+    asio::io_context io;
+    udp::socket tx(io, udp::endpoint(asio::ip::address_v4::loopback(), 0));
+    udp::socket rx(io, udp::endpoint(asio::ip::address_v4::loopback(), 0));
+    set_timeout(rx.native_handle(), 2000);
+    const mmsg::Endpoint to = rx.local_endpoint();
+    const mmsg::Endpoint broadcast{asio::ip::address_v4::broadcast(), 9};
+    const std::string text = "abcdefghij"; // trains of 4-byte datagrams: abcd efgh ij
+    const std::array<mmsg::SendTrain, 2> trains{
+        mmsg::SendTrain{bytes(text), 4, &to, nullptr},
+        mmsg::SendTrain{bytes(text).first(3), 2, &broadcast, nullptr}}; // ab c: rejected
+    std::vector<std::error_code> status(5);
+    const mmsg::SendResult r = mmsg::send_trains(tx, trains, status);
+    BOOST_TEST(r.sent == 3u);
+    BOOST_TEST(r.failed == 2u);
+    BOOST_TEST((status[3] == std::errc::permission_denied)); // no SO_BROADCAST
+    BOOST_TEST((status[4] == std::errc::permission_denied));
+    BOOST_TEST(mmsg::send_trains(tx.native_handle(), std::span(trains).first(1)).ok());
+
+    std::vector<mmsg::BasicPacket<16>> p(6);
+    std::error_code ec;
+    BOOST_TEST(mmsg::recv_mmsg_exact(rx, p, ec) == 6u);
+    const char* want[] = {"abcd", "efgh", "ij", "abcd", "efgh", "ij"};
+    for (std::size_t i = 0; i < 6; ++i) BOOST_TEST(equal(p[i].data(), bytes(std::string(want[i]))));
+}
