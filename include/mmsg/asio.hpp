@@ -1,18 +1,20 @@
 //! The asynchronous layer on Boost.Asio: async_batch_send, async_multi_target_send,
-//! async_recv_mmsg and async_recv_mmsg_exact (and async_read_error_queue), for every
-//! completion token.
+//! async_send_trains, async_recv_mmsg, async_recv_mmsg_exact and async_recv_coalesced (and
+//! async_read_error_queue), for every completion token.
 #ifndef MMSG_ASIO_HPP
 #define MMSG_ASIO_HPP
 
 #include <mmsg/backend_concepts.hpp>
 #include <mmsg/basic_packet.hpp>
 #include <mmsg/batch_receiver.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/batch_sender.hpp>
 #include <mmsg/default_backend.hpp>
 #include <mmsg/detail/async_ops.hpp>
 #include <mmsg/error_queue.hpp>
 #include <mmsg/send_options.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/basic_datagram_socket.hpp>
@@ -86,10 +88,24 @@ auto multi_round(Get get, const Payload& payload, const Dests& dests,
     };
 }
 
+// `from` is a datagram index, counted across the trains.
+template <class Get, class Trains>
+auto trains_round(Get get, const Trains& trains) {
+    return [get, &trains](auto& socket, std::size_t from) {
+        return get().try_send_trains(socket, train_tail(trains, from));
+    };
+}
+
 template <class Get>
 auto receive_round(Get get) {
     return [get](auto& socket, auto packets, std::error_code& ec) {
         return get().try_recv_mmsg(socket, packets, ec);
+    };
+}
+template <class Get>
+auto coalesced_round(Get get) {
+    return [get](auto& socket, auto packets, std::error_code& ec) {
+        return get().try_recv_coalesced(socket, packets, ec);
     };
 }
 
@@ -153,6 +169,21 @@ auto async_multi_target_send(BatchSender<B, Buf>& sender, Socket& s, const Paylo
                               std::forward<Token>(token));
 }
 
+/*! Sends every datagram of every train, in order, asynchronously with `sender`'s backend
+    (trains whole where it takes them: see BatchSender::send_trains). Same completion and
+    rules as async_batch_send, counted in datagrams across the trains: a round after
+    back-pressure resumes inside a train if that is where the last one stopped. `trains`
+    (and the payloads and endpoints they point to) must stay alive and unchanged until the
+    handler runs.
+*/
+template <class B, class Buf, AsyncSocket Socket, SendTrainRange Trains,
+          class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
+auto async_send_trains(BatchSender<B, Buf>& sender, Socket& s, const Trains& trains,
+                       Token&& token = {}) {
+    return detail::start_send(s, detail::trains_round(detail::use(sender), trains),
+                              std::forward<Token>(token));
+}
+
 /*! Waits until `s` is readable, then takes every queued datagram, up to
     min(packets.size(), num_rcvmmsgs), with one backend call of `receiver`. Each filled
     packet's meta is assigned anew (as BatchReceiver::recv_mmsg does).
@@ -185,6 +216,21 @@ auto async_recv_mmsg_exact(BatchReceiver<B>& receiver, Socket& s, Packets&& pack
         "mmsg::async_recv_mmsg_exact: packets must outlive the operation; pass an lvalue");
     return detail::start_recv(s, detail::packet_span(packets), true,
                               detail::receive_round(detail::use(receiver)), std::forward<Token>(token));
+}
+
+/*! Waits until `s` is readable, then receives datagrams whole with one backend call of
+    `receiver` (BatchReceiver::recv_coalesced: with UDP GRO a run of segments per packet).
+    Completion as async_recv_mmsg. `packets` must stay alive until the handler runs.
+*/
+template <class B, AsyncSocket Socket, CoalescedPacketRange Packets,
+          class Token = boost::asio::default_completion_token_t<typename Socket::executor_type>>
+auto async_recv_coalesced(BatchReceiver<B>& receiver, Socket& s, Packets&& packets,
+                          Token&& token = {}) {
+    static_assert(detail::outlives_call<Packets>,
+                  "mmsg::async_recv_coalesced: packets must outlive the operation; pass an lvalue");
+    return detail::start_recv(s, detail::packet_span(packets), false,
+                              detail::coalesced_round(detail::use(receiver)),
+                              std::forward<Token>(token));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -221,6 +267,15 @@ auto async_multi_target_send(boost::asio::basic_datagram_socket<boost::asio::ip:
     return detail::start_send(
         s, detail::multi_round(detail::thread_sender_of_this_thread(), payload, dests, &options),
         std::forward<Token>(token));
+}
+
+//! async_send_trains on DefaultBackend (one datagram at a time). See the BatchSender overload.
+template <class Executor, SendTrainRange Trains,
+          class Token = boost::asio::default_completion_token_t<Executor>>
+auto async_send_trains(boost::asio::basic_datagram_socket<boost::asio::ip::udp, Executor>& s,
+                       const Trains& trains, Token&& token = {}) {
+    return detail::start_send(s, detail::trains_round(detail::thread_sender_of_this_thread(), trains),
+                              std::forward<Token>(token));
 }
 
 //! async_recv_mmsg on DefaultBackend. See the BatchReceiver overload.

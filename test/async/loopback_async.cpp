@@ -1,8 +1,10 @@
 // The asynchronous layer on real loopback sockets (DefaultBackend): the seeds' nonblocking
 // send and receive test lists, and a concurrent sender and receiver moving 100 000
-// datagrams on one io_context.
+// datagrams on one io_context; trains with LinuxGsoBackend, received whole.
 #include <mmsg/asio.hpp>
 
+#include <mmsg/backend/linux_gso.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/testing/loopback.hpp>
 
@@ -16,11 +18,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -497,6 +501,52 @@ BOOST_AUTO_TEST_CASE(a_concurrent_sender_and_receiver_move_100000_datagrams_none
     BOOST_TEST(sent == total);
     BOOST_TEST(received == total);
     BOOST_TEST(in_order);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(segmentation_offload)
+
+// async_send_trains with LinuxGsoBackend (trains whole, as UDP_SEGMENT messages) and
+// async_recv_coalesced taking the train back whole with UDP GRO; without GSO/GRO here, the
+// same datagrams one by one.
+BOOST_FIXTURE_TEST_CASE(a_train_sent_asynchronously_arrives_whole_or_in_order, Loopback) {
+    mmsg::testing::set_rcvbuf(rx, 8 << 20);
+    BatchSender<LinuxGsoBackend> sender;
+    BatchReceiver<LinuxGsoBackend> receiver;
+    const bool gro = receiver.backend().enable_gro(rx);
+    std::vector<std::byte> buffer;
+    for (std::uint32_t i = 0; i < 20; ++i) {
+        const auto d = mmsg::testing::numbered(1000, 9000 + i);
+        buffer.insert(buffer.end(), d.begin(), d.end());
+    }
+    const std::array<SendTrain, 2> trains{SendTrain{std::span(buffer).first(12000), 1000, &rx_ep, nullptr},
+                                          SendTrain{std::span(buffer).subspan(12000), 1000, &rx_ep, nullptr}};
+    std::optional<Sent> sent;
+    async_send_trains(sender, tx, trains, [&](error_code ec, SendResult r) { sent = Sent{ec, r}; });
+    io.run_for(hang_guard);
+    BOOST_REQUIRE(sent.has_value());
+    BOOST_TEST(!sent->ec);
+    BOOST_TEST(sent->r.sent == 20u);
+
+    auto packets = std::make_unique<CoalescedPacket[]>(20);
+    std::span<CoalescedPacket> p(packets.get(), 20);
+    std::size_t next = 0;
+    for (int round = 0; round < 20 && next < 20; ++round) {
+        std::optional<Got> got;
+        async_recv_coalesced(receiver, rx, p, [&](error_code ec, std::size_t n) { got = Got{ec, n}; });
+        io.restart();
+        io.run_for(hang_guard);
+        BOOST_REQUIRE(got.has_value());
+        BOOST_REQUIRE(!got->ec);
+        for (std::size_t i = 0; i < got->n; ++i)
+            for (std::span<const std::byte> seg : p[i].segments()) {
+                const auto want = mmsg::testing::numbered(1000, 9000 + static_cast<std::uint32_t>(next++));
+                BOOST_TEST(std::ranges::equal(seg, want));
+            }
+        if (gro && round == 0) BOOST_TEST(p[0].segments().size() > 1u); // coalesced
+    }
+    BOOST_TEST(next == 20u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

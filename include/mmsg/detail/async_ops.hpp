@@ -7,6 +7,7 @@
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/socket_like.hpp>
 #include <mmsg/send_result.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_allocator.hpp>
@@ -79,6 +80,62 @@ auto tail(const R& r, std::size_t from) {
     std::ranges::advance(first, static_cast<std::ranges::range_difference_t<const R>>(from));
     return TailView<decltype(first), decltype(std::ranges::end(r))>{first, std::ranges::end(r),
                                                                     n - from};
+}
+
+/*! The datagrams [from, end) of a range of SendTrains, as a range of SendTrains: the trains
+    wholly before datagram `from` left out, the one it falls in cut to start there (made on
+    the fly: the range's elements are values), the rest as they are.
+*/
+template <class It, class Sentinel>
+class TrainTail {
+public:
+    class iterator {
+    public:
+        using value_type = SendTrain;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::forward_iterator_tag;
+
+        iterator() = default;
+        iterator(It it, std::size_t skip) : it_(std::move(it)), skip_(skip) {}
+        SendTrain operator*() const {
+            const SendTrain t = *it_;
+            return skip_ == 0 ? t : t.slice(skip_, t.datagrams());
+        }
+        iterator& operator++() {
+            ++it_;
+            skip_ = 0;
+            return *this;
+        }
+        iterator operator++(int) {
+            iterator was = *this;
+            ++*this;
+            return was;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) { return a.it_ == b.it_; }
+        friend bool operator==(const iterator& a, const Sentinel& end) { return a.it_ == end; }
+
+    private:
+        It it_{};
+        std::size_t skip_ = 0; // datagrams of *it_ left out (the first train only)
+    };
+
+    TrainTail(It first, Sentinel last, std::size_t skip) : first_(first), last_(last), skip_(skip) {}
+    iterator begin() const { return {first_, skip_}; }
+    Sentinel end() const { return last_; }
+
+private:
+    It first_;
+    Sentinel last_;
+    std::size_t skip_;
+};
+
+//! The datagrams [from, end) of `trains` (see TrainTail).
+template <class R>
+auto train_tail(const R& trains, std::size_t from) {
+    auto first = std::ranges::begin(trains);
+    const auto last = std::ranges::end(trains);
+    for (std::size_t d; first != last && from >= (d = (*first).datagrams()); ++first) from -= d;
+    return TrainTail<decltype(first), std::remove_const_t<decltype(last)>>(first, last, from);
 }
 
 /*! One asynchronous operation of <mmsg/asio.hpp>: the loop every operation shares. `Step`
