@@ -40,12 +40,18 @@ template <class Backend>
 struct TrainCursor {
     Backend* backend;
     SendTrain* trains;
-    std::size_t at = 0;    // the train holding datagram `first` ...
-    std::size_t first = 0; // ... which is its first
+    std::size_t count = 0;  // trains in the chunk ...
+    std::size_t loaded = 0; // ... holding this many datagrams (set by the loader)
+    std::size_t at = 0;     // the train holding datagram `first` ...
+    std::size_t first = 0;  // ... which is its first
 
     void reset() noexcept { at = first = 0; }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
                      std::span<std::error_code> errs, WaitMode mode) {
+        // The usual case, the whole chunk offered at once: the trains as loaded, nothing
+        // counted or cut here.
+        if (off == 0 && offer == loaded)
+            return backend->send_trains(s, std::span<const SendTrain>(trains, count), errs, mode);
         for (std::size_t d; first + (d = trains[at].datagrams()) <= off; ++at) first += d;
         std::size_t last = at; // the train holding datagram off + offer - 1
         std::size_t last_first = first;
@@ -81,6 +87,8 @@ struct TrainChunks {
                 break; // the train goes on in the next chunk
             }
         }
+        cursor.count = count;
+        cursor.loaded = n;
     }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
                      std::span<std::error_code> errs, WaitMode mode) {
@@ -165,6 +173,8 @@ private:
         }
         close();
         it = at;
+        cursor.count = m;
+        cursor.loaded = n;
         return true;
     }
 };
