@@ -1,10 +1,12 @@
 // No heap allocation per call in steady state (DESIGN 3): a counting global operator new
 // watches BatchSender / BatchReceiver calls on every real backend (test/support/backends.hpp)
 // and the free functions, on real loopback sockets, after one warm-up call has allocated the
-// reusable arrays.
+// reusable arrays; send_trains and recv_coalesced on the GSO backend and its compositions.
 #include <mmsg/batch_sender.hpp>
 
 #include <mmsg/batch_receiver.hpp>
+#include <mmsg/coalesced_packet.hpp>
+#include <mmsg/send_train.hpp>
 
 #include <mmsg/testing/datagrams.hpp>
 #include <mmsg/testing/loopback.hpp>
@@ -19,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <type_traits>
 #include <span>
@@ -139,4 +142,48 @@ BOOST_AUTO_TEST_CASE(free_functions_do_not_allocate_after_warm_up) {
         received += mmsg::recv_mmsg_exact(t.rx.native_handle(), std::span(t.packets).first(200), ec);
     };
     check_steady(round, sent, received, 4 * 99u);
+}
+
+namespace {
+//! Backends and compositions that take trains whole or receive coalesced datagrams, and a
+//! Fallback that serves the socket with a backend that does neither (its one-by-one forms).
+using TrainBackends = std::tuple<LinuxGsoBackend, LinuxMmsgBackend, Counting<LinuxGsoBackend>,
+                                 FaultInjecting<LinuxGsoBackend>,
+                                 Fallback<LinuxGsoBackend, LinuxMmsgBackend>,
+                                 Fallback<LinuxMmsgBackend, LinuxGsoBackend>>;
+} // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(trains_and_coalesced_receives_do_not_allocate_after_warm_up, Backend,
+                              TrainBackends) {
+    for (std::size_t n : {std::size_t{40}, std::size_t{1500}}) { // one chunk, and two
+        BOOST_TEST_CONTEXT("trains of " << n << " datagrams") {
+            mmsg::testing::LoopbackPair t(16 << 20);
+            Bytes buffer;
+            for (std::uint32_t i = 0; i < n; ++i) {
+                const Bytes d = numbered(32, i);
+                buffer.insert(buffer.end(), d.begin(), d.end());
+            }
+            const Endpoint bcast = mmsg::testing::broadcast();
+            const SendTrain trains[] = {{buffer, 32, &t.rx_ep, nullptr},
+                                        {std::span<const std::byte>(buffer).first(32), 0, &bcast, nullptr}};
+            std::vector<std::error_code> status(n + 1);
+            auto packets = std::make_unique<CoalescedPacket[]>(8);
+            BatchSender<Backend> sender;
+            BatchReceiver<Backend> receiver;
+            std::size_t received = 0, sent = 0;
+            auto round = [&] {
+                sent += sender.send_trains(t.tx, trains).sent;
+                sent += sender.send_trains(t.tx.native_handle(), trains, status).sent;
+                std::error_code ec;
+                for (std::size_t k = 0; k < n && received < sent; ++k) { // n calls of 8 packets hold the 2n
+                    const std::size_t got =
+                        receiver.recv_coalesced(t.rx, std::span(packets.get(), 8), ec);
+                    if (got == 0) break; // a timeout: check_steady reports the shortfall
+                    for (std::size_t i = 0; i < got; ++i) received += packets[i].segments().size();
+                }
+            };
+            check_steady(round, sent, received, 2 * n);
+            BOOST_TEST((status[n] == std::errc::permission_denied)); // the failure path ran too
+        }
+    }
 }
