@@ -81,7 +81,8 @@ public:
 
     //! TrainSendBackend, when Inner is one: the script over the trains' datagrams, then the
     //! trains that pass it to Inner whole (the last one cut where a fault stops the call).
-    //! Allocates only when a fault cuts a call short (a copy of the trains before it).
+    //! Allocates only when the script cuts a call short inside the trains (a fault or the
+    //! per-call limit: a copy of the trains before the cut), reusing that copy's capacity.
     SendOutcome send_trains(SocketRef s, std::span<const SendTrain> trains,
                             std::span<std::error_code> errors, WaitMode mode)
         requires TrainSendBackend<Inner>
