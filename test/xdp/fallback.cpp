@@ -151,7 +151,8 @@ BOOST_AUTO_TEST_CASE(without_the_capabilities_the_probe_says_so_and_the_next_bac
     testing::VethPair* w = world_or_skip();
     if (w == nullptr) return;
     Sides sides(*w);
-    auto& [io, sa, sb] = sides;
+    udp::socket& sa = sides.sa; // named, not bound: a lambda captures them (clang 14)
+    udp::socket& sb = sides.sb;
     std::error_code why;
     std::size_t chosen = 99;
     bool dropped = false;

@@ -53,7 +53,8 @@ BOOST_AUTO_TEST_CASE(gso_trains_reach_a_generic_mode_socket_whole_in_their_datag
     BOOST_REQUIRE_MESSAGE(qa, ec.message());
     BOOST_TEST(qa->multi_buffer_program());
     Sides sides(*w);
-    auto& [io, sa, sb] = sides;
+    udp::socket& sa = sides.sa; // named, not bound: a lambda captures them (clang 14)
+    udp::socket& sb = sides.sb;
     const int big = 4 << 20;
     ::setsockopt(sa.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
     BatchReceiver<XdpBackend> ra{XdpBackend(qa)};

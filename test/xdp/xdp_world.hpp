@@ -67,7 +67,8 @@ inline Endpoint on_b(std::uint16_t port = 0) { return {testing::VethPair::b_addr
 
 //! What most cases here begin with: an io_context and a socket on each side, `sa` in A
 //! (198.18.0.1) and `sb` in B (198.18.0.2), any port. Take them as
-//! `Sides sides(*w); auto& [io, sa, sb] = sides;`.
+//! `Sides sides(*w); auto& [io, sa, sb] = sides;` (or one by one where a lambda captures
+//! them: clang 14 cannot capture a structured binding).
 struct Sides {
     asio::io_context io;
     udp::socket sa;
