@@ -4,6 +4,7 @@
 #define MMSG_COUNTING_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/coalesced_packet.hpp>
 #include <mmsg/detail/errors.hpp>
 #include <mmsg/detail/json.hpp>
 #include <mmsg/detail/send_outcome.hpp>
@@ -15,6 +16,7 @@
 #include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/length.hpp>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <concepts>
@@ -180,10 +182,8 @@ public:
         std::size_t i = 0; // datagram, counted across the trains
         for (const SendTrain& t : trains) {
             if (i == call.done) break;
-            const std::size_t d = t.datagrams();
-            const std::size_t last = t.payload.size() - (d - 1) * t.segment; // the last's size
-            for (std::size_t j = 0; j < d && i < call.done; ++j, ++i)
-                bytes += outcome(errors[i], j + 1 < d ? t.segment : last);
+            for (std::size_t j = 0, d = t.datagrams(); j < d && i < call.done; ++j, ++i)
+                bytes += outcome(errors[i], t.datagram(j).size());
         }
         count_send(call, bytes);
         return out;
@@ -194,8 +194,9 @@ public:
         return count_received(inner_.recv(s, slots, mode, ec), slots, ec);
     }
 
-    //! CoalescingRecvBackend, when Inner is one: counted like recv, a packet per datagram
-    //! or coalesced run (datagrams_received counts the packets filled).
+    //! CoalescingRecvBackend, when Inner is one: counted like recv, in datagrams (a
+    //! coalesced run counts as its segments, so that datagrams_received and recv_sizes
+    //! agree with what the sender's datagrams_sent counted), bytes as received.
     std::size_t recv_coalesced(SocketRef s, std::span<const CoalescedSlot> slots, WaitMode mode,
                                std::error_code& ec) requires CoalescingRecvBackend<Inner> {
         return count_received(inner_.recv_coalesced(s, slots, mode, ec), slots, ec);
@@ -239,14 +240,23 @@ private:
     template <class Slot>
     std::size_t count_received(std::size_t got, std::span<const Slot> slots, const std::error_code& ec) noexcept {
         ++stats_.recv_calls;
-        stats_.datagrams_received += got;
-        stats_.recv_sizes.add(got);
+        std::size_t datagrams = 0;
         for (std::size_t i = 0; i < got && i < slots.size(); ++i) {
+            datagrams += datagrams_in(slots[i]);
             stats_.bytes_received += slots[i].meta->size;
             if (has_flags(slots[i].meta->flags, PacketFlags::truncated)) ++stats_.truncations;
         }
+        stats_.datagrams_received += datagrams;
+        stats_.recv_sizes.add(datagrams);
         count_error(ec);
         return got;
+    }
+    //! The datagrams a filled slot holds: a RecvSlot one; a CoalescedSlot its segments in the
+    //! buffer (as BasicCoalescedPacket::segments() counts them), an empty datagram one.
+    static std::size_t datagrams_in(const RecvSlot&) noexcept { return 1; }
+    static std::size_t datagrams_in(const CoalescedSlot& s) noexcept {
+        const std::span<const std::byte> bytes(s.data, std::min(s.meta->size, s.capacity));
+        return std::max<std::size_t>(1, SegmentView(bytes, *s.segment_size).size());
     }
     void count_error(const std::error_code& ec) noexcept {
         if (!ec) return;
