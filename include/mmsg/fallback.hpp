@@ -4,6 +4,7 @@
 #define MMSG_FALLBACK_HPP
 
 #include <mmsg/backend_concepts.hpp>
+#include <mmsg/detail/one_segment_each.hpp>
 #include <mmsg/detail/scratch.hpp>
 #include <mmsg/detail/send_items.hpp>
 #include <mmsg/limits.hpp>
@@ -97,19 +98,14 @@ public:
 
     SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) {
-        s = implicit_.resolve(s);
-        std::error_code why;
-        const std::size_t i = chosen(s, why);
-        if (i == none) return {0, why};
-        return dispatch(i, [&](auto& b) { return b.send(s, items, errors, mode); });
+        return serve(s, refused_send, [&](auto& b, SocketRef r) { return b.send(r, items, errors, mode); });
     }
 
     std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
-        s = implicit_.resolve(s);
-        const std::size_t i = chosen(s, ec);
-        if (i == none) return 0;
-        ec.clear();
-        return dispatch(i, [&](auto& b) { return b.recv(s, slots, mode, ec); });
+        return serve(s, refused_recv(ec), [&](auto& b, SocketRef r) {
+            ec.clear();
+            return b.recv(r, slots, mode, ec);
+        });
     }
 
     /*! TrainSendBackend, when one of the backends is: trains go whole to the chosen backend
@@ -120,18 +116,14 @@ public:
                             std::span<std::error_code> errors, WaitMode mode)
         requires(TrainSendBackend<Primary> || (TrainSendBackend<Secondary> || ...))
     {
-        s = implicit_.resolve(s);
-        std::error_code why;
-        const std::size_t i = chosen(s, why);
-        if (i == none) return {0, why};
-        return dispatch(i, [&](auto& b) {
+        return serve(s, refused_send, [&](auto& b, SocketRef r) {
             if constexpr (TrainSendBackend<std::remove_reference_t<decltype(b)>>) {
-                return b.send_trains(s, trains, errors, mode);
+                return b.send_trains(r, trains, errors, mode);
             } else {
                 SendItem* items = items_.get(max_send_batch);
                 const std::size_t n = detail::train_items(trains, 0, max_send_batch,
                                                           std::span<SendItem>(items, max_send_batch));
-                return b.send(s, std::span<const SendItem>(items, n), errors, mode);
+                return b.send(r, std::span<const SendItem>(items, n), errors, mode);
             }
         });
     }
@@ -144,22 +136,14 @@ public:
                                std::error_code& ec)
         requires(CoalescingRecvBackend<Primary> || (CoalescingRecvBackend<Secondary> || ...))
     {
-        s = implicit_.resolve(s);
-        const std::size_t i = chosen(s, ec);
-        if (i == none) return 0;
-        ec.clear();
-        return dispatch(i, [&](auto& b) -> std::size_t {
+        return serve(s, refused_recv(ec), [&](auto& b, SocketRef r) -> std::size_t {
+            ec.clear();
             if constexpr (CoalescingRecvBackend<std::remove_reference_t<decltype(b)>>) {
-                return b.recv_coalesced(s, slots, mode, ec);
+                return b.recv_coalesced(r, slots, mode, ec);
             } else {
-                RecvSlot* plain = slots_.get(num_rcvmmsgs);
                 const std::size_t n = std::min(slots.size(), num_rcvmmsgs);
-                for (std::size_t k = 0; k < n; ++k)
-                    plain[k] = RecvSlot{slots[k].data, slots[k].capacity, slots[k].meta};
-                const std::size_t got = b.recv(s, std::span<const RecvSlot>(plain, n), mode, ec);
-                for (std::size_t k = 0; k < got && k < n; ++k)
-                    *slots[k].segment_size = slots[k].meta->size;
-                return got;
+                return detail::recv_one_segment_each(b, r, slots.first(n), slots_.get(num_rcvmmsgs),
+                                                     mode, ec);
             }
         });
     }
@@ -171,6 +155,28 @@ private:
         std::uint8_t index = static_cast<std::uint8_t>(none);
         std::error_code why{};
     };
+
+    // Calls serve_it(backend, s) with the backend chosen for socket `s` (its state resolved
+    // once here), or returns refused(why) when no backend accepts it: the one place every
+    // call finds its backend.
+    template <class Refused, class Serve>
+    decltype(auto) serve(SocketRef s, Refused&& refused, Serve&& serve_it) {
+        s = implicit_.resolve(s);
+        std::error_code why;
+        const std::size_t i = chosen(s, why);
+        if (i == none) return refused(why);
+        return dispatch(i, [&](auto& b) { return serve_it(b, s); });
+    }
+    // What send and send_trains return for a socket no backend accepts: nothing sent, the
+    // refusal fatal for the whole call.
+    static SendOutcome refused_send(std::error_code why) { return {0, why}; }
+    // The same for the receives: nothing received, the refusal in `ec`.
+    static auto refused_recv(std::error_code& ec) {
+        return [&ec](std::error_code why) -> std::size_t {
+            ec = why;
+            return 0;
+        };
+    }
 
     template <class B>
     static std::error_code probe_one(B& b, int fd) {

@@ -130,28 +130,14 @@ public:
     //! Plans one send call over `items` (see SendPlan). Changes nothing.
     //! Datagrams without a destination go to `peer` (may be null).
     SendPlan plan_send(std::span<const SendItem> items, const Endpoint* peer = nullptr) const {
-        const std::size_t n = call_limit(items.size());
-        for (std::size_t i = 0; i < n; ++i) {
-            // Every datagram before i passes, so it is attempted and accepted.
-            if (const Verdict v = check(items[i].dest != nullptr ? items[i].dest : peer, 1, i); v.fault)
-                return {i, v.fault, v.attempts};
-        }
-        return {n, {}, false};
+        return plan_datagrams(items, items.size(), [](const SendItem&) { return std::size_t{1}; }, peer);
     }
     //! The same over the datagrams of `trains`, counted across them, each datagram on its
     //! own (a scripted fault may fall inside a train).
     SendPlan plan_send(std::span<const SendTrain> trains, const Endpoint* peer = nullptr) const {
         std::size_t total = 0;
         for (const SendTrain& t : trains) total += t.datagrams();
-        const std::size_t n = call_limit(total);
-        std::size_t i = 0;
-        for (const SendTrain& t : trains) {
-            const Endpoint* dest = t.dest != nullptr ? t.dest : peer;
-            for (std::size_t j = 0, d = t.datagrams(); j < d && i < n; ++j, ++i)
-                if (const Verdict v = check(dest, 1, i); v.fault) return {i, v.fault, v.attempts};
-            if (i == n) break;
-        }
-        return {n, {}, false};
+        return plan_datagrams(trains, total, [](const SendTrain& t) { return t.datagrams(); }, peer);
     }
 
     //! Records that a call attempted `attempted` datagrams, `accepted` of which went out.
@@ -161,6 +147,22 @@ public:
     }
 
 private:
+    // plan_send over `groups` (SendItems or SendTrains), `count(g)` datagrams each to g.dest,
+    // `total` in all: each datagram checked alone, every one before it passing.
+    template <class Groups, class Count>
+    SendPlan plan_datagrams(const Groups& groups, std::size_t total, Count count,
+                            const Endpoint* peer) const {
+        const std::size_t n = call_limit(total);
+        std::size_t i = 0;
+        for (const auto& g : groups) {
+            const Endpoint* dest = g.dest != nullptr ? g.dest : peer;
+            for (std::size_t j = 0, d = count(g); j < d && i < n; ++j, ++i)
+                if (const Verdict v = check(dest, 1, i); v.fault) return {i, v.fault, v.attempts};
+            if (i == n) break;
+        }
+        return {n, {}, false};
+    }
+
     const std::error_code* unreachable_error(const Endpoint& dest) const noexcept {
         for (const auto& [d, e] : unreachable_)
             if (d == dest) return &e;
