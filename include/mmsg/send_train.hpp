@@ -28,15 +28,19 @@ struct SendTrain {
     const Endpoint* dest = nullptr;
     const SendOptions* options = nullptr;
 
+    //! Whether it holds one datagram (datagrams() == 1, without a division).
+    [[nodiscard]] constexpr bool one_datagram() const noexcept {
+        return segment == 0 || payload.size() <= segment;
+    }
     //! The datagrams it holds: at least 1.
     [[nodiscard]] constexpr std::size_t datagrams() const noexcept {
-        if (segment == 0 || payload.size() <= segment) return 1;
+        if (one_datagram()) return 1;
         return (payload.size() + segment - 1) / segment;
     }
     //! The train of datagrams [first, first + count) of this one (count clamped to the rest).
     //! Precondition: first < datagrams().
     [[nodiscard]] constexpr SendTrain slice(std::size_t first, std::size_t count) const noexcept {
-        if (datagrams() == 1) return *this;
+        if (one_datagram()) return *this;
         const std::size_t at = first * segment;
         const std::size_t n = std::min(count, datagrams() - first);
         return {payload.subspan(at, std::min(payload.size() - at, n * segment)), segment, dest,
@@ -44,7 +48,7 @@ struct SendTrain {
     }
     //! The bytes of datagram i. Precondition: i < datagrams().
     [[nodiscard]] constexpr std::span<const std::byte> datagram(std::size_t i) const noexcept {
-        if (datagrams() == 1) return payload;
+        if (one_datagram()) return payload;
         const std::size_t at = i * segment;
         return payload.subspan(at, std::min(segment, payload.size() - at));
     }
