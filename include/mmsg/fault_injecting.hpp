@@ -131,8 +131,9 @@ private:
     // are when n is all, else a copy of the trains up to the one datagram n - 1 is in, that
     // one cut after it.
     std::span<const SendTrain> first_datagrams(std::span<const SendTrain> trains, std::size_t n) {
-        std::size_t k = 0, before = 0; // train k holds datagram n - 1; `before` datagrams precede it
-        for (std::size_t d; before + (d = trains[k].datagrams()) < n; ++k) before += d;
+        auto at = trains.begin(); // the train holding datagram n - 1, `before` datagrams ahead of it
+        const std::size_t before = detail::seek_datagram(at, trains.end(), n - 1);
+        const std::size_t k = static_cast<std::size_t>(at - trains.begin());
         if (k + 1 == trains.size() && before + trains[k].datagrams() == n) return trains;
         cut_.assign(trains.begin(), trains.begin() + static_cast<std::ptrdiff_t>(k + 1));
         cut_.back() = cut_.back().slice(0, n - before);

@@ -59,6 +59,18 @@ template <class R>
 concept SendTrainRange = std::ranges::forward_range<const R> &&
     std::same_as<std::remove_cvref_t<std::ranges::range_reference_t<const R>>, SendTrain>;
 
+namespace detail {
+
+//! Moves `it` forward (not past `end`) to the train holding datagram `i`, datagrams counted
+//! across the trains with `*it`'s first being datagram `before`; returns how many datagrams
+//! come before the train `it` then points at (`end` when there are no more than i).
+template <class It, class End>
+std::size_t seek_datagram(It& it, const End& end, std::size_t i, std::size_t before = 0) {
+    for (std::size_t d; it != end && before + (d = (*it).datagrams()) <= i; ++it) before += d;
+    return before;
+}
+
+} // namespace detail
 } // namespace mmsg
 
 #endif // MMSG_SEND_TRAIN_HPP

@@ -134,8 +134,8 @@ template <class R>
 auto train_tail(const R& trains, std::size_t from) {
     auto first = std::ranges::begin(trains);
     const auto last = std::ranges::end(trains);
-    for (std::size_t d; first != last && from >= (d = (*first).datagrams()); ++first) from -= d;
-    return TrainTail<decltype(first), std::remove_const_t<decltype(last)>>(first, last, from);
+    const std::size_t before = seek_datagram(first, last, from);
+    return TrainTail<decltype(first), std::remove_const_t<decltype(last)>>(first, last, from - before);
 }
 
 /*! One asynchronous operation of <mmsg/asio.hpp>: the loop every operation shares. `Step`

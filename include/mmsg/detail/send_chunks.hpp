@@ -52,11 +52,13 @@ struct TrainCursor {
         // counted or cut here.
         if (off == 0 && offer == loaded)
             return backend->send_trains(s, std::span<const SendTrain>(trains, count), errs, mode);
-        for (std::size_t d; first + (d = trains[at].datagrams()) <= off; ++at) first += d;
-        std::size_t last = at; // the train holding datagram off + offer - 1
-        std::size_t last_first = first;
-        for (std::size_t d; last_first + (d = trains[last].datagrams()) < off + offer; ++last)
-            last_first += d;
+        SendTrain* const end = trains + count;
+        SendTrain* head_at = trains + at;
+        first = seek_datagram(head_at, end, off, first);
+        at = static_cast<std::size_t>(head_at - trains);
+        SendTrain* tail_at = head_at; // the train holding datagram off + offer - 1
+        const std::size_t last_first = seek_datagram(tail_at, end, off + offer - 1, first);
+        const std::size_t last = static_cast<std::size_t>(tail_at - trains);
         const SendTrain head = trains[at];
         const SendTrain tail = trains[last];
         trains[last] = tail.slice(0, off + offer - last_first);
