@@ -73,7 +73,8 @@ public:
         limit_ = k;
     }
 
-    //! After `k` more accepted datagrams, sends would block until clear_would_block().
+    //! After `k` more accepted datagrams, sends would block until clear_would_block(). A
+    //! train that starts within the budget goes whole (see check()).
     void would_block_after(std::size_t k) noexcept { send_budget_ = k; }
     void clear_would_block() noexcept { send_budget_ = no_limit; }
 
@@ -108,6 +109,9 @@ public:
     //! segmentation-offload train is k > 1 and fails or passes as a whole) when `ahead`
     //! earlier datagrams of the same call pass before it. `attempts` says whether the group
     //! counts as attempted (every datagram of it does). Changes nothing.
+    //! A group would block only when no send budget is left before it: a kernel takes a
+    //! whole message while its send buffer has any room, so a train that starts within the
+    //! budget goes whole (and may overshoot it), and a writable socket never refuses.
     struct Verdict {
         std::error_code fault{};
         bool attempts = false;
@@ -115,8 +119,7 @@ public:
     //! (`dest` null: the connected peer, which no unreachable rule names unless given as
     //! `peer`.)
     Verdict check(const Endpoint* dest, std::size_t k = 1, std::size_t ahead = 0) const {
-        if (send_budget_ != no_limit && (send_budget_ < ahead || send_budget_ - ahead < k))
-            return {would_block_code(), false};
+        if (send_budget_ != no_limit && send_budget_ <= ahead) return {would_block_code(), false};
         // The first scripted failure at or after this group's first attempt, if it falls
         // within the group.
         if (auto f = fail_nth_.lower_bound(attempts_ + ahead);

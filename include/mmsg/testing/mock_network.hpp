@@ -36,8 +36,11 @@ namespace mmsg {
 
     Counting rules: calls() counts every backend call, send or receive. fail_nth counts
     datagrams the network attempted (a call that would block or is interrupted attempts
-    none). would_block_after counts accepted datagrams. At most max_send_batch datagrams
-    move per call, as with sendmmsg.
+    none). would_block_after counts accepted datagrams; a UDP_SEGMENT train that starts
+    while any budget is left goes whole, as the kernel takes a whole message while its send
+    buffer has room (so the budget may be overshot by one train, and a socket that reports
+    writable() never refuses the next message). At most max_send_batch datagrams move per
+    call, as with sendmmsg.
 
     The kernel's own per-datagram refusals are modelled, unscripted: a payload over the UDP
     maximum of the destination's family (65507 bytes for IPv4, 65527 for IPv6; for a
@@ -126,7 +129,8 @@ public:
         script_.limit_per_call(k);
     }
 
-    //! After `k` more accepted datagrams, sends would block until clear_would_block().
+    //! After `k` more accepted datagrams, sends would block until clear_would_block(); a
+    //! train that starts within the budget goes whole (see the class comment).
     void would_block_after(std::size_t k) {
         std::lock_guard lock(mu_);
         script_.would_block_after(k);
