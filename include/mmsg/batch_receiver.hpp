@@ -40,13 +40,20 @@ struct is_coalesced_packet : std::false_type {};
 template <std::size_t N>
 struct is_coalesced_packet<BasicCoalescedPacket<N>> : std::true_type {};
 
-// The throwing receives' answer to an empty packet range.
-inline void refuse_empty(std::size_t n, const char* what) {
-    if (n == 0)
+// A throwing receive into `packets` packets: an empty range is refused (invalid_argument:
+// nothing could ever be received into it), else `receive(ec)` runs and its error is thrown
+// as std::system_error naming `what`.
+template <class Receive>
+std::size_t receive_or_throw(std::size_t packets, const char* what, Receive&& receive) {
+    if (packets == 0)
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 std::string(what) +
                                     ": the packet range is empty, so nothing can be received "
                                     "into it (a vector that was reserve()d, not resize()d?)");
+    std::error_code ec;
+    const std::size_t n = receive(ec);
+    if (ec) throw std::system_error(ec, what);
+    return n;
 }
 
 template <class T>
@@ -147,11 +154,8 @@ public:
     //! (invalid_argument: nothing could ever be received into it).
     template <SocketLike Socket, ReceiveTarget Packets>
     std::size_t recv_mmsg(Socket&& s, Packets&& packets) {
-        detail::refuse_empty(std::ranges::size(packets), "mmsg::recv_mmsg");
-        std::error_code ec;
-        const std::size_t n = recv_mmsg(s, packets, ec);
-        if (ec) throw std::system_error(ec, "mmsg::recv_mmsg");
-        return n;
+        return detail::receive_or_throw(std::ranges::size(packets), "mmsg::recv_mmsg",
+                                        [&](std::error_code& ec) { return recv_mmsg(s, packets, ec); });
     }
 
     //! Fills every packet, calling recv_mmsg until full. On error returns the count filled
@@ -199,11 +203,8 @@ public:
     //! Same; throws std::system_error on error, and for an empty packet range.
     template <SocketLike Socket, CoalescedPacketRange Packets>
     std::size_t recv_coalesced(Socket&& s, Packets&& packets) {
-        detail::refuse_empty(std::ranges::size(packets), "mmsg::recv_coalesced");
-        std::error_code ec;
-        const std::size_t n = recv_coalesced(s, packets, ec);
-        if (ec) throw std::system_error(ec, "mmsg::recv_coalesced");
-        return n;
+        return detail::receive_or_throw(std::ranges::size(packets), "mmsg::recv_coalesced",
+                                        [&](std::error_code& ec) { return recv_coalesced(s, packets, ec); });
     }
     //! Non-blocking form of recv_coalesced.
     template <SocketLike Socket, CoalescedPacketRange Packets>

@@ -171,18 +171,16 @@ public:
 
     //! RecvBackend: see the class comment.
     std::size_t recv(SocketRef s, std::span<const RecvSlot> slots, WaitMode mode, std::error_code& ec) {
-        s = implicit_.resolve(s);
-        if ((ec = ops_.refuse(s))) return 0;
-        const std::size_t n = std::min(slots.size(), max_recv);
-        if (n == 0) return 0;
-        GroSocket& g = gro_of(s);
+        std::size_t n = slots.size();
+        GroSocket* const g = open_receive(s, n, ec);
+        if (g == nullptr) return 0;
         std::size_t got = 0;
-        if (g.kept.pending() > 0) {
-            got = g.kept.take(slots.first(n));
+        if (g->kept.pending() > 0) {
+            got = g->kept.take(slots.first(n));
             if (got == n) return got;
             mode = WaitMode::never; // then only what is already queued
         }
-        const std::size_t more = receive(s.fd, g, *s.state, slots.subspan(got, n - got), mode, ec);
+        const std::size_t more = receive(s.fd, *g, *s.state, slots.subspan(got, n - got), mode, ec);
         if (got > 0 && detail::is_would_block(ec)) ec.clear();
         return got + more;
     }
@@ -191,15 +189,13 @@ public:
     //! no split, no copy); segments kept by an earlier split receive come first, one each.
     std::size_t recv_coalesced(SocketRef s, std::span<const CoalescedSlot> slots, WaitMode mode,
                                std::error_code& ec) {
-        s = implicit_.resolve(s);
-        if ((ec = ops_.refuse(s))) return 0;
-        const std::size_t n = std::min(slots.size(), max_recv);
-        if (n == 0) return 0;
-        GroSocket& g = gro_of(s);
+        std::size_t n = slots.size();
+        GroSocket* const g = open_receive(s, n, ec);
+        if (g == nullptr) return 0;
         std::size_t got = 0;
-        for (; got < n && g.kept.pending() > 0; ++got) {
+        for (; got < n && g->kept.pending() > 0; ++got) {
             const RecvSlot one{slots[got].data, slots[got].capacity, slots[got].meta};
-            g.kept.take(std::span<const RecvSlot>(&one, 1));
+            g->kept.take(std::span<const RecvSlot>(&one, 1));
             *slots[got].segment_size = slots[got].meta->size;
         }
         if (got == n) return got;
@@ -243,6 +239,15 @@ private:
         detail::KeptSegments kept;
         std::size_t pending() const noexcept { return kept.pending(); }
     };
+    // The opening of both receives: resolves `s`, refuses what cannot be served (`ec`),
+    // bounds `n` slots to one call's; null when there is nothing to receive into.
+    GroSocket* open_receive(SocketRef& s, std::size_t& n, std::error_code& ec) {
+        s = implicit_.resolve(s);
+        if ((ec = ops_.refuse(s))) return nullptr;
+        n = std::min(n, max_recv);
+        return n == 0 ? nullptr : &gro_of(s);
+    }
+
     GroSocket& gro_of(SocketRef s) {
         GroSocket& g = s.state->template get<GroSocket>();
         if (!g.tried) {
