@@ -38,13 +38,14 @@ struct SendTrain {
         return (payload.size() + segment - 1) / segment;
     }
     //! The train of datagrams [first, first + count) of this one (count clamped to the rest).
-    //! Precondition: first < datagrams().
+    //! Precondition: first < datagrams(). No division: trains are sliced on every send.
     [[nodiscard]] constexpr SendTrain slice(std::size_t first, std::size_t count) const noexcept {
         if (one_datagram()) return *this;
         const std::size_t at = first * segment;
-        const std::size_t n = std::min(count, datagrams() - first);
-        return {payload.subspan(at, std::min(payload.size() - at, n * segment)), segment, dest,
-                options};
+        const std::size_t rest = payload.size() - at;
+        std::size_t bytes = 0;
+        if (__builtin_mul_overflow(count, segment, &bytes) || bytes > rest) bytes = rest;
+        return {payload.subspan(at, bytes), segment, dest, options};
     }
     //! The bytes of datagram i. Precondition: i < datagrams().
     [[nodiscard]] constexpr std::span<const std::byte> datagram(std::size_t i) const noexcept {

@@ -81,11 +81,12 @@ struct TrainChunks {
         cursor.reset();
         std::size_t count = 0;
         for (std::size_t d = 0; d < n; ++it, taken = 0) {
-            const SendTrain t = (*it).slice(taken, n - d);
-            cursor.trains[count++] = t;
-            d += t.datagrams();
-            if (taken + t.datagrams() < (*it).datagrams()) {
-                taken += t.datagrams();
+            const std::size_t left = (*it).datagrams() - taken; // the one division per train
+            const std::size_t k = std::min(left, n - d);
+            cursor.trains[count++] = (*it).slice(taken, k);
+            d += k;
+            if (k < left) {
+                taken += k;
                 break; // the train goes on in the next chunk
             }
         }

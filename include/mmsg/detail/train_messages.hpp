@@ -105,7 +105,7 @@ public:
         std::size_t first = 0;  // datagrams planned so far
         std::size_t pulled = 0; // datagrams of trains[ti] already planned (at most 1)
         for (std::size_t ti = 0; ti < trains.size() && first < max_send; ++ti) {
-            if (pulled == trains[ti].datagrams()) {
+            if (pulled == 1 && trains[ti].one_datagram()) { // taken whole by the last message
                 pulled = 0;
                 continue;
             }
