@@ -31,7 +31,10 @@ namespace mmsg {
     limit_per_call and interrupt_next apply to receives as well. A scripted fault stops the
     call at that datagram exactly as a kernel error would: the datagrams before it go to
     Inner in one call, the faulty one is reported with the scripted error and never reaches
-    the socket (EINTR and would-block: not attempted).
+    the socket (EINTR and would-block: not attempted). The socket does not see a scripted
+    would-block: an asynchronous send on a real socket waits for writability, has it at
+    once and tries again, until clear_would_block(). Script back-pressure for asynchronous
+    code on MockNetwork, whose sockets report it (MockSocket).
 
     Not thread-safe (like every backend). Copies copy the script. Configure it through the
     sender: `sender.backend().fail_nth(3, make_error_code(std::errc::permission_denied))`.
