@@ -29,14 +29,14 @@
 #include <sys/socket.h>
 
 #include "../support/counting_new.hpp" // counts every allocation of the program
+#include "../support/payload_lists.hpp"
 
 using namespace mmsg;
 using namespace mmsg::testing; // numbered, same_bytes, Bytes, loopback sockets
+using namespace mmsg::test;    // payload lists
 namespace asio = boost::asio;
 
 namespace {
-
-using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
 
 // What a raw UDP_GRO receiver saw: one entry per datagram the kernel handed it.
 struct Seen {
@@ -115,27 +115,6 @@ struct Loopback : LoopbackPair {
     Loopback() { enable_raw_gro(rx.native_handle()); }
 };
 
-std::vector<Bytes> sized(std::initializer_list<std::size_t> sizes, std::uint32_t first = 0) {
-    std::vector<Bytes> v;
-    // (numbered(0, i) would memcpy to a null pointer: a zero-length datagram is just empty)
-    for (std::size_t s : sizes) v.push_back(s == 0 ? Bytes{} : numbered(s, first++));
-    return v;
-}
-std::vector<Bytes> same(std::size_t n, std::size_t size, std::uint32_t first = 0) {
-    std::vector<Bytes> v;
-    for (std::size_t i = 0; i < n; ++i) v.push_back(numbered(size, first + static_cast<std::uint32_t>(i)));
-    return v;
-}
-Batch to(const std::vector<Bytes>& d, const Endpoint& ep) {
-    Batch b;
-    for (const Bytes& x : d) b.emplace_back(x, ep);
-    return b;
-}
-std::size_t total_bytes(const std::vector<Bytes>& d) {
-    std::size_t t = 0;
-    for (const Bytes& x : d) t += x.size();
-    return t;
-}
 
 } // namespace
 
@@ -445,34 +424,12 @@ struct Mock {
 
     // Every queued datagram, in order; checks the source of each.
     std::vector<Bytes> drain(int h = -1) {
-        if (h < 0) h = rx;
-        std::vector<Bytes> out;
-        BasicPacket<2048> p[16];
-        for (;;) {
-            std::error_code ec;
-            const std::size_t n = net.recv(h, detail_slots(p), ec);
-            if (n == 0) break;
-            for (std::size_t i = 0; i < n; ++i) {
-                BOOST_TEST(p[i].meta.addr == tx_ep);
-                out.emplace_back(p[i].data().begin(), p[i].data().end());
-            }
-        }
+        std::vector<Endpoint> from;
+        std::vector<Bytes> out = test::drain(net, h < 0 ? rx : h, &from);
+        for (const Endpoint& e : from) BOOST_TEST(e == tx_ep);
         return out;
     }
-    template <std::size_t N>
-    std::span<const RecvSlot> detail_slots(BasicPacket<2048> (&p)[N]) {
-        for (std::size_t i = 0; i < N; ++i) slots[i] = RecvSlot{p[i].buffer.data(), 2048, &p[i].meta};
-        return {slots, N};
-    }
-    RecvSlot slots[16];
 };
-
-bool same_list(const std::vector<Bytes>& a, const std::vector<Bytes>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!same_bytes(a[i], b[i])) return false;
-    return true;
-}
 } // namespace
 
 BOOST_FIXTURE_TEST_CASE(several_trains_and_lone_datagrams_go_in_one_call, Mock) {

@@ -24,9 +24,11 @@
 #include <vector>
 
 #include "../support/counting_new.hpp" // counts every allocation of the program
+#include "../support/payload_lists.hpp"
 
 using namespace mmsg;
 using namespace mmsg::testing;
+using namespace mmsg::test; // payload lists
 namespace asio = boost::asio;
 
 namespace {
@@ -55,27 +57,6 @@ std::vector<Bytes> flatten(std::initializer_list<const Laid*> laid) {
     return v;
 }
 
-bool same_list(const std::vector<Bytes>& a, const std::vector<Bytes>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!same_bytes(a[i], b[i])) return false;
-    return true;
-}
-
-// Every datagram queued on handle `h` of `net`, in order.
-std::vector<Bytes> drain(MockNetwork& net, int h) {
-    std::vector<Bytes> out;
-    BasicPacket<2048> p[16];
-    RecvSlot slots[16];
-    for (std::size_t i = 0; i < 16; ++i) slots[i] = RecvSlot{p[i].buffer.data(), 2048, &p[i].meta};
-    for (;;) {
-        std::error_code ec;
-        const std::size_t n = net.recv(h, std::span<const RecvSlot>(slots, 16), ec);
-        if (n == 0) break;
-        for (std::size_t i = 0; i < n; ++i) out.emplace_back(p[i].data().begin(), p[i].data().end());
-    }
-    return out;
-}
 
 bool gso_works() {
     const GsoCapability& c = gso_capability(asio::ip::udp::v4());
@@ -196,7 +177,7 @@ struct Mock {
     int rx = net.open(v4_loopback());
     Endpoint rx_ep = net.local_endpoint(rx);
 
-    std::vector<Bytes> drain() { return ::drain(net, rx); }
+    std::vector<Bytes> drain() { return test::drain(net, rx); }
 };
 } // namespace
 
@@ -397,7 +378,7 @@ struct Side {
         if constexpr (std::same_as<Backend, MockGsoBackend>) return MockGsoBackend(MockGsoOps(n), lim);
         else return Backend{MockGsoBackend(MockGsoOps(n), lim)};
     }
-    std::vector<Bytes> drain(int h) { return ::drain(net, h); }
+    std::vector<Bytes> drain(int h) { return test::drain(net, h); }
 };
 
 } // namespace

@@ -32,34 +32,16 @@
 #include <utility>
 #include <vector>
 
+#include "../support/payload_lists.hpp"
+
 using namespace mmsg;
 using namespace mmsg::testing;
+using namespace mmsg::test; // payload lists
 
 #if MMSG_HAS_IO_URING && MMSG_HAS_UDP_GSO
 
 namespace {
 
-using Batch = std::vector<std::pair<std::span<const std::byte>, Endpoint>>;
-
-std::vector<Bytes> sized(std::initializer_list<std::size_t> sizes, std::uint32_t first = 0) {
-    std::vector<Bytes> v;
-    for (std::size_t s : sizes)
-        v.push_back(numbered(s, first++));
-    return v;
-}
-std::vector<Bytes> same(std::size_t n, std::size_t size, std::uint32_t first = 0) {
-    return numbered_payloads(n, size, first);
-}
-std::vector<Bytes> operator+(std::vector<Bytes> a, const std::vector<Bytes>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-Batch to(const std::vector<Bytes>& d, const Endpoint& ep) {
-    Batch b;
-    for (const Bytes& x : d)
-        b.emplace_back(x, ep);
-    return b;
-}
 
 // IoUringGsoBackend's train code on the mock network (one outcome per message, linked
 // trains), trains of at most 8.
@@ -72,29 +54,8 @@ struct Mock {
     Endpoint rx_ep = net.local_endpoint(rx);
 
     // Every queued datagram's bytes, in order.
-    std::vector<Bytes> drain() {
-        std::vector<Bytes> out;
-        std::vector<Packet> p(16);
-        std::vector<RecvSlot> slots(16);
-        for (std::size_t i = 0; i < 16; ++i)
-            slots[i] = RecvSlot{p[i].buffer.data(), p[i].buffer.size(), &p[i].meta};
-        for (;;) {
-            std::error_code ec;
-            const std::size_t n = net.recv(rx, slots, ec);
-            if (n == 0) break;
-            for (std::size_t i = 0; i < n; ++i)
-                out.emplace_back(p[i].data().begin(), p[i].data().end());
-        }
-        return out;
-    }
+    std::vector<Bytes> drain() { return test::drain(net, rx); }
 };
-
-bool same_list(const std::vector<Bytes>& a, const std::vector<Bytes>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!same_bytes(a[i], b[i])) return false;
-    return true;
-}
 
 // True (and says why) where this kernel or process cannot run the real io_uring GSO path.
 bool ring_gso_unavailable() {
