@@ -102,6 +102,19 @@ concept TrainSendBackend = SendBackend<B> &&
         { b.send_trains(s, trains, errors, w) } -> std::same_as<SendOutcome>;
     };
 
+/*! Optional, for speed: a send backend may also take `FailuresOnly{}` as a fifth argument,
+      b.send(s, items, errors, w, FailuresOnly{})          -> SendOutcome
+      b.send_trains(s, trains, errors, w, FailuresOnly{})  -> SendOutcome   (if it has send_trains)
+    Same contract, except that errors[0, items.size()) are all empty on entry and the
+    backend writes only the outcomes of datagrams that failed (an accepted one's stays
+    empty), and must count SendOutcome::accepted. BatchSender uses this form when the caller
+    asked for no status span, keeps its own outcome array empty between calls, and reads it
+    only when a call accepted fewer datagrams than it settled: a batch of 1024 outcomes is
+    16 KiB written for nothing, into caches a system call has just cooled (doc/gso.adoc,
+    "Batches of 64 at 64 bytes"). LinuxGsoBackend offers it.
+*/
+struct FailuresOnly {};
+
 /*! A receive backend: fills "some" slots from the front with one system call.
 
     Requirements, for `B& b`, `SocketRef s` (an `int` or a SocketRef parameter, as for

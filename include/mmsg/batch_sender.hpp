@@ -226,12 +226,38 @@ private:
                        n, status, mode);
     }
 
+    // source.send(...). Should it throw (std::bad_alloc) after writing failures into the
+    // sender's own outcome array, empties that first: in the FailuresOnly form the array
+    // must be empty on entry to every call.
+    template <class Chunks>
+    static SendOutcome send_keeping_scratch_clean(Chunks& source, SocketRef sock, std::size_t off,
+                                                  std::size_t offer, std::span<std::error_code> errs,
+                                                  WaitMode mode, bool failures_only) {
+        try {
+            return source.send(sock, off, offer, errs, mode, failures_only);
+        } catch (...) {
+            if (failures_only) std::fill(errs.begin(), errs.end(), std::error_code{});
+            throw;
+        }
+    }
+
     template <class Chunks>
     SendResult run(SocketRef sock, Chunks source, std::size_t n, std::span<std::error_code> status,
                    WaitMode mode) {
         SendResult r;
         if (n == 0) return r;
         std::error_code* scratch = errors_.get(max_send_batch);
+        // Without a status span the outcomes go to `scratch`, which stays empty between calls
+        // (every entry read is cleared again), so a backend may write only failures
+        // (FailuresOnly): after a system call, writing every accepted datagram's empty
+        // outcome costs a cache miss per four datagrams.
+        const bool failures_only = status.empty();
+        // After a call that did not simply accept all it was offered: empties what it may
+        // have written (its offer, not only its `done`, to be safe against a backend that
+        // wrote the outcome of the datagram it stopped at).
+        auto clear_scratch = [&](std::span<std::error_code> errs) {
+            if (failures_only) std::fill(errs.begin(), errs.end(), std::error_code{});
+        };
 
         auto fail = [&](std::error_code e) {
             ++r.failed;
@@ -267,8 +293,9 @@ private:
                 std::span<std::error_code> errs =
                     status.empty() ? std::span<std::error_code>(scratch + off, offer)
                                    : status.subspan(base + off, offer);
-                const detail::SendCall call =
-                    detail::read_send(source.send(sock, off, offer, errs, mode), errs, offer);
+                const detail::SendCall call = detail::read_send(
+                    send_keeping_scratch_clean(source, sock, off, offer, errs, mode, failures_only),
+                    errs, offer);
                 accepted += call.done;
                 r.sent += call.accepted;
                 if (call.accepted < call.done) {
@@ -279,10 +306,13 @@ private:
                             // Outcomes up to `done` are final; nothing after it will be tried.
                             for (std::size_t k = j + 1; k < call.done; ++k)
                                 if (errs[k]) fail(errs[k]);
-                            return finish_rest(base + off + call.done, errs[j], false);
+                            const std::error_code fatal = errs[j];
+                            clear_scratch(errs);
+                            return finish_rest(base + off + call.done, fatal, false);
                         }
                     }
                 }
+                if (call.accepted < call.done || call.done < offer) clear_scratch(errs);
                 off += call.done;
                 switch (call.stop) {
                 case detail::SendStop::finished:

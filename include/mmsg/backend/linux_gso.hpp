@@ -144,14 +144,12 @@ public:
     //! SendBackend: see the class comment and SendOutcome.
     SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
                      WaitMode mode) {
-        s = implicit_.resolve(s);
-        if (std::error_code e = ops_.refuse(s)) return {0, e};
-        const std::size_t n = std::min(items.size(), max_send);
-        if (n == 0) return {0, {}};
-        detail::TrainsOff& off = s.state->get<detail::TrainsOff>();
-        const GsoLimits lim = off.off ? GsoLimits::none() : limits();
-        return detail::send_in_trains(trains_, items.first(n), errors, lim, off, fallbacks_,
-                                      submitter(s.fd, mode));
+        return send_items(s, items, errors, mode, true);
+    }
+    //! The same writing only failed datagrams' outcomes (see FailuresOnly).
+    SendOutcome send(SocketRef s, std::span<const SendItem> items, std::span<std::error_code> errors,
+                     WaitMode mode, FailuresOnly) {
+        return send_items(s, items, errors, mode, false);
     }
 
     //! TrainSendBackend: trains given whole (BatchSender::send_trains), cut into messages
@@ -159,14 +157,12 @@ public:
     //! A train the path refuses goes on as in send(), its datagrams plain.
     SendOutcome send_trains(SocketRef s, std::span<const SendTrain> trains,
                             std::span<std::error_code> errors, WaitMode mode) {
-        s = implicit_.resolve(s);
-        if (std::error_code e = ops_.refuse(s)) return {0, e};
-        if (trains.empty()) return {0, {}};
-        detail::TrainsOff& off = s.state->get<detail::TrainsOff>();
-        const GsoLimits lim = off.off ? GsoLimits::none() : limits();
-        const std::span<SendItem> spill(spill_.get(max_send), max_send);
-        return detail::send_whole_trains(trains_, trains, errors, lim, off, fallbacks_, spill,
-                                         submitter(s.fd, mode));
+        return send_whole(s, trains, errors, mode, true);
+    }
+    //! The same writing only failed datagrams' outcomes (see FailuresOnly).
+    SendOutcome send_trains(SocketRef s, std::span<const SendTrain> trains,
+                            std::span<std::error_code> errors, WaitMode mode, FailuresOnly) {
+        return send_whole(s, trains, errors, mode, false);
     }
 
     //! RecvBackend: see the class comment.
@@ -213,6 +209,29 @@ public:
     }
 
 private:
+    SendOutcome send_items(SocketRef s, std::span<const SendItem> items,
+                           std::span<std::error_code> errors, WaitMode mode, bool write_accepted) {
+        s = implicit_.resolve(s);
+        if (std::error_code e = ops_.refuse(s)) return {0, e};
+        const std::size_t n = std::min(items.size(), max_send);
+        if (n == 0) return {0, {}};
+        detail::TrainsOff& off = s.state->get<detail::TrainsOff>();
+        const GsoLimits lim = off.off ? GsoLimits::none() : limits();
+        return detail::send_in_trains(trains_, items.first(n), errors, lim, off, fallbacks_,
+                                      submitter(s.fd, mode), write_accepted);
+    }
+    SendOutcome send_whole(SocketRef s, std::span<const SendTrain> trains,
+                           std::span<std::error_code> errors, WaitMode mode, bool write_accepted) {
+        s = implicit_.resolve(s);
+        if (std::error_code e = ops_.refuse(s)) return {0, e};
+        if (trains.empty()) return {0, {}};
+        detail::TrainsOff& off = s.state->get<detail::TrainsOff>();
+        const GsoLimits lim = off.off ? GsoLimits::none() : limits();
+        const std::span<SendItem> spill(spill_.get(max_send), max_send);
+        return detail::send_whole_trains(trains_, trains, errors, lim, off, fallbacks_, spill,
+                                         submitter(s.fd, mode), write_accepted);
+    }
+
     // The `submit` of detail::send_in_trains on socket `fd`: the layer's send_each, else its
     // sendmmsg.
     auto submitter(int fd, WaitMode mode) {

@@ -18,6 +18,25 @@ namespace mmsg::detail {
 
 // Both kinds: load(count) takes the batch's next `count` datagrams as the chunk; send(...)
 // offers datagrams [off, off + offer) of it to the backend (off only grows within a chunk).
+// `failures_only`: the backend may write only failed datagrams' outcomes (FailuresOnly),
+// when it offers that form.
+
+//! b.send(...), in the FailuresOnly form when asked for and the backend has it.
+template <class Backend>
+SendOutcome send_items_to(Backend& b, SocketRef s, std::span<const SendItem> items,
+                          std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
+    if constexpr (requires { b.send(s, items, errs, mode, FailuresOnly{}); })
+        if (failures_only) return b.send(s, items, errs, mode, FailuresOnly{});
+    return b.send(s, items, errs, mode);
+}
+//! b.send_trains(...), the same way.
+template <class Backend>
+SendOutcome send_trains_to(Backend& b, SocketRef s, std::span<const SendTrain> trains,
+                           std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
+    if constexpr (requires { b.send_trains(s, trains, errs, mode, FailuresOnly{}); })
+        if (failures_only) return b.send_trains(s, trains, errs, mode, FailuresOnly{});
+    return b.send_trains(s, trains, errs, mode);
+}
 
 //! Elements made into SendItems by `make`, one per datagram, in `items`.
 template <class Backend, class It, class MakeItem>
@@ -30,8 +49,9 @@ struct ItemChunks {
         for (std::size_t i = 0; i < count; ++i, ++it) items[i] = make(*it);
     }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
-                     std::span<std::error_code> errs, WaitMode mode) {
-        return backend->send(s, std::span<const SendItem>(items + off, offer), errs, mode);
+                     std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
+        return send_items_to(*backend, s, std::span<const SendItem>(items + off, offer), errs, mode,
+                             failures_only);
     }
 };
 
@@ -47,11 +67,12 @@ struct TrainCursor {
 
     void reset() noexcept { at = first = 0; }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
-                     std::span<std::error_code> errs, WaitMode mode) {
+                     std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
         // The usual case, the whole chunk offered at once: the trains as loaded, nothing
         // counted or cut here.
         if (off == 0 && offer == loaded)
-            return backend->send_trains(s, std::span<const SendTrain>(trains, count), errs, mode);
+            return send_trains_to(*backend, s, std::span<const SendTrain>(trains, count), errs, mode,
+                                  failures_only);
         SendTrain* const end = trains + count;
         SendTrain* head_at = trains + at;
         first = seek_datagram(head_at, end, off, first);
@@ -63,8 +84,9 @@ struct TrainCursor {
         const SendTrain tail = trains[last];
         trains[last] = tail.slice(0, off + offer - last_first);
         trains[at] = trains[at].slice(off - first, offer);
-        const SendOutcome o = backend->send_trains(
-            s, std::span<const SendTrain>(trains + at, last + 1 - at), errs, mode);
+        const SendOutcome o = send_trains_to(
+            *backend, s, std::span<const SendTrain>(trains + at, last + 1 - at), errs, mode,
+            failures_only);
         trains[last] = tail;
         trains[at] = head;
         return o;
@@ -94,8 +116,8 @@ struct TrainChunks {
         cursor.loaded = n;
     }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
-                     std::span<std::error_code> errs, WaitMode mode) {
-        return cursor.send(s, off, offer, errs, mode);
+                     std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
+        return cursor.send(s, off, offer, errs, mode, failures_only);
     }
 };
 
@@ -124,10 +146,11 @@ struct ElementChunks {
         for (std::size_t i = 0; i < n; ++i, ++it) items[i] = make(*it);
     }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
-                     std::span<std::error_code> errs, WaitMode mode) {
+                     std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
         if (as_items)
-            return cursor.backend->send(s, std::span<const SendItem>(items + off, offer), errs, mode);
-        return cursor.send(s, off, offer, errs, mode);
+            return send_items_to(*cursor.backend, s, std::span<const SendItem>(items + off, offer),
+                                 errs, mode, failures_only);
+        return cursor.send(s, off, offer, errs, mode, failures_only);
     }
 
 private:

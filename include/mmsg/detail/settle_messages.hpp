@@ -54,7 +54,8 @@ struct SettledMessages {
 /*! Settles `m` messages (m > 0) sent in order: message j carried the datagrams `shape(j)`
     (a MessageSpan; together they cover the call's datagrams from the front, in order), and
     `result(j)` is its outcome: empty when the kernel accepted it, else its error. Writes
-    errors[i] for the datagrams with a final outcome:
+    errors[i] for the datagrams with a final outcome (not for accepted ones when
+    `write_accepted` is false: errors is then empty on entry, see FailuresOnly):
       - an accepted message: empty for each of its datagrams;
       - a message not attempted (not_attempted) stops the call there, unless a later message
         was accepted: then it cannot stay unsent (nothing may go twice or out of order), and
@@ -68,7 +69,8 @@ struct SettledMessages {
 */
 template <class Result, class Shape>
 SettledMessages settle_messages(std::size_t m, Result result, Shape shape,
-                                std::span<std::error_code> errors) noexcept {
+                                std::span<std::error_code> errors,
+                                bool write_accepted = true) noexcept {
     std::size_t last_sent = m; // the last accepted message (m: none)
     for (std::size_t j = m; j-- > 0;)
         if (!result(j)) {
@@ -86,7 +88,7 @@ SettledMessages settle_messages(std::size_t m, Result result, Shape shape,
         const MessageSpan p = shape(j);
         const std::error_code e = result(j);
         if (!e) {
-            fill(p, {});
+            if (write_accepted) fill(p, {}); // else they are empty already (FailuresOnly)
             accepted += p.count;
             continue;
         }

@@ -32,7 +32,7 @@ struct TrainsOff {
 
 template <class Submit>
 SettledMessages submit_trains(TrainMessages& trains, std::size_t m, std::span<std::error_code> errors,
-                              bool suspect, TrainsOff& off, Submit& submit);
+                              bool suspect, TrainsOff& off, Submit& submit, bool write_accepted);
 
 /*! Sends `items` (not empty, at most TrainMessages::max_send) in trains within `lim`, through
     `submit(v, m, linked_from, results)`: hand the m messages v[0, m) to the kernel, in order,
@@ -48,13 +48,14 @@ SettledMessages submit_trains(TrainMessages& trains, std::size_t m, std::span<st
     EMSGSIZE) is sent again at once as plain datagrams, in the same call (counted in
     `fallbacks`); if the first of them then goes through alone after EIO or EINVAL, the
     offload was at fault and `off` is set: the socket builds no more trains. Returns the
-    call's SendOutcome (with its accepted count); errors[0, done) are written.
+    call's SendOutcome (with its accepted count); errors[0, done) are written (only the
+    failed ones when `write_accepted` is false: see FailuresOnly).
 */
 template <class Submit>
 SendOutcome send_in_trains(TrainMessages& trains, std::span<const SendItem> items,
                            std::span<std::error_code> errors, const GsoLimits& lim, TrainsOff& off,
-                           std::size_t& fallbacks, Submit&& submit, std::size_t plain_prefix = 0,
-                           bool suspect = false) {
+                           std::size_t& fallbacks, Submit&& submit, bool write_accepted = true,
+                           std::size_t plain_prefix = 0, bool suspect = false) {
     // plain_prefix: datagrams at items[base] that must go one per message; suspect: a train
     // failed for its offload and its datagrams go plain (both set when a train was refused).
     std::size_t base = 0;     // datagrams settled by earlier rounds of this call
@@ -64,7 +65,8 @@ SendOutcome send_in_trains(TrainMessages& trains, std::span<const SendItem> item
         const std::size_t m = trains.build(items.subspan(base), off.off ? GsoLimits::none() : lim,
                                            plain_prefix, refused);
         if (m == 0) return {base, refused, accepted}; // the first datagram's options are refused
-        const SettledMessages s = submit_trains(trains, m, errors.subspan(base), suspect, off, submit);
+        const SettledMessages s =
+            submit_trains(trains, m, errors.subspan(base), suspect, off, submit, write_accepted);
         accepted += s.accepted;
         if (s.resend == 0) return {base + s.done, s.error, accepted};
         ++fallbacks;
@@ -82,17 +84,19 @@ SendOutcome send_in_trains(TrainMessages& trains, std::span<const SendItem> item
 template <class Submit>
 SendOutcome send_whole_trains(TrainMessages& trains, std::span<const SendTrain> whole,
                               std::span<std::error_code> errors, const GsoLimits& lim, TrainsOff& off,
-                              std::size_t& fallbacks, std::span<SendItem> spill, Submit&& submit) {
+                              std::size_t& fallbacks, std::span<SendItem> spill, Submit&& submit,
+                              bool write_accepted = true) {
     std::error_code refused;
     const std::size_t m = trains.build_trains(whole, off.off ? GsoLimits::none() : lim, refused);
     if (m == 0) return {0, refused}; // the first train's options are refused
-    const SettledMessages s = submit_trains(trains, m, errors, false, off, submit);
+    const SettledMessages s = submit_trains(trains, m, errors, false, off, submit, write_accepted);
     if (s.resend == 0) return {s.done, s.error, s.accepted};
     ++fallbacks;
     const PlannedMessage& last = trains.plan(m - 1);
     const std::size_t n = train_items(whole, s.done, last.first + last.count - s.done, spill);
     const SendOutcome rest = send_in_trains(trains, spill.first(n), errors.subspan(s.done), lim, off,
-                                            fallbacks, submit, s.resend, s.offload_suspect);
+                                            fallbacks, submit, write_accepted, s.resend,
+                                            s.offload_suspect);
     return {s.done + rest.done, rest.error, s.accepted + rest.accepted};
 }
 
@@ -102,7 +106,7 @@ SendOutcome send_whole_trains(TrainMessages& trains, std::span<const SendTrain> 
 //! this socket.
 template <class Submit>
 SettledMessages submit_trains(TrainMessages& trains, std::size_t m, std::span<std::error_code> errors,
-                              bool suspect, TrainsOff& off, Submit& submit) {
+                              bool suspect, TrainsOff& off, Submit& submit, bool write_accepted) {
     std::size_t linked_from = m;
     for (std::size_t j = 0; j < m && linked_from == m; ++j)
         if (trains.plan(j).count > 1) linked_from = 0;
@@ -114,7 +118,7 @@ SettledMessages submit_trains(TrainMessages& trains, std::size_t m, std::span<st
             const PlannedMessage& p = trains.plan(j);
             return MessageSpan{p.first, p.count};
         },
-        errors);
+        errors, write_accepted);
     if (suspect && !res[0]) off.off = true;
     return s;
 }
