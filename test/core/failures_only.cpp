@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/mock_gso_rig.hpp"
 #include "../support/payload_lists.hpp"
 
 using namespace mmsg;
@@ -111,12 +112,7 @@ BOOST_AUTO_TEST_CASE(the_outcomes_are_empty_on_entry_after_failures_stops_and_fa
     BOOST_TEST(sender.backend().usual_calls == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(linux_gso_code_accounts_from_failures_alone) {
-    MockNetwork net;
-    BatchSender<MockGsoBackend> sender{MockGsoBackend(MockGsoOps(net), GsoLimits{8, 65507})};
-    const int tx = net.open(v4_loopback());
-    const int rx = net.open(v4_loopback());
-    const Endpoint rx_ep = net.local_endpoint(rx);
+BOOST_FIXTURE_TEST_CASE(linux_gso_code_accounts_from_failures_alone, MockGsoRig) {
     const Endpoint dead = v4_loopback(7);
     net.unreachable(dead, std::make_error_code(std::errc::permission_denied));
 
@@ -129,13 +125,13 @@ BOOST_AUTO_TEST_CASE(linux_gso_code_accounts_from_failures_alone) {
     BOOST_TEST((r.first_error == std::errc::permission_denied));
     std::vector<Bytes> want(d.begin(), d.begin() + 8);
     want.insert(want.end(), d.begin() + 16, d.end());
-    BOOST_TEST(same_list(drain(net, rx), want));
+    BOOST_TEST(same_list(drain(), want));
 
     // The same sender, a clean batch: nothing left over from the failed train.
     const SendResult again = sender.batch_send(tx, to(d, rx_ep));
     BOOST_TEST(again.ok());
     BOOST_TEST(again.sent == 20u);
-    BOOST_TEST(same_list(drain(net, rx), d));
+    BOOST_TEST(same_list(drain(), d));
 
     // Back-pressure mid-batch, then the rest: unsent, not failed, and resumed exactly.
     net.would_block_after(10); // trains of 8 go whole: 16 go, then none is left
@@ -147,5 +143,5 @@ BOOST_AUTO_TEST_CASE(linux_gso_code_accounts_from_failures_alone) {
     net.clear_would_block();
     const SendResult rest = sender.batch_send(tx, Batch(all.begin() + 16, all.end()));
     BOOST_TEST(rest.ok());
-    BOOST_TEST(same_list(drain(net, rx), d));
+    BOOST_TEST(same_list(drain(), d));
 }

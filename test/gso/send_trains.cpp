@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "../support/counting_new.hpp" // counts every allocation of the program
+#include "../support/mock_gso_rig.hpp"
 #include "../support/payload_lists.hpp"
 
 using namespace mmsg;
@@ -413,24 +414,7 @@ BOOST_AUTO_TEST_CASE(the_probe_gives_a_typed_cached_result) {
 
 // ---- MockNetwork: failures, the offload fallback, exact accounting -----------------------
 
-namespace {
-struct Mock {
-    MockNetwork net;
-    BatchSender<MockGsoBackend> sender{MockGsoBackend(MockGsoOps(net), GsoLimits{8, 65507})};
-    int tx = net.open(v4_loopback());
-    int rx = net.open(v4_loopback());
-    Endpoint rx_ep = net.local_endpoint(rx);
-    Endpoint tx_ep = net.local_endpoint(tx);
-
-    // Every queued datagram, in order; checks the source of each.
-    std::vector<Bytes> drain(int h = -1) {
-        std::vector<Endpoint> from;
-        std::vector<Bytes> out = test::drain(net, h < 0 ? rx : h, &from);
-        for (const Endpoint& e : from) BOOST_TEST(e == tx_ep);
-        return out;
-    }
-};
-} // namespace
+using Mock = MockGsoRig;
 
 BOOST_FIXTURE_TEST_CASE(several_trains_and_lone_datagrams_go_in_one_call, Mock) {
     std::vector<Bytes> d = same(20, 100);            // trains of 8, 8, 4

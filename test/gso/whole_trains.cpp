@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../support/counting_new.hpp" // counts every allocation of the program
+#include "../support/mock_gso_rig.hpp"
 #include "../support/payload_lists.hpp"
 
 using namespace mmsg;
@@ -169,17 +170,7 @@ BOOST_AUTO_TEST_CASE(a_descriptor_that_is_not_a_socket_fails_every_datagram) {
 
 // ---- MockNetwork ---------------------------------------------------------------------------
 
-namespace {
-struct Mock {
-    MockNetwork net;
-    BatchSender<MockGsoBackend> sender{MockGsoBackend(MockGsoOps(net), GsoLimits{8, 65507})};
-    int tx = net.open(v4_loopback());
-    int rx = net.open(v4_loopback());
-    Endpoint rx_ep = net.local_endpoint(rx);
-
-    std::vector<Bytes> drain() { return test::drain(net, rx); }
-};
-} // namespace
+using Mock = MockGsoRig;
 
 BOOST_FIXTURE_TEST_CASE(trains_are_cut_at_the_limits_and_share_one_call, Mock) {
     const Laid a(20, 100, 100, 0); // 8 + 8 + 4 within the mock's limit of 8 segments
