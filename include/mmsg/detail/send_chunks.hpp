@@ -10,6 +10,7 @@
 #include <mmsg/detail/send_control.hpp>
 #include <mmsg/send_train.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -22,21 +23,20 @@ namespace mmsg::detail {
 // `failures_only`: the backend may write only failed datagrams' outcomes (FailuresOnly),
 // when it offers that form.
 
-//! b.send(...), in the FailuresOnly form when asked for and the backend has it.
-template <class Backend>
-SendOutcome send_items_to(Backend& b, SocketRef s, std::span<const SendItem> items,
-                          std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
-    if constexpr (requires { b.send(s, items, errs, mode, FailuresOnly{}); })
-        if (failures_only) return b.send(s, items, errs, mode, FailuresOnly{});
-    return b.send(s, items, errs, mode);
-}
-//! b.send_trains(...), the same way.
-template <class Backend>
-SendOutcome send_trains_to(Backend& b, SocketRef s, std::span<const SendTrain> trains,
-                           std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
-    if constexpr (requires { b.send_trains(s, trains, errs, mode, FailuresOnly{}); })
-        if (failures_only) return b.send_trains(s, trains, errs, mode, FailuresOnly{});
-    return b.send_trains(s, trains, errs, mode);
+//! b.send(...) for SendItems, b.send_trains(...) for SendTrains, in the FailuresOnly form
+//! when asked for and the backend has it.
+template <class Backend, class What>
+SendOutcome send_to(Backend& b, SocketRef s, std::span<const What> what,
+                    std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
+    if constexpr (std::same_as<What, SendTrain>) {
+        if constexpr (requires { b.send_trains(s, what, errs, mode, FailuresOnly{}); })
+            if (failures_only) return b.send_trains(s, what, errs, mode, FailuresOnly{});
+        return b.send_trains(s, what, errs, mode);
+    } else {
+        if constexpr (requires { b.send(s, what, errs, mode, FailuresOnly{}); })
+            if (failures_only) return b.send(s, what, errs, mode, FailuresOnly{});
+        return b.send(s, what, errs, mode);
+    }
 }
 
 //! Elements made into SendItems by `make`, one per datagram, in `items`.
@@ -51,7 +51,7 @@ struct ItemChunks {
     }
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
                      std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
-        return send_items_to(*backend, s, std::span<const SendItem>(items + off, offer), errs, mode,
+        return send_to(*backend, s, std::span<const SendItem>(items + off, offer), errs, mode,
                              failures_only);
     }
 };
@@ -72,7 +72,7 @@ struct TrainCursor {
         // The usual case, the whole chunk offered at once: the trains as loaded, nothing
         // counted or cut here.
         if (off == 0 && offer == loaded)
-            return send_trains_to(*backend, s, std::span<const SendTrain>(trains, count), errs, mode,
+            return send_to(*backend, s, std::span<const SendTrain>(trains, count), errs, mode,
                                   failures_only);
         SendTrain* const end = trains + count;
         SendTrain* head_at = trains + at;
@@ -85,7 +85,7 @@ struct TrainCursor {
         const SendTrain tail = trains[last];
         trains[last] = tail.slice(0, off + offer - last_first);
         trains[at] = trains[at].slice(off - first, offer);
-        const SendOutcome o = send_trains_to(
+        const SendOutcome o = send_to(
             *backend, s, std::span<const SendTrain>(trains + at, last + 1 - at), errs, mode,
             failures_only);
         trains[last] = tail;
@@ -149,7 +149,7 @@ struct ElementChunks {
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
                      std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
         if (as_items)
-            return send_items_to(*cursor.backend, s, std::span<const SendItem>(items + off, offer),
+            return send_to(*cursor.backend, s, std::span<const SendItem>(items + off, offer),
                                  errs, mode, failures_only);
         return cursor.send(s, off, offer, errs, mode, failures_only);
     }
