@@ -52,7 +52,7 @@ struct ItemChunks {
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
                      std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
         return send_to(*backend, s, std::span<const SendItem>(items + off, offer), errs, mode,
-                             failures_only);
+                       failures_only);
     }
 };
 
@@ -73,7 +73,7 @@ struct TrainCursor {
         // counted or cut here.
         if (off == 0 && offer == loaded)
             return send_to(*backend, s, std::span<const SendTrain>(trains, count), errs, mode,
-                                  failures_only);
+                           failures_only);
         SendTrain* const end = trains + count;
         SendTrain* head_at = trains + at;
         first = seek_datagram(head_at, end, off, first);
@@ -149,8 +149,8 @@ struct ElementChunks {
     SendOutcome send(SocketRef s, std::size_t off, std::size_t offer,
                      std::span<std::error_code> errs, WaitMode mode, bool failures_only) {
         if (as_items)
-            return send_to(*cursor.backend, s, std::span<const SendItem>(items + off, offer),
-                                 errs, mode, failures_only);
+            return send_to(*cursor.backend, s, std::span<const SendItem>(items + off, offer), errs,
+                           mode, failures_only);
         return cursor.send(s, off, offer, errs, mode, failures_only);
     }
 
