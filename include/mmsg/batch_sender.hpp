@@ -226,9 +226,13 @@ private:
                        n, status, mode);
     }
 
+    // Empties `errs` when it is the sender's own outcome array in the FailuresOnly form,
+    // which must be empty on entry to every call.
+    static void clear_scratch(bool failures_only, std::span<std::error_code> errs) noexcept {
+        if (failures_only) std::fill(errs.begin(), errs.end(), std::error_code{});
+    }
     // source.send(...). Should it throw (std::bad_alloc) after writing failures into the
-    // sender's own outcome array, empties that first: in the FailuresOnly form the array
-    // must be empty on entry to every call.
+    // sender's own outcome array, empties that first.
     template <class Chunks>
     static SendOutcome send_keeping_scratch_clean(Chunks& source, SocketRef sock, std::size_t off,
                                                   std::size_t offer, std::span<std::error_code> errs,
@@ -236,7 +240,7 @@ private:
         try {
             return source.send(sock, off, offer, errs, mode, failures_only);
         } catch (...) {
-            if (failures_only) std::fill(errs.begin(), errs.end(), std::error_code{});
+            clear_scratch(failures_only, errs);
             throw;
         }
     }
@@ -252,12 +256,9 @@ private:
         // (FailuresOnly): after a system call, writing every accepted datagram's empty
         // outcome costs a cache miss per four datagrams.
         const bool failures_only = status.empty();
-        // After a call that did not simply accept all it was offered: empties what it may
-        // have written (its offer, not only its `done`, to be safe against a backend that
-        // wrote the outcome of the datagram it stopped at).
-        auto clear_scratch = [&](std::span<std::error_code> errs) {
-            if (failures_only) std::fill(errs.begin(), errs.end(), std::error_code{});
-        };
+        // After a call that did not simply accept all it was offered, clear_scratch empties
+        // what it may have written (its offer, not only its `done`, to be safe against a
+        // backend that wrote the outcome of the datagram it stopped at).
 
         auto fail = [&](std::error_code e) {
             ++r.failed;
@@ -307,12 +308,12 @@ private:
                             for (std::size_t k = j + 1; k < call.done; ++k)
                                 if (errs[k]) fail(errs[k]);
                             const std::error_code fatal = errs[j];
-                            clear_scratch(errs);
+                            clear_scratch(failures_only, errs);
                             return finish_rest(base + off + call.done, fatal, false);
                         }
                     }
                 }
-                if (call.accepted < call.done || call.done < offer) clear_scratch(errs);
+                if (call.accepted < call.done || call.done < offer) clear_scratch(failures_only, errs);
                 off += call.done;
                 switch (call.stop) {
                 case detail::SendStop::finished:
